@@ -1,0 +1,59 @@
+package io.vectorprop.kernel;
+
+import java.util.Locale;
+import java.util.Optional;
+
+/**
+ * Picks the kernel implementation once, at class initialisation (Lucene's VectorizationProvider
+ * pattern). The Vector API implementation is used when the module {@code jdk.incubator.vector} is
+ * readable; otherwise the scalar reference, with one warning line saying how to enable SIMD. The
+ * system property {@code vectorprop.kernels=scalar|simd} forces either. {@link VectorKernels} is
+ * loaded reflectively, so this class and everything else load without the incubator module.
+ * One line names the choice on standard error, unless {@code vectorprop.quiet=true}.
+ */
+final class KernelProvider {
+    static final Kernels INSTANCE = pick();
+
+    private KernelProvider() {}
+
+    private static Kernels pick() {
+        String forced = System.getProperty("vectorprop.kernels", "").trim().toLowerCase(Locale.ROOT);
+        boolean quiet = Boolean.getBoolean("vectorprop.quiet");
+        if (!forced.isEmpty() && !forced.equals("scalar") && !forced.equals("simd")) {
+            throw new IllegalArgumentException("system property vectorprop.kernels='" + forced
+                    + "': expected scalar or simd");
+        }
+        Kernels chosen;
+        if (forced.equals("scalar")) {
+            chosen = ScalarKernels.INSTANCE;
+        } else if (vectorModuleReadable()) {
+            chosen = loadVectorKernels();
+        } else {
+            if (forced.equals("simd")) {
+                throw new IllegalStateException("vectorprop.kernels=simd but jdk.incubator.vector is not available:"
+                        + " run java with --add-modules jdk.incubator.vector");
+            }
+            System.err.println("vectorprop: WARNING jdk.incubator.vector is not available, using the slow scalar"
+                    + " kernels; run java with --add-modules jdk.incubator.vector");
+            return ScalarKernels.INSTANCE;
+        }
+        if (!quiet) {
+            System.err.println("vectorprop: " + chosen.description());
+        }
+        return chosen;
+    }
+
+    private static boolean vectorModuleReadable() {
+        Optional<Module> vector = ModuleLayer.boot().findModule("jdk.incubator.vector");
+        return vector.isPresent() && KernelProvider.class.getModule().canRead(vector.get());
+    }
+
+    private static Kernels loadVectorKernels() {
+        try {
+            Class<?> impl = Class.forName("io.vectorprop.kernel.VectorKernels");
+            return (Kernels) impl.getDeclaredConstructor(int.class).newInstance(1);
+        } catch (ReflectiveOperationException | LinkageError e) {
+            throw new IllegalStateException("vectorprop: could not load the Vector API kernels: " + e, e);
+        }
+    }
+}

@@ -1,0 +1,465 @@
+package io.vectorprop.kernel;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * The kernel contract: every operation backpropagation needs, on {@link Matrix} views.
+ *
+ * <p>The public methods are final: they check shapes, aliasing and liveness once, here, and then
+ * call the implementation's flat kernels (one call for contiguous operands, one per row otherwise).
+ * Two implementations exist: {@link ScalarKernels}, plain loops that serve as the reference in tests
+ * and the baseline in benchmarks, and a Vector API implementation, loaded only when
+ * {@code jdk.incubator.vector} is readable. {@link #get()} returns the one picked at start-up.
+ *
+ * <p>Vectors are {@code 1 × n} matrices. Unless a method says otherwise, an output may be the very
+ * same view as an input (same memory, offset and stride) but must not partly overlap one.
+ */
+public abstract class Kernels {
+    private final int threads;
+
+    protected Kernels(int threads) {
+        if (threads < 1) {
+            throw new IllegalArgumentException("Kernels: thread count " + threads + " must be at least 1");
+        }
+        this.threads = threads;
+    }
+
+    /** The implementation picked at start-up (see {@link KernelProvider}), single-threaded. */
+    public static Kernels get() { return KernelProvider.INSTANCE; }
+
+    /** The scalar reference implementation, single-threaded. */
+    public static Kernels scalar() { return ScalarKernels.INSTANCE; }
+
+    /** Short name: {@code scalar} or {@code simd}. */
+    public abstract String name();
+
+    /** A one-line description: implementation, species, FMA. */
+    public abstract String description();
+
+    /** How many threads a large GEMM may use (the caller's thread counts as one). */
+    public final int threads() { return threads; }
+
+    /** The same implementation using up to {@code threads} threads for large GEMMs. */
+    public final Kernels withThreads(int threads) {
+        if (threads < 1) {
+            throw new IllegalArgumentException("Kernels.withThreads: thread count " + threads + " must be at least 1");
+        }
+        return threads == this.threads ? this : newInstance(threads);
+    }
+
+    protected abstract Kernels newInstance(int threads);
+
+    // ---------------------------------------------------------------- GEMM
+
+    /**
+     * {@code C = α·op(A)·op(B) + β·C}, where op is the identity or the transpose. op(A) is M×K,
+     * op(B) is K×N and C is M×N. When β is 0, C is only written, never read (NaN in C vanishes).
+     * C must not overlap A or B. Modifies C only.
+     */
+    public final void gemm(Transpose transA, Transpose transB, float alpha, Matrix a, Matrix b, float beta, Matrix c) {
+        alive("gemm", a, b, c);
+        int m = transA.rows(a), k = transA.cols(a), kb = transB.rows(b), n = transB.cols(b);
+        if (k != kb || c.rows() != m || c.cols() != n) {
+            throw new IllegalArgumentException("gemm: op(A) = " + m + "x" + k + " (A " + a.shape() + ", " + transA
+                    + "), op(B) = " + kb + "x" + n + " (B " + b.shape() + ", " + transB + "), C " + c.shape()
+                    + ": need op(A) M×K, op(B) K×N, C M×N");
+        }
+        if (!Float.isFinite(alpha) || !Float.isFinite(beta)) {
+            throw new IllegalArgumentException("gemm: alpha " + alpha + " and beta " + beta + " must be finite");
+        }
+        if (overlaps(c, a) || overlaps(c, b)) {
+            throw new IllegalArgumentException("gemm: C " + c.shape() + " overlaps " + (overlaps(c, a) ? "A" : "B")
+                    + "; the output must be separate memory");
+        }
+        gemmKernel(transA, transB, alpha, a, b, beta, c);
+    }
+
+    /** Computes a checked GEMM; all shapes are valid, C overlaps nothing. */
+    protected abstract void gemmKernel(Transpose transA, Transpose transB, float alpha, Matrix a, Matrix b,
+                                       float beta, Matrix c);
+
+    // ---------------------------------------------------------------- element-wise
+
+    /** {@code out = a ⊙ b} (Hadamard product). */
+    public final void hadamard(Matrix a, Matrix b, Matrix out) {
+        sameShape("hadamard", a, b, out);
+        if (a.isContiguous() && b.isContiguous() && out.isContiguous()) {
+            hadamard(a.segment(), a.offset(), b.segment(), b.offset(), out.segment(), out.offset(), (int) a.size());
+            return;
+        }
+        for (int r = 0; r < a.rows(); r++) {
+            hadamard(a.segment(), row(a, r), b.segment(), row(b, r), out.segment(), row(out, r), a.cols());
+        }
+    }
+
+    /** {@code out = a − b}. */
+    public final void subtract(Matrix a, Matrix b, Matrix out) {
+        sameShape("subtract", a, b, out);
+        if (a.isContiguous() && b.isContiguous() && out.isContiguous()) {
+            subtract(a.segment(), a.offset(), b.segment(), b.offset(), out.segment(), out.offset(), (int) a.size());
+            return;
+        }
+        for (int r = 0; r < a.rows(); r++) {
+            subtract(a.segment(), row(a, r), b.segment(), row(b, r), out.segment(), row(out, r), a.cols());
+        }
+    }
+
+    /** Forward activation {@code out = f(z)}; SOFTMAX is applied row by row. */
+    public final void activate(Activation f, Matrix z, Matrix out) {
+        sameShape("activate", z, out);
+        if (f == Activation.SOFTMAX) {
+            softmaxRows(z, out);
+        } else if (z.isContiguous() && out.isContiguous()) {
+            activate(f, z.segment(), z.offset(), out.segment(), out.offset(), (int) z.size());
+        } else {
+            for (int r = 0; r < z.rows(); r++) {
+                activate(f, z.segment(), row(z, r), out.segment(), row(out, r), z.cols());
+            }
+        }
+    }
+
+    /**
+     * Fused backward of an element-wise activation: {@code out = g ⊙ f'(z)} in one pass (the Hadamard
+     * with the derivative of BP1 and BP2). SOFTMAX is rejected: use {@link #outputDelta}.
+     */
+    public final void activationBackward(Activation f, Matrix z, Matrix g, Matrix out) {
+        if (!f.isElementwise()) {
+            throw new IllegalArgumentException("activationBackward: softmax has no element-wise derivative;"
+                    + " use outputDelta with SOFTMAX_CROSS_ENTROPY");
+        }
+        sameShape("activationBackward", z, g, out);
+        if (z.isContiguous() && g.isContiguous() && out.isContiguous()) {
+            activationBackward(f, z.segment(), z.offset(), g.segment(), g.offset(), out.segment(), out.offset(),
+                    (int) z.size());
+            return;
+        }
+        for (int r = 0; r < z.rows(); r++) {
+            activationBackward(f, z.segment(), row(z, r), g.segment(), row(g, r), out.segment(), row(out, r), z.cols());
+        }
+    }
+
+    /** Row-wise softmax, numerically stable: {@code out[r, j] = exp(z[r, j] − max_j z[r]) / Σ exp(…)}. */
+    public final void softmax(Matrix z, Matrix out) {
+        sameShape("softmax", z, out);
+        softmaxRows(z, out);
+    }
+
+    private void softmaxRows(Matrix z, Matrix out) {
+        for (int r = 0; r < z.rows(); r++) {
+            softmaxRow(z.segment(), row(z, r), out.segment(), row(out, r), z.cols());
+        }
+    }
+
+    /** Bias broadcast {@code Z += 1·bᵀ}: adds the {@code 1 × cols} vector {@code bias} to every row of {@code z}. */
+    public final void addBias(Matrix z, Matrix bias) {
+        alive("addBias", z, bias);
+        if (bias.rows() != 1 || bias.cols() != z.cols()) {
+            throw new IllegalArgumentException("addBias: bias " + bias.shape() + " must be 1x" + z.cols()
+                    + " for Z " + z.shape());
+        }
+        if (overlaps(z, bias)) {
+            throw new IllegalArgumentException("addBias: bias overlaps Z " + z.shape());
+        }
+        for (int r = 0; r < z.rows(); r++) {
+            axpy(1f, bias.segment(), bias.offset(), z.segment(), row(z, r), z.cols());
+        }
+    }
+
+    /**
+     * Column sums (BP3): {@code out = α·Σ_rows m + β·out}, {@code out} being {@code 1 × cols}. When β
+     * is 0, out is not read.
+     */
+    public final void columnSums(float alpha, Matrix m, float beta, Matrix out) {
+        alive("columnSums", m, out);
+        if (out.rows() != 1 || out.cols() != m.cols()) {
+            throw new IllegalArgumentException("columnSums: out " + out.shape() + " must be 1x" + m.cols()
+                    + " for a " + m.shape() + " input");
+        }
+        finite("columnSums", alpha, beta);
+        if (overlaps(m, out)) {
+            throw new IllegalArgumentException("columnSums: out overlaps the input " + m.shape());
+        }
+        columnSums(alpha, m.segment(), m.offset(), m.rows(), m.cols(), m.stride(), beta, out.segment(), out.offset());
+    }
+
+    /** {@code y += α·x} (same shapes). */
+    public final void axpy(float alpha, Matrix x, Matrix y) {
+        sameShape("axpy", x, y);
+        finite("axpy", alpha, 0f);
+        if (x.isContiguous() && y.isContiguous()) {
+            axpy(alpha, x.segment(), x.offset(), y.segment(), y.offset(), (int) x.size());
+            return;
+        }
+        for (int r = 0; r < x.rows(); r++) {
+            axpy(alpha, x.segment(), row(x, r), y.segment(), row(y, r), x.cols());
+        }
+    }
+
+    /** {@code x *= α}. */
+    public final void scale(float alpha, Matrix x) {
+        alive("scale", x);
+        finite("scale", alpha, 0f);
+        if (x.isContiguous()) {
+            scale(alpha, x.segment(), x.offset(), (int) x.size());
+            return;
+        }
+        for (int r = 0; r < x.rows(); r++) {
+            scale(alpha, x.segment(), row(x, r), x.cols());
+        }
+    }
+
+    // ---------------------------------------------------------------- losses
+
+    /** The loss of outputs {@code a} against targets {@code y} (rows are samples), averaged over the rows. */
+    public final double loss(Loss loss, Matrix a, Matrix y) {
+        sameShape("loss", a, y);
+        double sum = 0;
+        if (a.isContiguous() && y.isContiguous()) {
+            sum = lossSum(loss, a.segment(), a.offset(), y.segment(), y.offset(), (int) a.size());
+        } else {
+            for (int r = 0; r < a.rows(); r++) {
+                sum += lossSum(loss, a.segment(), row(a, r), y.segment(), row(y, r), a.cols());
+            }
+        }
+        return sum / a.rows();
+    }
+
+    /**
+     * The per-sample gradient of the loss with respect to the output {@code a}: {@code a − y}
+     * (quadratic), {@code (a − y)/(a(1 − a))} (binary cross-entropy), {@code −y/a} (softmax
+     * cross-entropy, with respect to the softmax output). Not divided by the batch size.
+     */
+    public final void lossGradient(Loss loss, Matrix a, Matrix y, Matrix out) {
+        sameShape("lossGradient", a, y, out);
+        if (a.isContiguous() && y.isContiguous() && out.isContiguous()) {
+            lossGradient(loss, a.segment(), a.offset(), y.segment(), y.offset(), out.segment(), out.offset(),
+                    (int) a.size());
+            return;
+        }
+        for (int r = 0; r < a.rows(); r++) {
+            lossGradient(loss, a.segment(), row(a, r), y.segment(), row(y, r), out.segment(), row(out, r), a.cols());
+        }
+    }
+
+    /**
+     * BP1, the output error {@code Δᴸ = ∇ₐC ⊙ f'(Zᴸ)}, per sample (not divided by the batch size):
+     * <ul>
+     *   <li>softmax output with softmax cross-entropy, or sigmoid output with binary cross-entropy:
+     *       the terms cancel to {@code Δ = A − Y};</li>
+     *   <li>otherwise {@code Δ = ∇ₐC ⊙ f'(Z)} with ∇ₐC from {@link #lossGradient}.</li>
+     * </ul>
+     * Softmax cross-entropy needs the SOFTMAX output and SOFTMAX needs softmax cross-entropy.
+     */
+    public final void outputDelta(Loss loss, Activation f, Matrix z, Matrix a, Matrix y, Matrix delta) {
+        sameShape("outputDelta", z, a, y, delta);
+        if ((loss == Loss.SOFTMAX_CROSS_ENTROPY) != (f == Activation.SOFTMAX)) {
+            throw new IllegalArgumentException("outputDelta: " + loss + " with output activation " + f
+                    + " is not supported; softmax cross-entropy goes with a SOFTMAX output and only with it");
+        }
+        if (f == Activation.SOFTMAX || (f == Activation.SIGMOID && loss == Loss.BINARY_CROSS_ENTROPY)) {
+            subtract(a, y, delta);
+        } else {
+            lossGradient(loss, a, y, delta);
+            activationBackward(f, z, delta, delta);
+        }
+    }
+
+    /** Row argmax: {@code out[r]} = the column of the largest element of row r (the first one on ties; NaN wins). */
+    public final void argmax(Matrix m, int[] out) {
+        alive("argmax", m);
+        if (out.length != m.rows()) {
+            throw new IllegalArgumentException("argmax: output array of " + out.length + " for a " + m.shape()
+                    + " matrix (need " + m.rows() + ")");
+        }
+        for (int r = 0; r < m.rows(); r++) {
+            out[r] = argmaxRow(m.segment(), row(m, r), m.cols());
+        }
+    }
+
+    // ---------------------------------------------------------------- optimizer updates
+
+    /**
+     * Momentum step over a parameter block: {@code v = μ·v − η·(g + λ·θ·mask)}, then
+     * {@code θ += v} (or, with Nesterov, {@code θ += μ·v − η·(g + λθ)}). All four are {@code 1 × n}
+     * (or same-shape contiguous) views; {@code decayMask} holds 1 where weight decay applies, 0 elsewhere.
+     */
+    public final void momentumStep(Matrix theta, Matrix grad, Matrix velocity, Matrix decayMask,
+                                   float lr, float momentum, float weightDecay, boolean nesterov) {
+        sameShape("momentumStep", grad, velocity, decayMask, theta);
+        contiguous("momentumStep", theta);
+        contiguous("momentumStep", grad);
+        contiguous("momentumStep", velocity);
+        contiguous("momentumStep", decayMask);
+        finite("momentumStep", lr, momentum);
+        finite("momentumStep", weightDecay, 0f);
+        momentumStep(theta.segment(), theta.offset(), grad.segment(), grad.offset(), velocity.segment(),
+                velocity.offset(), decayMask.segment(), decayMask.offset(), (int) theta.size(),
+                lr, momentum, weightDecay, nesterov);
+    }
+
+    /**
+     * Adam step (Kingma and Ba, with bias correction for step {@code t ≥ 1}) over a parameter block:
+     * {@code g' = g + λθ·mask}, {@code m = β₁m + (1−β₁)g'}, {@code v = β₂v + (1−β₂)g'²},
+     * {@code θ −= η·m̂/(√v̂ + ε)}.
+     */
+    public final void adamStep(Matrix theta, Matrix grad, Matrix m, Matrix v, Matrix decayMask, float lr,
+                               float beta1, float beta2, float epsilon, float weightDecay, long t) {
+        sameShape("adamStep", grad, m, v, decayMask, theta);
+        contiguous("adamStep", theta);
+        contiguous("adamStep", grad);
+        contiguous("adamStep", m);
+        contiguous("adamStep", v);
+        contiguous("adamStep", decayMask);
+        finite("adamStep", lr, weightDecay);
+        finite("adamStep", beta1, beta2);
+        finite("adamStep", epsilon, 0f);
+        if (t < 1) {
+            throw new IllegalArgumentException("adamStep: step " + t + " must be at least 1");
+        }
+        float correction1 = (float) (1 - Math.pow(beta1, t));
+        float correction2 = (float) (1 - Math.pow(beta2, t));
+        adamStep(theta.segment(), theta.offset(), grad.segment(), grad.offset(), m.segment(), m.offset(),
+                v.segment(), v.offset(), decayMask.segment(), decayMask.offset(), (int) theta.size(),
+                lr, beta1, beta2, epsilon, weightDecay, correction1, correction2);
+    }
+
+    // ---------------------------------------------------------------- flat kernels (offsets in floats)
+
+    /** {@code out[i] = a[i]·b[i]}, i < n. */
+    protected abstract void hadamard(MemorySegment a, long ao, MemorySegment b, long bo, MemorySegment out, long oo, int n);
+
+    /** {@code out[i] = a[i] − b[i]}. */
+    protected abstract void subtract(MemorySegment a, long ao, MemorySegment b, long bo, MemorySegment out, long oo, int n);
+
+    /** {@code out[i] = f(z[i])} for an element-wise f. */
+    protected abstract void activate(Activation f, MemorySegment z, long zo, MemorySegment out, long oo, int n);
+
+    /** {@code out[i] = g[i]·f'(z[i])}. */
+    protected abstract void activationBackward(Activation f, MemorySegment z, long zo, MemorySegment g, long go,
+                                               MemorySegment out, long oo, int n);
+
+    /** Softmax of one row of n floats. */
+    protected abstract void softmaxRow(MemorySegment z, long zo, MemorySegment out, long oo, int n);
+
+    /** {@code y[i] += α·x[i]}. */
+    protected abstract void axpy(float alpha, MemorySegment x, long xo, MemorySegment y, long yo, int n);
+
+    /** {@code x[i] *= α}. */
+    protected abstract void scale(float alpha, MemorySegment x, long xo, int n);
+
+    /** {@code out[j] = α·Σ_r m[r·stride + j] + β·out[j]}; β = 0 never reads out. */
+    protected abstract void columnSums(float alpha, MemorySegment m, long mo, int rows, int cols, int stride,
+                                       float beta, MemorySegment out, long oo);
+
+    /** Sum over i of the per-element loss term. */
+    protected abstract double lossSum(Loss loss, MemorySegment a, long ao, MemorySegment y, long yo, int n);
+
+    /** Per-element ∇ₐC. */
+    protected abstract void lossGradient(Loss loss, MemorySegment a, long ao, MemorySegment y, long yo,
+                                         MemorySegment out, long oo, int n);
+
+    /** Index of the largest of n floats (first on ties, first NaN wins). */
+    protected abstract int argmaxRow(MemorySegment m, long mo, int n);
+
+    protected abstract void momentumStep(MemorySegment theta, long to, MemorySegment grad, long go,
+                                         MemorySegment velocity, long vo, MemorySegment mask, long mo, int n,
+                                         float lr, float momentum, float weightDecay, boolean nesterov);
+
+    protected abstract void adamStep(MemorySegment theta, long to, MemorySegment grad, long go, MemorySegment m,
+                                     long mo, MemorySegment v, long vo, MemorySegment mask, long ko, int n,
+                                     float lr, float beta1, float beta2, float epsilon, float weightDecay,
+                                     float correction1, float correction2);
+
+    // ---------------------------------------------------------------- checks
+
+    private static long row(Matrix m, int r) {
+        return m.offset() + (long) r * m.stride();
+    }
+
+    static void alive(String op, Matrix m) {
+        if (!m.isAlive()) {
+            throw new IllegalStateException(op + ": a " + m.shape()
+                    + " operand's memory has been freed (its Arena is closed)");
+        }
+    }
+
+    private static void alive(String op, Matrix a, Matrix b) {
+        alive(op, a);
+        alive(op, b);
+    }
+
+    private static void alive(String op, Matrix a, Matrix b, Matrix c) {
+        alive(op, a);
+        alive(op, b);
+        alive(op, c);
+    }
+
+    private static void finite(String op, float x, float y) {
+        if (!Float.isFinite(x) || !Float.isFinite(y)) {
+            throw new IllegalArgumentException(op + ": scalar arguments must be finite, got " + x + " and " + y);
+        }
+    }
+
+    private static void contiguous(String op, Matrix m) {
+        if (!m.isContiguous()) {
+            throw new IllegalArgumentException(op + ": operand " + m.shape() + " must be contiguous");
+        }
+    }
+
+    /**
+     * Checks that input {@code in} (operand number {@code index}) is alive, has the output's shape, and
+     * is either the output's very view or separate from it. Fixed arity: no allocation when all is well.
+     */
+    private static void input(String op, int index, Matrix in, Matrix out) {
+        alive(op, in);
+        if (in.rows() != out.rows() || in.cols() != out.cols()) {
+            throw new IllegalArgumentException(op + ": operand " + index + " is " + in.shape() + " but the output is "
+                    + out.shape() + "; the shapes must match");
+        }
+        if (overlaps(out, in) && !sameView(out, in)) {
+            throw new IllegalArgumentException(op + ": the output " + out.shape() + " partly overlaps operand " + index
+                    + " " + in.shape() + "; use the same view or separate memory");
+        }
+    }
+
+    private static void sameShape(String op, Matrix a, Matrix out) {
+        alive(op, out);
+        input(op, 1, a, out);
+    }
+
+    private static void sameShape(String op, Matrix a, Matrix b, Matrix out) {
+        sameShape(op, a, out);
+        input(op, 2, b, out);
+    }
+
+    private static void sameShape(String op, Matrix a, Matrix b, Matrix c, Matrix out) {
+        sameShape(op, a, b, out);
+        input(op, 3, c, out);
+    }
+
+    private static void sameShape(String op, Matrix a, Matrix b, Matrix c, Matrix d, Matrix out) {
+        sameShape(op, a, b, c, out);
+        input(op, 4, d, out);
+    }
+
+    private static boolean sameView(Matrix x, Matrix y) {
+        return x.segment().address() == y.segment().address() && x.offset() == y.offset() && x.stride() == y.stride()
+                && sameMemory(x, y);
+    }
+
+    private static boolean sameMemory(Matrix x, Matrix y) {
+        MemorySegment s = x.segment(), t = y.segment();
+        if (s.isNative() != t.isNative()) return false;
+        return s.isNative() || s.heapBase().orElse(null) == t.heapBase().orElse(null);
+    }
+
+    /** True when the memory spans of x and y intersect. */
+    static boolean overlaps(Matrix x, Matrix y) {
+        if (!sameMemory(x, y)) return false;
+        long xs = x.segment().address() + x.offset() * Float.BYTES;
+        long xe = xs + ((long) (x.rows() - 1) * x.stride() + x.cols()) * Float.BYTES;
+        long ys = y.segment().address() + y.offset() * Float.BYTES;
+        long ye = ys + ((long) (y.rows() - 1) * y.stride() + y.cols()) * Float.BYTES;
+        return xs < ye && ys < xe;
+    }
+}

@@ -1,0 +1,248 @@
+package io.vectorprop.kernel;
+
+import java.lang.foreign.MemorySegment;
+
+import static io.vectorprop.kernel.Matrix.FLOAT;
+
+/**
+ * The scalar reference: plain loops, one element at a time, written for clarity. Tests use it as
+ * the oracle for the Vector API implementation and benchmarks as the baseline. The per-element
+ * functions ({@link #f}, {@link #fPrime}, {@link #lossTerm}, {@link #lossGrad}) are the definitions
+ * the rest of the library follows.
+ */
+public final class ScalarKernels extends Kernels {
+    static final ScalarKernels INSTANCE = new ScalarKernels(1);
+
+    private ScalarKernels(int threads) {
+        super(threads);
+    }
+
+    @Override public String name() { return "scalar"; }
+
+    @Override public String description() { return "scalar reference kernels (plain loops, no SIMD)"; }
+
+    @Override protected Kernels newInstance(int threads) { return new ScalarKernels(threads); }
+
+    // ---------------------------------------------------------------- per-element definitions
+
+    /** {@code f(z)} for an element-wise activation. */
+    public static float f(Activation act, float z) {
+        return switch (act) {
+            case IDENTITY -> z;
+            case SIGMOID -> (float) (1.0 / (1.0 + Math.exp(-z)));
+            case TANH -> (float) Math.tanh(z);
+            case RELU -> Math.max(z, 0f);                    // Math.max keeps NaN a NaN
+            case LEAKY_RELU -> Math.max(z, Activation.LEAKY_SLOPE * z); // slope < 1
+            case SOFTMAX -> throw new IllegalArgumentException("softmax is not element-wise");
+        };
+    }
+
+    /** {@code f'(z)}. ReLU's derivative at 0 is taken as 0. */
+    public static float fPrime(Activation act, float z) {
+        return switch (act) {
+            case IDENTITY -> 1f;
+            case SIGMOID -> {
+                float s = f(Activation.SIGMOID, z);
+                yield s * (1f - s);
+            }
+            case TANH -> {
+                float t = (float) Math.tanh(z);
+                yield 1f - t * t;
+            }
+            case RELU -> z > 0f ? 1f : (z != z ? z : 0f);
+            case LEAKY_RELU -> z > 0f ? 1f : (z != z ? z : Activation.LEAKY_SLOPE);
+            case SOFTMAX -> throw new IllegalArgumentException("softmax is not element-wise");
+        };
+    }
+
+    /** The loss term of one output element. */
+    public static double lossTerm(Loss loss, float a, float y) {
+        return switch (loss) {
+            case QUADRATIC -> 0.5 * (double) (a - y) * (a - y);
+            case BINARY_CROSS_ENTROPY -> -(y * Math.log(Math.max(a, Loss.LOG_EPSILON))
+                    + (1 - y) * Math.log(Math.max(1 - a, Loss.LOG_EPSILON)));
+            case SOFTMAX_CROSS_ENTROPY -> -y * Math.log(Math.max(a, Loss.LOG_EPSILON));
+        };
+    }
+
+    /** ∂C/∂a of one output element. */
+    public static float lossGrad(Loss loss, float a, float y) {
+        return switch (loss) {
+            case QUADRATIC -> a - y;
+            case BINARY_CROSS_ENTROPY -> (a - y) / Math.max(a * (1f - a), Loss.LOG_EPSILON);
+            case SOFTMAX_CROSS_ENTROPY -> -y / Math.max(a, Loss.LOG_EPSILON);
+        };
+    }
+
+    // ---------------------------------------------------------------- GEMM
+
+    /** Row by row: {@code C[i,:] = β·C[i,:]}, then {@code C[i,:] += (α·op(A)[i,p])·op(B)[p,:]} for each p. */
+    @Override
+    protected void gemmKernel(Transpose transA, Transpose transB, float alpha, Matrix a, Matrix b, float beta,
+                              Matrix c) {
+        int m = c.rows(), n = c.cols(), k = transA.cols(a);
+        MemorySegment as = a.segment(), bs = b.segment(), cs = c.segment();
+        // Element strides of op(A) and op(B) along their row (i or p) and column (p or j) directions.
+        long aRow = transA == Transpose.N ? a.stride() : 1, aCol = transA == Transpose.N ? 1 : a.stride();
+        long bRow = transB == Transpose.N ? b.stride() : 1, bCol = transB == Transpose.N ? 1 : b.stride();
+        for (int i = 0; i < m; i++) {
+            long ci = c.offset() + (long) i * c.stride();
+            for (int j = 0; j < n; j++) {
+                float old = beta == 0f ? 0f : beta * cs.getAtIndex(FLOAT, ci + j);
+                cs.setAtIndex(FLOAT, ci + j, old);
+            }
+            for (int p = 0; p < k; p++) {
+                float aip = alpha * as.getAtIndex(FLOAT, a.offset() + i * aRow + p * aCol);
+                long bp = b.offset() + p * bRow;
+                for (int j = 0; j < n; j++) {
+                    float cij = cs.getAtIndex(FLOAT, ci + j);
+                    cs.setAtIndex(FLOAT, ci + j, cij + aip * bs.getAtIndex(FLOAT, bp + j * bCol));
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- element-wise
+
+    @Override
+    protected void hadamard(MemorySegment a, long ao, MemorySegment b, long bo, MemorySegment out, long oo, int n) {
+        for (int i = 0; i < n; i++) {
+            out.setAtIndex(FLOAT, oo + i, a.getAtIndex(FLOAT, ao + i) * b.getAtIndex(FLOAT, bo + i));
+        }
+    }
+
+    @Override
+    protected void subtract(MemorySegment a, long ao, MemorySegment b, long bo, MemorySegment out, long oo, int n) {
+        for (int i = 0; i < n; i++) {
+            out.setAtIndex(FLOAT, oo + i, a.getAtIndex(FLOAT, ao + i) - b.getAtIndex(FLOAT, bo + i));
+        }
+    }
+
+    @Override
+    protected void activate(Activation act, MemorySegment z, long zo, MemorySegment out, long oo, int n) {
+        for (int i = 0; i < n; i++) {
+            out.setAtIndex(FLOAT, oo + i, f(act, z.getAtIndex(FLOAT, zo + i)));
+        }
+    }
+
+    @Override
+    protected void activationBackward(Activation act, MemorySegment z, long zo, MemorySegment g, long go,
+                                      MemorySegment out, long oo, int n) {
+        for (int i = 0; i < n; i++) {
+            out.setAtIndex(FLOAT, oo + i, g.getAtIndex(FLOAT, go + i) * fPrime(act, z.getAtIndex(FLOAT, zo + i)));
+        }
+    }
+
+    @Override
+    protected void softmaxRow(MemorySegment z, long zo, MemorySegment out, long oo, int n) {
+        float max = Float.NEGATIVE_INFINITY;
+        boolean nan = false;
+        for (int i = 0; i < n; i++) {
+            float v = z.getAtIndex(FLOAT, zo + i);
+            nan |= v != v;
+            max = Math.max(max, v);
+        }
+        if (nan) max = Float.NaN;
+        float sum = 0f;
+        for (int i = 0; i < n; i++) {
+            float e = (float) Math.exp(z.getAtIndex(FLOAT, zo + i) - max);
+            out.setAtIndex(FLOAT, oo + i, e);
+            sum += e;
+        }
+        float inv = 1f / sum;
+        for (int i = 0; i < n; i++) {
+            out.setAtIndex(FLOAT, oo + i, out.getAtIndex(FLOAT, oo + i) * inv);
+        }
+    }
+
+    @Override
+    protected void axpy(float alpha, MemorySegment x, long xo, MemorySegment y, long yo, int n) {
+        for (int i = 0; i < n; i++) {
+            y.setAtIndex(FLOAT, yo + i, y.getAtIndex(FLOAT, yo + i) + alpha * x.getAtIndex(FLOAT, xo + i));
+        }
+    }
+
+    @Override
+    protected void scale(float alpha, MemorySegment x, long xo, int n) {
+        for (int i = 0; i < n; i++) {
+            x.setAtIndex(FLOAT, xo + i, alpha * x.getAtIndex(FLOAT, xo + i));
+        }
+    }
+
+    @Override
+    protected void columnSums(float alpha, MemorySegment m, long mo, int rows, int cols, int stride, float beta,
+                              MemorySegment out, long oo) {
+        for (int j = 0; j < cols; j++) {
+            float sum = 0f;
+            for (int r = 0; r < rows; r++) {
+                sum += m.getAtIndex(FLOAT, mo + (long) r * stride + j);
+            }
+            float old = beta == 0f ? 0f : beta * out.getAtIndex(FLOAT, oo + j);
+            out.setAtIndex(FLOAT, oo + j, alpha * sum + old);
+        }
+    }
+
+    // ---------------------------------------------------------------- losses
+
+    @Override
+    protected double lossSum(Loss loss, MemorySegment a, long ao, MemorySegment y, long yo, int n) {
+        double sum = 0;
+        for (int i = 0; i < n; i++) {
+            sum += lossTerm(loss, a.getAtIndex(FLOAT, ao + i), y.getAtIndex(FLOAT, yo + i));
+        }
+        return sum;
+    }
+
+    @Override
+    protected void lossGradient(Loss loss, MemorySegment a, long ao, MemorySegment y, long yo, MemorySegment out,
+                                long oo, int n) {
+        for (int i = 0; i < n; i++) {
+            out.setAtIndex(FLOAT, oo + i, lossGrad(loss, a.getAtIndex(FLOAT, ao + i), y.getAtIndex(FLOAT, yo + i)));
+        }
+    }
+
+    @Override
+    protected int argmaxRow(MemorySegment m, long mo, int n) {
+        int best = 0;
+        float max = m.getAtIndex(FLOAT, mo);
+        for (int i = 1; i < n && max == max; i++) {
+            float v = m.getAtIndex(FLOAT, mo + i);
+            if (v > max || v != v) {
+                max = v;
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    // ---------------------------------------------------------------- optimizer updates
+
+    @Override
+    protected void momentumStep(MemorySegment theta, long to, MemorySegment grad, long go, MemorySegment velocity,
+                                long vo, MemorySegment mask, long mo, int n, float lr, float momentum,
+                                float weightDecay, boolean nesterov) {
+        for (int i = 0; i < n; i++) {
+            float th = theta.getAtIndex(FLOAT, to + i);
+            float g = grad.getAtIndex(FLOAT, go + i) + weightDecay * mask.getAtIndex(FLOAT, mo + i) * th;
+            float v = momentum * velocity.getAtIndex(FLOAT, vo + i) - lr * g;
+            velocity.setAtIndex(FLOAT, vo + i, v);
+            theta.setAtIndex(FLOAT, to + i, nesterov ? th + momentum * v - lr * g : th + v);
+        }
+    }
+
+    @Override
+    protected void adamStep(MemorySegment theta, long to, MemorySegment grad, long go, MemorySegment m, long mo,
+                            MemorySegment v, long vo, MemorySegment mask, long ko, int n, float lr, float beta1,
+                            float beta2, float epsilon, float weightDecay, float correction1, float correction2) {
+        for (int i = 0; i < n; i++) {
+            float th = theta.getAtIndex(FLOAT, to + i);
+            float g = grad.getAtIndex(FLOAT, go + i) + weightDecay * mask.getAtIndex(FLOAT, ko + i) * th;
+            float mi = beta1 * m.getAtIndex(FLOAT, mo + i) + (1f - beta1) * g;
+            float vi = beta2 * v.getAtIndex(FLOAT, vo + i) + (1f - beta2) * g * g;
+            m.setAtIndex(FLOAT, mo + i, mi);
+            v.setAtIndex(FLOAT, vo + i, vi);
+            float mHat = mi / correction1, vHat = vi / correction2;
+            theta.setAtIndex(FLOAT, to + i, th - lr * mHat / ((float) Math.sqrt(vHat) + epsilon));
+        }
+    }
+}

@@ -1,0 +1,12 @@
+package io.vectorprop.kernel;
+
+/** Whether a GEMM operand is used as stored ({@code N}) or transposed ({@code T}). */
+public enum Transpose {
+    N, T;
+
+    /** Rows of op(M). */
+    int rows(Matrix m) { return this == N ? m.rows() : m.cols(); }
+
+    /** Columns of op(M). */
+    int cols(Matrix m) { return this == N ? m.cols() : m.rows(); }
+}

@@ -1,0 +1,354 @@
+package io.vectorprop.kernel;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+import static io.vectorprop.kernel.Matrix.FLOAT;
+
+/**
+ * The Vector API implementation. Loaded only by {@link KernelProvider} after it has checked that
+ * {@code jdk.incubator.vector} is readable; nothing else refers to this class.
+ *
+ * <p>Each element-wise kernel is a vector body over full vectors of the preferred species followed
+ * by a scalar tail that calls the reference definitions in {@link ScalarKernels}, so tails agree
+ * with the reference exactly. The species is a {@code static final} constant: a species held
+ * anywhere else makes C2 fall back to boxed vectors (DESIGN.md §9).
+ */
+final class VectorKernels extends Kernels {
+    static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    static final int L = S.length();
+    static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    private static final FloatVector ONE = FloatVector.broadcast(S, 1f);
+
+    VectorKernels(int threads) {
+        super(threads);
+    }
+
+    @Override public String name() { return "simd"; }
+
+    @Override
+    public String description() {
+        return "Vector API kernels, species " + S + " (" + L + " floats), FMA "
+                + (fmaIsFast() ? "used" : "emulated (slow on this CPU)") + ", GEMM tile " + VectorGemm.MR + "x"
+                + VectorGemm.NR + ", threads " + threads();
+    }
+
+    /** HotSpot's UseFMA flag, read through the management API; true on every x86 since Haswell. */
+    static boolean fmaIsFast() {
+        try {
+            var bean = java.lang.management.ManagementFactory.getPlatformMXBean(
+                    com.sun.management.HotSpotDiagnosticMXBean.class);
+            return Boolean.parseBoolean(bean.getVMOption("UseFMA").getValue());
+        } catch (RuntimeException | LinkageError e) {
+            return false;
+        }
+    }
+
+    @Override protected Kernels newInstance(int threads) { return new VectorKernels(threads); }
+
+    @Override
+    protected void gemmKernel(Transpose transA, Transpose transB, float alpha, Matrix a, Matrix b, float beta,
+                              Matrix c) {
+        VectorGemm.gemm(transA, transB, alpha, a, b, beta, c, threads());
+    }
+
+    private static FloatVector load(MemorySegment s, long floatIndex) {
+        return FloatVector.fromMemorySegment(S, s, floatIndex * Float.BYTES, LE);
+    }
+
+    private static void store(FloatVector v, MemorySegment s, long floatIndex) {
+        v.intoMemorySegment(s, floatIndex * Float.BYTES, LE);
+    }
+
+    // ---------------------------------------------------------------- element-wise
+
+    @Override
+    protected void hadamard(MemorySegment a, long ao, MemorySegment b, long bo, MemorySegment out, long oo, int n) {
+        int i = 0;
+        for (int bound = S.loopBound(n); i < bound; i += L) {
+            store(load(a, ao + i).mul(load(b, bo + i)), out, oo + i);
+        }
+        for (; i < n; i++) {
+            out.setAtIndex(FLOAT, oo + i, a.getAtIndex(FLOAT, ao + i) * b.getAtIndex(FLOAT, bo + i));
+        }
+    }
+
+    @Override
+    protected void subtract(MemorySegment a, long ao, MemorySegment b, long bo, MemorySegment out, long oo, int n) {
+        int i = 0;
+        for (int bound = S.loopBound(n); i < bound; i += L) {
+            store(load(a, ao + i).sub(load(b, bo + i)), out, oo + i);
+        }
+        for (; i < n; i++) {
+            out.setAtIndex(FLOAT, oo + i, a.getAtIndex(FLOAT, ao + i) - b.getAtIndex(FLOAT, bo + i));
+        }
+    }
+
+    @Override
+    protected void activate(Activation f, MemorySegment z, long zo, MemorySegment out, long oo, int n) {
+        int bound = S.loopBound(n);
+        switch (f) {
+            case IDENTITY -> {
+                if (z != out || zo != oo) MemorySegment.copy(z, zo * Float.BYTES, out, oo * Float.BYTES, (long) n * Float.BYTES);
+                return;
+            }
+            case SIGMOID -> { for (int i = 0; i < bound; i += L) store(sigmoid(load(z, zo + i)), out, oo + i); }
+            case TANH -> { for (int i = 0; i < bound; i += L) store(tanh(load(z, zo + i)), out, oo + i); }
+            case RELU -> { for (int i = 0; i < bound; i += L) store(load(z, zo + i).max(0f), out, oo + i); }
+            case LEAKY_RELU -> {
+                for (int i = 0; i < bound; i += L) {
+                    FloatVector v = load(z, zo + i);
+                    store(v.max(v.mul(Activation.LEAKY_SLOPE)), out, oo + i);
+                }
+            }
+            case SOFTMAX -> throw new IllegalArgumentException("softmax is not element-wise");
+        }
+        for (int i = bound; i < n; i++) {
+            out.setAtIndex(FLOAT, oo + i, ScalarKernels.f(f, z.getAtIndex(FLOAT, zo + i)));
+        }
+    }
+
+    /** σ(z) = 1 / (1 + e^(−z)); EXP is intrinsified (SVML). */
+    private static FloatVector sigmoid(FloatVector z) {
+        return ONE.div(z.neg().lanewise(VectorOperators.EXP).add(1f));
+    }
+
+    /**
+     * tanh(z) = t / (t + 2) with t = e^(2z) − 1 (EXPM1 keeps small |z| accurate; the TANH operator is
+     * not intrinsified). |z| is clamped at 9 first, where tanh is 1 in float, so t never overflows.
+     */
+    private static FloatVector tanh(FloatVector z) {
+        FloatVector t = z.max(-9f).min(9f).mul(2f).lanewise(VectorOperators.EXPM1);
+        return t.div(t.add(2f));
+    }
+
+    @Override
+    protected void activationBackward(Activation f, MemorySegment z, long zo, MemorySegment g, long go,
+                                      MemorySegment out, long oo, int n) {
+        int bound = S.loopBound(n);
+        switch (f) {
+            case IDENTITY -> {
+                if (g != out || go != oo) MemorySegment.copy(g, go * Float.BYTES, out, oo * Float.BYTES, (long) n * Float.BYTES);
+                return;
+            }
+            case SIGMOID -> {
+                for (int i = 0; i < bound; i += L) {            // g ⊙ σ(z)(1 − σ(z))
+                    FloatVector s = sigmoid(load(z, zo + i));
+                    store(load(g, go + i).mul(s).mul(s.neg().add(1f)), out, oo + i);
+                }
+            }
+            case TANH -> {
+                for (int i = 0; i < bound; i += L) {            // g ⊙ (1 − tanh²(z))
+                    FloatVector t = tanh(load(z, zo + i));
+                    store(load(g, go + i).mul(t.mul(t).neg().add(1f)), out, oo + i);
+                }
+            }
+            case RELU -> { for (int i = 0; i < bound; i += L) store(stepDerivative(load(z, zo + i), 0f, load(g, go + i)), out, oo + i); }
+            case LEAKY_RELU -> {
+                for (int i = 0; i < bound; i += L) {
+                    store(stepDerivative(load(z, zo + i), Activation.LEAKY_SLOPE, load(g, go + i)), out, oo + i);
+                }
+            }
+            case SOFTMAX -> throw new IllegalArgumentException("softmax is not element-wise");
+        }
+        for (int i = bound; i < n; i++) {
+            out.setAtIndex(FLOAT, oo + i,
+                    g.getAtIndex(FLOAT, go + i) * ScalarKernels.fPrime(f, z.getAtIndex(FLOAT, zo + i)));
+        }
+    }
+
+    /** g ⊙ f'(z) for (leaky) ReLU: f' is 1 where z > 0, {@code slope} elsewhere, NaN where z is NaN. */
+    private static FloatVector stepDerivative(FloatVector z, float slope, FloatVector g) {
+        FloatVector d = FloatVector.broadcast(S, slope).blend(1f, z.compare(VectorOperators.GT, 0f));
+        d = d.blend(z, z.test(VectorOperators.IS_NAN));
+        return g.mul(d);
+    }
+
+    @Override
+    protected void softmaxRow(MemorySegment z, long zo, MemorySegment out, long oo, int n) {
+        int bound = S.loopBound(n);
+        FloatVector vmax = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+        for (int i = 0; i < bound; i += L) {
+            vmax = vmax.max(load(z, zo + i));
+        }
+        float max = vmax.reduceLanes(VectorOperators.MAX);
+        for (int i = bound; i < n; i++) {
+            max = Math.max(max, z.getAtIndex(FLOAT, zo + i));
+        }
+        FloatVector vsum = FloatVector.zero(S);
+        for (int i = 0; i < bound; i += L) {
+            FloatVector e = load(z, zo + i).sub(max).lanewise(VectorOperators.EXP);
+            store(e, out, oo + i);
+            vsum = vsum.add(e);
+        }
+        float sum = vsum.reduceLanes(VectorOperators.ADD);
+        for (int i = bound; i < n; i++) {
+            float e = (float) Math.exp(z.getAtIndex(FLOAT, zo + i) - max);
+            out.setAtIndex(FLOAT, oo + i, e);
+            sum += e;
+        }
+        scale(1f / sum, out, oo, n);
+    }
+
+    @Override
+    protected void axpy(float alpha, MemorySegment x, long xo, MemorySegment y, long yo, int n) {
+        FloatVector alphaV = FloatVector.broadcast(S, alpha);
+        int i = 0;
+        for (int bound = S.loopBound(n); i < bound; i += L) {
+            store(load(x, xo + i).fma(alphaV, load(y, yo + i)), y, yo + i);
+        }
+        for (; i < n; i++) {
+            y.setAtIndex(FLOAT, yo + i, y.getAtIndex(FLOAT, yo + i) + alpha * x.getAtIndex(FLOAT, xo + i));
+        }
+    }
+
+    @Override
+    protected void scale(float alpha, MemorySegment x, long xo, int n) {
+        int i = 0;
+        for (int bound = S.loopBound(n); i < bound; i += L) {
+            store(load(x, xo + i).mul(alpha), x, xo + i);
+        }
+        for (; i < n; i++) {
+            x.setAtIndex(FLOAT, xo + i, alpha * x.getAtIndex(FLOAT, xo + i));
+        }
+    }
+
+    @Override
+    protected void columnSums(float alpha, MemorySegment m, long mo, int rows, int cols, int stride, float beta,
+                              MemorySegment out, long oo) {
+        FloatVector betaV = FloatVector.broadcast(S, beta);
+        int j = 0;
+        for (int bound = S.loopBound(cols); j < bound; j += L) {
+            FloatVector sum = FloatVector.zero(S);
+            for (int r = 0; r < rows; r++) {
+                sum = sum.add(load(m, mo + (long) r * stride + j));
+            }
+            sum = sum.mul(alpha);
+            if (beta != 0f) sum = load(out, oo + j).fma(betaV, sum);
+            store(sum, out, oo + j);
+        }
+        for (; j < cols; j++) {
+            float sum = 0f;
+            for (int r = 0; r < rows; r++) {
+                sum += m.getAtIndex(FLOAT, mo + (long) r * stride + j);
+            }
+            float old = beta == 0f ? 0f : beta * out.getAtIndex(FLOAT, oo + j);
+            out.setAtIndex(FLOAT, oo + j, alpha * sum + old);
+        }
+    }
+
+    // ---------------------------------------------------------------- losses
+
+    @Override
+    protected double lossSum(Loss loss, MemorySegment a, long ao, MemorySegment y, long yo, int n) {
+        int bound = S.loopBound(n);
+        double sum = 0;
+        for (int i = 0; i < bound; i += L) {
+            FloatVector av = load(a, ao + i), yv = load(y, yo + i);
+            FloatVector term = switch (loss) {
+                case QUADRATIC -> {
+                    FloatVector d = av.sub(yv);
+                    yield d.mul(d).mul(0.5f);
+                }
+                case BINARY_CROSS_ENTROPY -> yv.mul(log(av)).add(yv.neg().add(1f).mul(log(av.neg().add(1f)))).neg();
+                case SOFTMAX_CROSS_ENTROPY -> yv.mul(log(av)).neg();
+            };
+            sum += term.reduceLanes(VectorOperators.ADD);       // per-vector reduction keeps the long sum in double
+        }
+        for (int i = bound; i < n; i++) {
+            sum += ScalarKernels.lossTerm(loss, a.getAtIndex(FLOAT, ao + i), y.getAtIndex(FLOAT, yo + i));
+        }
+        return sum;
+    }
+
+    /** ln(max(x, ε)); LOG is intrinsified. */
+    private static FloatVector log(FloatVector x) {
+        return x.max(Loss.LOG_EPSILON).lanewise(VectorOperators.LOG);
+    }
+
+    @Override
+    protected void lossGradient(Loss loss, MemorySegment a, long ao, MemorySegment y, long yo, MemorySegment out,
+                                long oo, int n) {
+        int bound = S.loopBound(n);
+        for (int i = 0; i < bound; i += L) {
+            FloatVector av = load(a, ao + i), yv = load(y, yo + i);
+            FloatVector grad = switch (loss) {
+                case QUADRATIC -> av.sub(yv);
+                case BINARY_CROSS_ENTROPY -> av.sub(yv).div(av.mul(av.neg().add(1f)).max(Loss.LOG_EPSILON));
+                case SOFTMAX_CROSS_ENTROPY -> yv.neg().div(av.max(Loss.LOG_EPSILON));
+            };
+            store(grad, out, oo + i);
+        }
+        for (int i = bound; i < n; i++) {
+            out.setAtIndex(FLOAT, oo + i,
+                    ScalarKernels.lossGrad(loss, a.getAtIndex(FLOAT, ao + i), y.getAtIndex(FLOAT, yo + i)));
+        }
+    }
+
+    /** Vector max over the row, then a scalar scan for its first position; a NaN is the maximum. */
+    @Override
+    protected int argmaxRow(MemorySegment m, long mo, int n) {
+        int bound = S.loopBound(n);
+        float max = Float.NEGATIVE_INFINITY;
+        if (bound > 0) {
+            FloatVector vmax = load(m, mo);
+            for (int i = L; i < bound; i += L) {
+                vmax = vmax.max(load(m, mo + i));
+            }
+            max = vmax.reduceLanes(VectorOperators.MAX);
+        }
+        for (int i = bound; i < n; i++) {
+            max = Math.max(max, m.getAtIndex(FLOAT, mo + i));
+        }
+        for (int i = 0; i < n; i++) {
+            float v = m.getAtIndex(FLOAT, mo + i);
+            if (v == max || (max != max && v != v)) return i;
+        }
+        return 0;
+    }
+
+    // ---------------------------------------------------------------- optimizer updates
+
+    @Override
+    protected void momentumStep(MemorySegment theta, long to, MemorySegment grad, long go, MemorySegment velocity,
+                                long vo, MemorySegment mask, long mo, int n, float lr, float momentum,
+                                float weightDecay, boolean nesterov) {
+        int i = 0;
+        for (int bound = S.loopBound(n); i < bound; i += L) {
+            FloatVector th = load(theta, to + i);
+            FloatVector g = load(mask, mo + i).mul(weightDecay).fma(th, load(grad, go + i));
+            FloatVector v = load(velocity, vo + i).mul(momentum).sub(g.mul(lr));
+            store(v, velocity, vo + i);
+            store(nesterov ? th.add(v.mul(momentum)).sub(g.mul(lr)) : th.add(v), theta, to + i);
+        }
+        if (i < n) {
+            ScalarKernels.INSTANCE.momentumStep(theta, to + i, grad, go + i, velocity, vo + i, mask, mo + i, n - i,
+                    lr, momentum, weightDecay, nesterov);
+        }
+    }
+
+    @Override
+    protected void adamStep(MemorySegment theta, long to, MemorySegment grad, long go, MemorySegment m, long mo,
+                            MemorySegment v, long vo, MemorySegment mask, long ko, int n, float lr, float beta1,
+                            float beta2, float epsilon, float weightDecay, float correction1, float correction2) {
+        int i = 0;
+        for (int bound = S.loopBound(n); i < bound; i += L) {
+            FloatVector th = load(theta, to + i);
+            FloatVector g = load(mask, ko + i).mul(weightDecay).fma(th, load(grad, go + i));
+            FloatVector mi = load(m, mo + i).mul(beta1).add(g.mul(1f - beta1));
+            FloatVector vi = load(v, vo + i).mul(beta2).add(g.mul(g).mul(1f - beta2));
+            store(mi, m, mo + i);
+            store(vi, v, vo + i);
+            FloatVector step = mi.div(correction1).mul(lr).div(vi.div(correction2).sqrt().add(epsilon));
+            store(th.sub(step), theta, to + i);
+        }
+        if (i < n) {
+            ScalarKernels.INSTANCE.adamStep(theta, to + i, grad, go + i, m, mo + i, v, vo + i, mask, ko + i, n - i,
+                    lr, beta1, beta2, epsilon, weightDecay, correction1, correction2);
+        }
+    }
+}

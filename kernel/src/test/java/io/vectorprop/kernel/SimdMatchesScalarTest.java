@@ -1,0 +1,220 @@
+package io.vectorprop.kernel;
+
+import static io.vectorprop.kernel.TestData.ODD_SIZES;
+import static io.vectorprop.kernel.TestData.assertClose;
+import static io.vectorprop.kernel.TestData.assertCloseRel;
+import static io.vectorprop.kernel.TestData.copy;
+import static io.vectorprop.kernel.TestData.maxAbs;
+import static io.vectorprop.kernel.TestData.random;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.lang.foreign.Arena;
+import java.util.Random;
+
+import org.junit.jupiter.api.Test;
+
+/**
+ * Every Vector API kernel against the scalar reference on the odd sizes of DESIGN.md §6, on
+ * contiguous and on strided, offset views.
+ *
+ * <p>GEMM tolerance: {@code 1e-6·k·max|A|·max|B|·|α| + 1e-6·|β|·max|C|}. Each of the k products
+ * has relative error ≤ 2⁻²⁴ ≈ 6e-8 and the two summation orders differ by at most k roundings of
+ * partial sums bounded by k·max|A|·max|B|; for uniform data the observed error is far smaller.
+ * Element-wise kernels: {@code |e − a| ≤ tol·(1 + |e|)} with tol 1e-6 for arithmetic and 4e-6 where
+ * exp/log are involved (SVML and {@code Math.exp} differ by a few ulps).
+ */
+class SimdMatchesScalarTest {
+    static final Kernels SIMD = Kernels.get();
+    static final Kernels SCALAR = Kernels.scalar();
+    static final float[][] ALPHA_BETA = {{1f, 0f}, {1f, 1f}, {-0.75f, 2.5f}, {0f, 0.5f}};
+
+    @Test
+    void theSimdImplementationIsTheOneUnderTest() {
+        assertEquals("simd", SIMD.name(), "tests must run with --add-modules jdk.incubator.vector");
+    }
+
+    static void checkGemm(Kernels simd, Transpose ta, Transpose tb, int m, int n, int k, float alpha, float beta,
+                          boolean strided, long seed) {
+        try (Arena arena = simd.threads() > 1 ? Arena.ofShared() : Arena.ofConfined()) {
+            Random rnd = new Random(seed);
+            Matrix a = ta == Transpose.N ? random(arena, rnd, m, k, strided) : random(arena, rnd, k, m, strided);
+            Matrix b = tb == Transpose.N ? random(arena, rnd, k, n, strided) : random(arena, rnd, n, k, strided);
+            Matrix c0 = random(arena, rnd, m, n, strided);
+            Matrix expected = copy(arena, c0, strided), actual = copy(arena, c0, strided);
+            SCALAR.gemm(ta, tb, alpha, a, b, beta, expected);
+            simd.gemm(ta, tb, alpha, a, b, beta, actual);
+            double tol = 1e-6 * k * maxAbs(a) * maxAbs(b) * Math.abs(alpha) + 1e-6 * Math.abs(beta) * maxAbs(c0) + 1e-7;
+            assertClose(expected, actual, tol, "gemm " + ta + tb + " " + m + "x" + n + "x" + k + " α=" + alpha
+                    + " β=" + beta + (strided ? " strided" : ""));
+        }
+    }
+
+    @Test
+    void gemmOddSizesAllTransposesAlphaBeta() {
+        int cases = 0;
+        for (int i = 0; i < ODD_SIZES.length; i++) {
+            int m = ODD_SIZES[i], n = ODD_SIZES[(i + 5) % ODD_SIZES.length], k = ODD_SIZES[(i + 11) % ODD_SIZES.length];
+            for (Transpose ta : Transpose.values()) {
+                for (Transpose tb : Transpose.values()) {
+                    float[] ab = ALPHA_BETA[cases % ALPHA_BETA.length];
+                    checkGemm(SIMD, ta, tb, m, n, k, ab[0], ab[1], cases % 2 == 1, cases);
+                    cases++;
+                }
+            }
+        }
+        for (int s : ODD_SIZES) {                     // square, every size, plain NN and α=1, β=0
+            checkGemm(SIMD, Transpose.N, Transpose.N, s, s, s, 1f, 0f, false, s);
+        }
+    }
+
+    @Test
+    void gemmCrossesEveryBlockBoundary() {
+        // m > MC, k > 2·KC, n > NC: several packed A blocks, accumulation across k panels, two B panels.
+        checkGemm(SIMD, Transpose.N, Transpose.T, 2 * VectorGemm.MC + 3, 35, 2 * VectorGemm.KC + 17, 1f, 0.5f, true, 1);
+        checkGemm(SIMD, Transpose.T, Transpose.N, 9, VectorGemm.NC + 45, VectorGemm.KC + 1, 0.5f, 0f, false, 2);
+    }
+
+    @Test
+    void gemmThreadedMatchesReferenceAndIsDeterministic() {
+        Kernels two = SIMD.withThreads(2);
+        for (Transpose ta : Transpose.values()) {
+            for (Transpose tb : Transpose.values()) {
+                checkGemm(two, ta, tb, 130, 257, 129, 1f, 1f, false, 7);   // split by columns
+                checkGemm(two, ta, tb, 257, 66, 129, -1f, 0f, true, 8);    // split by rows
+            }
+        }
+        try (Arena arena = Arena.ofShared()) {
+            Random rnd = new Random(3);
+            Matrix a = random(arena, rnd, 200, 300, false), b = random(arena, rnd, 300, 250, false);
+            Matrix c1 = Matrix.allocate(arena, 200, 250), c2 = Matrix.allocate(arena, 200, 250);
+            two.gemm(Transpose.N, Transpose.N, 1f, a, b, 0f, c1);
+            two.gemm(Transpose.N, Transpose.N, 1f, a, b, 0f, c2);
+            assertArrayEquals(c1.toArray(), c2.toArray(), "same thread count must give bit-identical results");
+        }
+    }
+
+    // ------------------------------------------------------------ element-wise
+
+    enum Op { HADAMARD, SUBTRACT, ACTIVATE, BACKWARD, SOFTMAX, ADD_BIAS, COLUMN_SUMS, AXPY, SCALE, LOSS, LOSS_GRADIENT,
+        OUTPUT_DELTA, ARGMAX, MOMENTUM, NESTEROV, ADAM }
+
+    static final Activation[] ELEMENTWISE = {Activation.IDENTITY, Activation.SIGMOID, Activation.TANH,
+            Activation.RELU, Activation.LEAKY_RELU};
+
+    /** Runs {@code op} with both implementations on the same random data and compares. */
+    static void checkOp(Op op, int rows, int cols, boolean strided, long seed) {
+        try (Arena arena = Arena.ofConfined()) {
+            Random rnd = new Random(seed);
+            Matrix x = random(arena, rnd, rows, cols, strided), y = random(arena, rnd, rows, cols, strided);
+            scaleBy(x, 4f);                                   // activations see [-4, 4)
+            Activation act = ELEMENTWISE[(int) Math.floorMod(seed, ELEMENTWISE.length)];
+            Loss loss = Loss.values()[(int) Math.floorMod(seed, 3)];
+            Matrix[] out = new Matrix[2];
+            double[] scalarResult = new double[2];
+            int[][] idx = new int[2][rows];
+            for (int impl = 0; impl < 2; impl++) {
+                Kernels k = impl == 0 ? SCALAR : SIMD;
+                Matrix o = copy(arena, y, strided);
+                switch (op) {
+                    case HADAMARD -> k.hadamard(x, y, o);
+                    case SUBTRACT -> k.subtract(x, y, o);
+                    case ACTIVATE -> k.activate(act, x, o);
+                    case BACKWARD -> k.activationBackward(act, x, y, o);
+                    case SOFTMAX -> k.softmax(x, o);
+                    case ADD_BIAS -> k.addBias(o, x.rows(0, 1));
+                    case COLUMN_SUMS -> {
+                        o = copy(arena, y.rows(0, 1), strided);
+                        k.columnSums(0.5f, x, rows % 2 == 0 ? 0f : 1.5f, o);
+                    }
+                    case AXPY -> k.axpy(-1.25f, x, o);
+                    case SCALE -> k.scale(0.3f, o);
+                    case LOSS -> {
+                        Matrix probs = copy(arena, x, strided);
+                        k.activate(Activation.SIGMOID, x, probs);
+                        Matrix targets = copy(arena, y, strided);
+                        SCALAR.activate(Activation.SIGMOID, y, targets);
+                        scalarResult[impl] = k.loss(loss, probs, targets);
+                    }
+                    case LOSS_GRADIENT -> {
+                        Matrix probs = copy(arena, x, strided);
+                        SCALAR.activate(Activation.SIGMOID, x, probs);
+                        k.lossGradient(loss, probs, y, o);
+                    }
+                    case OUTPUT_DELTA -> {
+                        Matrix probs = copy(arena, x, strided);
+                        SCALAR.activate(Activation.SIGMOID, x, probs);
+                        k.outputDelta(Loss.QUADRATIC, Activation.SIGMOID, x, probs, y, o);
+                    }
+                    case ARGMAX -> k.argmax(x, idx[impl]);
+                    case MOMENTUM, NESTEROV, ADAM -> {
+                        Matrix theta = Matrix.allocate(arena, rows, cols), g = Matrix.allocate(arena, rows, cols);
+                        Matrix s1 = Matrix.allocate(arena, rows, cols), s2 = Matrix.allocate(arena, rows, cols);
+                        Matrix mask = Matrix.allocate(arena, rows, cols);
+                        theta.copyFrom(x);
+                        g.copyFrom(y);
+                        s2.copyFrom(x);
+                        k.scale(0f, s2);
+                        mask.fill(1f);
+                        for (int t = 1; t <= 3; t++) {
+                            if (op == Op.ADAM) {
+                                k.adamStep(theta, g, s1, s2, mask, 0.01f, 0.9f, 0.999f, 1e-8f, 0.01f, t);
+                            } else {
+                                k.momentumStep(theta, g, s1, mask, 0.1f, 0.9f, 0.01f, op == Op.NESTEROV);
+                            }
+                        }
+                        o = theta;
+                    }
+                }
+                out[impl] = o;
+            }
+            String what = op + " " + act + " " + loss + " " + rows + "x" + cols + (strided ? " strided" : "");
+            switch (op) {
+                case LOSS -> assertEquals(scalarResult[0], scalarResult[1], 1e-5 * (1 + Math.abs(scalarResult[0])), what);
+                case ARGMAX -> assertArrayEquals(idx[0], idx[1], what);
+                case ACTIVATE, BACKWARD, SOFTMAX, LOSS_GRADIENT, OUTPUT_DELTA, ADAM -> assertCloseRel(out[0], out[1], 4e-6, what);
+                default -> assertCloseRel(out[0], out[1], 1e-6 * (op == Op.COLUMN_SUMS ? rows : 1), what);
+            }
+        }
+    }
+
+    static void scaleBy(Matrix m, float s) {
+        SCALAR.scale(s, m);
+    }
+
+    @Test
+    void everyElementwiseOpOnOddSizes() {
+        int seed = 0;
+        for (Op op : Op.values()) {
+            for (int n : ODD_SIZES) {
+                for (boolean strided : new boolean[] {false, true}) {
+                    checkOp(op, 1 + seed % 3, n, strided, seed++);
+                }
+            }
+            checkOp(op, 2, 1_000, false, seed++);
+        }
+    }
+
+    @Test
+    void activationsOnEveryFunctionAndExtremes() {
+        try (Arena arena = Arena.ofConfined()) {
+            float[] vals = {-100f, -20f, -9.5f, -1e-4f, -1e-8f, 0f, 1e-8f, 1e-4f, 0.5f, 9.5f, 20f, 100f,
+                    Float.NEGATIVE_INFINITY, Float.POSITIVE_INFINITY, -3f, 3f, 0.25f};
+            Matrix z = Matrix.of(arena, 1, vals.length, vals);
+            Matrix g = Matrix.allocate(arena, 1, vals.length);
+            g.fill(1.5f);
+            for (Activation f : ELEMENTWISE) {
+                Matrix e = Matrix.allocate(arena, 1, vals.length), a = Matrix.allocate(arena, 1, vals.length);
+                SCALAR.activate(f, z, e);
+                SIMD.activate(f, z, a);
+                assertCloseRel(e, a, 4e-6, "activate " + f);
+                if (f == Activation.TANH) {                   // small |z| must stay accurate relative to z
+                    assertEquals(1e-4f, a.get(0, 7), 1e-10f, "tanh(1e-4)");
+                }
+                SCALAR.activationBackward(f, z, g, e);
+                SIMD.activationBackward(f, z, g, a);
+                assertCloseRel(e, a, 4e-6, "backward " + f);
+            }
+        }
+    }
+}
