@@ -1,0 +1,69 @@
+package io.vectorprop.bench;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+
+import io.vectorprop.kernel.Matrix;
+import io.vectorprop.kernel.Transpose;
+
+/**
+ * {@code cblas_sgemm} from {@code libopenblas.so.0} (Debian's libopenblas0-pthread) through FFM, on
+ * the same MemorySegments our kernels use: the reference to beat. Benchmarks only; the library
+ * itself never calls native code. {@link #AVAILABLE} is false, with {@link #WHY} saying why, when
+ * the library cannot be loaded.
+ */
+final class OpenBlas {
+    private static final int ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112;
+    static final boolean AVAILABLE;
+    static final String WHY;
+    private static final MethodHandle SGEMM, SET_THREADS;
+
+    static {
+        MethodHandle sgemm = null, threads = null;
+        String why = null;
+        try {
+            SymbolLookup lib = SymbolLookup.libraryLookup("libopenblas.so.0", Arena.global());
+            Linker linker = Linker.nativeLinker();
+            var I = ValueLayout.JAVA_INT;
+            var F = ValueLayout.JAVA_FLOAT;
+            var P = ValueLayout.ADDRESS;
+            sgemm = linker.downcallHandle(lib.find("cblas_sgemm").orElseThrow(),
+                    FunctionDescriptor.ofVoid(I, I, I, I, I, I, F, P, I, P, I, F, P, I), Linker.Option.critical(false));
+            threads = linker.downcallHandle(lib.find("openblas_set_num_threads").orElseThrow(), FunctionDescriptor.ofVoid(I));
+        } catch (Throwable t) {
+            why = "OpenBLAS is not available (" + t.getMessage() + "); install Debian's libopenblas0-pthread";
+        }
+        SGEMM = sgemm;
+        SET_THREADS = threads;
+        AVAILABLE = sgemm != null;
+        WHY = why;
+    }
+
+    private OpenBlas() {}
+
+    static void setThreads(int n) {
+        try {
+            SET_THREADS.invokeExact(n);
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    /** C = α·op(A)·op(B) + β·C with row-major operands. */
+    static void sgemm(Transpose ta, Transpose tb, float alpha, Matrix a, Matrix b, float beta, Matrix c) {
+        int m = c.rows(), n = c.cols(), k = ta == Transpose.N ? a.cols() : a.rows();
+        MemorySegment as = a.segment().asSlice(a.offset() * 4), bs = b.segment().asSlice(b.offset() * 4),
+                cs = c.segment().asSlice(c.offset() * 4);
+        try {
+            SGEMM.invokeExact(ROW_MAJOR, ta == Transpose.N ? NO_TRANS : TRANS, tb == Transpose.N ? NO_TRANS : TRANS,
+                    m, n, k, alpha, as, a.stride(), bs, b.stride(), beta, cs, c.stride());
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+}

@@ -1,0 +1,75 @@
+package io.vectorprop.cli;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+import io.vectorprop.data.Dataset;
+import io.vectorprop.kernel.Activation;
+import io.vectorprop.kernel.Loss;
+import io.vectorprop.model.SafeTensors;
+import io.vectorprop.network.Architecture;
+import io.vectorprop.network.Network;
+import io.vectorprop.network.Trainer;
+import io.vectorprop.network.Workspace;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+@Command(name = "evaluate", mixinStandardHelpOptions = true,
+        description = "Accuracy and confusion matrix of a saved model on test data.")
+final class EvaluateCommand implements Callable<Integer> {
+    @Mixin Common common;
+    @Spec CommandSpec spec;
+
+    @Option(names = "--model", required = true, paramLabel = "FILE", description = "Model file (safetensors).")
+    Path model;
+    @Option(names = "--data", paramLabel = "DIR", description = "Directory with the IDX files (default: /usr/share/datasets/fashion-mnist).")
+    Path data;
+    @Option(names = "--test-csv", paramLabel = "F", description = "Test data as CSV.")
+    Path testCsv;
+    @Option(names = "--layers", description = "Architecture for a file without metadata (a PyTorch export), e.g. 784,256,128,10.")
+    String layers;
+    @Option(names = "--activation", defaultValue = "relu", description = "Hidden activation for a file without metadata (default: ${DEFAULT-VALUE}).")
+    String activation;
+    @Option(names = "--loss", defaultValue = "softmax-cross-entropy", description = "Loss for a file without metadata (default: ${DEFAULT-VALUE}).")
+    String loss;
+
+    @Override
+    public Integer call() throws IOException {
+        var out = spec.commandLine().getOut();
+        Architecture given = layers == null ? null
+                : Architecture.of(Architecture.parseSizes(layers), Activation.parse(activation), Loss.parse(loss));
+        try (Network net = SafeTensors.load(model, given, common.kernels());
+             Dataset test = Common.load(data, testCsv, "t10k");
+             Workspace ws = net.newWorkspace(256)) {
+            int classes = Math.max(net.architecture().outputs(), 2);
+            long[][] confusion = new long[classes][classes];
+            double accuracy = Trainer.evaluate(net, test, ws, confusion);
+            out.printf("model %s: %s%n", model, net.architecture());
+            out.printf("accuracy %.4f on %d samples (%s)%n", accuracy, test.size(), test.source());
+            out.println("confusion matrix (rows: true class, columns: predicted):");
+            for (long[] row : confusion) {
+                StringBuilder s = new StringBuilder();
+                for (long v : row) s.append(String.format("%6d", v));
+                out.println(s);
+            }
+            if (common.json) {
+                out.println(Json.object(g -> {
+                    g.writeNumberField("accuracy", accuracy);
+                    g.writeNumberField("samples", test.size());
+                    g.writeArrayFieldStart("confusion");
+                    for (long[] row : confusion) {
+                        g.writeStartArray();
+                        for (long v : row) g.writeNumber(v);
+                        g.writeEndArray();
+                    }
+                    g.writeEndArray();
+                }));
+            }
+        }
+        return 0;
+    }
+}

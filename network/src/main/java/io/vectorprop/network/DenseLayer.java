@@ -1,0 +1,56 @@
+package io.vectorprop.network;
+
+import io.vectorprop.kernel.Activation;
+import io.vectorprop.kernel.Kernels;
+import io.vectorprop.kernel.Matrix;
+import io.vectorprop.kernel.Transpose;
+
+/**
+ * One dense layer, {@code out × in}, with its forward and backward passes side by side.
+ * Weights {@code W} are stored out × in (PyTorch's nn.Linear, Nielsen's wˡⱼₖ), the bias {@code b}
+ * as a 1 × out row. All matrices here are views into the network's parameter and gradient blocks.
+ */
+final class DenseLayer {
+    final Matrix weight, bias, weightGrad, biasGrad;
+    final Activation activation;
+
+    DenseLayer(Matrix weight, Matrix bias, Matrix weightGrad, Matrix biasGrad, Activation activation) {
+        this.weight = weight;
+        this.bias = bias;
+        this.weightGrad = weightGrad;
+        this.biasGrad = biasGrad;
+        this.activation = activation;
+    }
+
+    int in() { return weight.cols(); }
+
+    int out() { return weight.rows(); }
+
+    /**
+     * Forward: {@code Z = A_prev·Wᵀ + 1·bᵀ}, {@code A = f(Z)}.
+     *
+     * @param aPrev B × in, the previous layer's activations (or the inputs)
+     * @param z     B × out, receives the weighted inputs
+     * @param a     B × out, receives the activations; may be the same view as {@code z} (inference)
+     */
+    void forward(Kernels k, Matrix aPrev, Matrix z, Matrix a) {
+        k.gemm(Transpose.N, Transpose.T, 1f, aPrev, weight, 0f, z);
+        k.addBias(z, bias);
+        k.activate(activation, z, a);
+    }
+
+    /**
+     * Backward, given this layer's error {@code delta} (B × out, per sample):
+     * BP3 {@code ∇b = Σ_rows Δ / B}, BP4 {@code ∇W = Δᵀ·A_prev / B}, and, when {@code deltaPrev} is not
+     * null, BP2 for the layer below: {@code Δ_prev = (Δ·W) ⊙ f'_prev(Z_prev)}.
+     */
+    void backward(Kernels k, Matrix aPrev, Matrix delta, Matrix zPrev, Activation fPrev, Matrix deltaPrev) {
+        float invBatch = 1f / delta.rows();
+        k.columnSums(invBatch, delta, 0f, biasGrad);                                // BP3
+        k.gemm(Transpose.T, Transpose.N, invBatch, delta, aPrev, 0f, weightGrad);   // BP4
+        if (deltaPrev != null) {
+            k.gemm(Transpose.N, Transpose.N, 1f, delta, weight, 0f, deltaPrev);      // BP2: Δ·W …
+            k.activationBackward(fPrev, zPrev, deltaPrev, deltaPrev);               // … ⊙ f'(Z_prev)
+        }
+    }
+}

@@ -1,0 +1,90 @@
+package io.vectorprop.network;
+
+import java.lang.foreign.Arena;
+
+import io.vectorprop.kernel.Matrix;
+
+/**
+ * The memory of one training or evaluation pass for up to {@link #capacity()} samples: inputs
+ * {@code x}, targets {@code y}, and per layer the weighted inputs {@code zs}, activations
+ * {@code activations} and errors {@code deltas} (Nielsen's names). Allocated once, reused every
+ * step, so a step allocates nothing on the heap. A workspace belongs to one thread at a time.
+ */
+public final class Workspace implements AutoCloseable {
+    private final Arena arena = Arena.ofShared();   // shared: a multi-threaded GEMM reads it from pool threads
+    private final int capacity;
+    final Matrix x, y;
+    final Matrix[] zs, activations, deltas;         // index l = layer l's output; activations[0] is x
+    final int[] predicted;
+
+    /** The views for a partial batch of {@code rows} rows, cached for the last size asked for. */
+    private int viewRows;
+    private Matrix vx, vy;
+    private Matrix[] vzs, vas, vds;
+
+    public Workspace(Architecture arch, int capacity) {
+        if (capacity < 1) {
+            throw new IllegalArgumentException("workspace: batch capacity " + capacity + " must be at least 1");
+        }
+        this.capacity = capacity;
+        int layers = arch.layers();
+        x = Matrix.allocate(arena, capacity, arch.inputs());
+        y = Matrix.allocate(arena, capacity, arch.outputs());
+        zs = new Matrix[layers + 1];
+        activations = new Matrix[layers + 1];
+        deltas = new Matrix[layers + 1];
+        activations[0] = x;
+        for (int l = 1; l <= layers; l++) {
+            zs[l] = Matrix.allocate(arena, capacity, arch.size(l));
+            activations[l] = Matrix.allocate(arena, capacity, arch.size(l));
+            deltas[l] = Matrix.allocate(arena, capacity, arch.size(l));
+        }
+        predicted = new int[capacity];
+        setRows(capacity);
+    }
+
+    public int capacity() { return capacity; }
+
+    /** Sets the number of rows in use, 1 … capacity; views are rebuilt only when the number changes. */
+    public void setRows(int rows) {
+        if (rows == viewRows) return;
+        if (rows < 1 || rows > capacity) {
+            throw new IllegalArgumentException("workspace: batch of " + rows + " rows, capacity is " + capacity);
+        }
+        viewRows = rows;
+        vx = x.rows(0, rows);
+        vy = y.rows(0, rows);
+        vzs = new Matrix[zs.length];
+        vas = new Matrix[zs.length];
+        vds = new Matrix[zs.length];
+        vas[0] = vx;
+        for (int l = 1; l < zs.length; l++) {
+            vzs[l] = zs[l].rows(0, rows);
+            vas[l] = activations[l].rows(0, rows);
+            vds[l] = deltas[l].rows(0, rows);
+        }
+    }
+
+    /** Rows in use (the current batch size). */
+    public int rows() { return viewRows; }
+
+    /** Inputs of the current batch, rows × n₀: fill before {@link Network#forward}. */
+    public Matrix x() { return vx; }
+
+    /** Targets of the current batch, rows × n_L: fill before {@link Network#loss} and {@link Network#backward}. */
+    public Matrix y() { return vy; }
+
+    Matrix z(int l) { return vzs[l]; }
+
+    Matrix a(int l) { return vas[l]; }
+
+    Matrix delta(int l) { return vds[l]; }
+
+    /** The network's output for the rows in use. */
+    public Matrix output() { return vas[vas.length - 1]; }
+
+    @Override
+    public void close() {
+        arena.close();
+    }
+}

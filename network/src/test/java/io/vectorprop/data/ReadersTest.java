@@ -1,0 +1,88 @@
+package io.vectorprop.data;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.zip.GZIPOutputStream;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ReadersTest {
+    @TempDir Path dir;
+
+    static byte[] images(int n, int rows, int cols, int declaredN) {
+        ByteBuffer b = ByteBuffer.allocate(16 + n * rows * cols);
+        b.putInt(0x803).putInt(declaredN).putInt(rows).putInt(cols);
+        for (int i = 0; i < n * rows * cols; i++) b.put((byte) (i % 256));
+        return b.array();
+    }
+
+    static byte[] labels(int n) {
+        ByteBuffer b = ByteBuffer.allocate(8 + n);
+        b.putInt(0x801).putInt(n);
+        for (int i = 0; i < n; i++) b.put((byte) (i % 10));
+        return b.array();
+    }
+
+    @Test
+    void readsPlainAndGzipIdx() throws IOException {
+        Files.write(dir.resolve("train-images-idx3-ubyte"), images(3, 2, 2, 3));
+        try (OutputStream o = new GZIPOutputStream(Files.newOutputStream(dir.resolve("train-labels-idx1-ubyte.gz")))) {
+            o.write(labels(3));
+        }
+        try (Dataset d = IdxReader.load(dir, "train")) {
+            assertEquals(3, d.size());
+            assertEquals(4, d.featureCount());
+            assertEquals(2, d.label(2));
+            assertEquals(5 / 255f, d.features().get(1, 1), 1e-7f);          // byte 5 of the pixel data
+        }
+    }
+
+    @Test
+    void forgedIdxHeadersAreRejectedBeforeAllocating() throws IOException {
+        Files.write(dir.resolve("train-labels-idx1-ubyte"), labels(3));
+        Files.write(dir.resolve("train-images-idx3-ubyte"), images(3, 2, 2, 2_000_000_000));
+        var e = assertThrows(IOException.class, () -> IdxReader.load(dir, "train"));
+        assertTrue(e.getMessage().contains("2000000000"), e.getMessage());
+        Files.write(dir.resolve("train-images-idx3-ubyte"), new byte[] {0, 0, 8, 1, 0, 0, 0, 1});
+        e = assertThrows(IOException.class, () -> IdxReader.load(dir, "train"));
+        assertTrue(e.getMessage().contains("magic"), e.getMessage());
+        // gzip: the length cannot be known up front, so a forged count must fail at the end of the data
+        Files.delete(dir.resolve("train-images-idx3-ubyte"));
+        try (OutputStream o = new GZIPOutputStream(Files.newOutputStream(dir.resolve("train-images-idx3-ubyte.gz")))) {
+            o.write(images(3, 2, 2, 3));
+        }
+        try (OutputStream o = new GZIPOutputStream(Files.newOutputStream(dir.resolve("train-labels-idx1-ubyte.gz")))) {
+            o.write(ByteBuffer.allocate(9).putInt(0x801).putInt(Integer.MAX_VALUE).put((byte) 1).array());
+        }
+        Files.delete(dir.resolve("train-labels-idx1-ubyte"));
+        e = assertThrows(IOException.class, () -> IdxReader.load(dir, "train"));
+        assertTrue(e.getMessage().contains("ends after"), e.getMessage());
+    }
+
+    @Test
+    void csvWithHeaderAndErrorsWithLineNumbers() throws IOException {
+        Path ok = dir.resolve("ok.csv");
+        Files.writeString(ok, "label,x,y\n1,0.5,2\n0,-1,3e-2\n");
+        try (Dataset d = CsvReader.read(ok)) {
+            assertEquals(2, d.size());
+            assertEquals(2, d.featureCount());
+            assertEquals(0.03f, d.features().get(1, 1), 1e-9f);
+        }
+        Path ragged = dir.resolve("ragged.csv");
+        Files.writeString(ragged, "1,0.5,2\n0,1\n");
+        var e = assertThrows(IOException.class, () -> CsvReader.read(ragged));
+        assertTrue(e.getMessage().contains("ragged.csv:2"), e.getMessage());
+        Path nonNumeric = dir.resolve("nn.csv");
+        Files.writeString(nonNumeric, "1,0.5,2\n0,1,abc\n");
+        e = assertThrows(IOException.class, () -> CsvReader.read(nonNumeric));
+        assertTrue(e.getMessage().contains("nn.csv:2") && e.getMessage().contains("abc"), e.getMessage());
+    }
+}

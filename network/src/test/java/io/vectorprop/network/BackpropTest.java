@@ -1,0 +1,169 @@
+package io.vectorprop.network;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+
+import org.junit.jupiter.api.Test;
+
+import io.vectorprop.data.Dataset;
+import io.vectorprop.kernel.Activation;
+import io.vectorprop.kernel.Kernels;
+import io.vectorprop.kernel.Loss;
+
+/** Backpropagation against finite differences, determinism, divergence handling, the predictor. */
+class BackpropTest {
+
+    /** Every activation × loss, analytic vs central differences in double precision (see GradientCheck). */
+    @Test
+    void gradientsMatchFiniteDifferencesForEveryCombination() {
+        for (Kernels k : new Kernels[] {Kernels.get(), Kernels.scalar()}) {
+            GradientCheck.Result r = GradientCheck.run(k, 1);
+            assertEquals(15, r.cases().size());
+            for (GradientCheck.Case c : r.cases()) {
+                assertTrue(c.maxRelativeError() <= 1e-3, k.name() + " " + c);
+            }
+        }
+    }
+
+    @Test
+    void aDeliberatelyWrongGradientIsCaught() {
+        // The check must be able to fail: corrupt BP4 of one layer and run the same comparison by hand.
+        Architecture arch = Architecture.of(new int[] {5, 4, 3}, Activation.TANH, Loss.QUADRATIC);
+        GradientCheck.Case good = GradientCheck.check(arch, Kernels.get(), 3);
+        assertTrue(good.maxRelativeError() < 1e-3);
+        try (Network net = Network.create(arch, Kernels.get()); Workspace ws = net.newWorkspace(2)) {
+            net.initialize(Init.XAVIER, 3);
+            ws.x().copyFrom(new float[] {1, 2, 3, 4, 5, -1, -2, -3, -4, -5});
+            ws.y().copyFrom(new float[] {0.1f, 0.2f, 0.3f, 0.4f, 0.5f, 0.6f});
+            net.forward(ws);
+            net.backward(ws);
+            double[][] w = {toDouble(net.weight(0).toArray()), toDouble(net.weight(1).toArray())};
+            double[][] b = {toDouble(net.bias(0).toArray()), toDouble(net.bias(1).toArray())};
+            float analytic = net.weightGradient(1).get(0, 0) * 1.01f;            // 1 % off
+            double h = 1e-4, saved = w[1][0];
+            w[1][0] = saved + h;
+            double plus = loss2(arch, w, b, ws);
+            w[1][0] = saved - h;
+            double minus = loss2(arch, w, b, ws);
+            double numeric = (plus - minus) / (2 * h);
+            assertTrue(Math.abs(analytic - numeric) / Math.abs(numeric) > 5e-3, "a 1 % error must be visible");
+        }
+    }
+
+    private static double loss2(Architecture arch, double[][] w, double[][] b, Workspace ws) {
+        // GradientCheck.loss uses its fixed batch of 4; here batch 2 is padded with copies.
+        float[] x = ws.x().toArray(), y = ws.y().toArray();
+        float[] x4 = new float[4 * 5], y4 = new float[4 * 3];
+        for (int i = 0; i < 4; i++) {
+            System.arraycopy(x, (i % 2) * 5, x4, i * 5, 5);
+            System.arraycopy(y, (i % 2) * 3, y4, i * 3, 3);
+        }
+        return GradientCheck.loss(arch, w, b, x4, y4);
+    }
+
+    private static double[] toDouble(float[] f) {
+        double[] d = new double[f.length];
+        for (int i = 0; i < f.length; i++) d[i] = f[i];
+        return d;
+    }
+
+    /** A small separable problem: two Gaussian blobs per class in 4-D. */
+    static Dataset blobs(int n, long seed) {
+        java.util.Random rnd = new java.util.Random(seed);
+        float[] x = new float[n * 4];
+        int[] labels = new int[n];
+        for (int i = 0; i < n; i++) {
+            int c = rnd.nextInt(3);
+            labels[i] = c;
+            for (int j = 0; j < 4; j++) x[i * 4 + j] = (float) (rnd.nextGaussian() * 0.5 + (j == c ? 2 : 0));
+        }
+        return Dataset.of(x, 4, labels, 3, "blobs");
+    }
+
+    @Test
+    void everyOptimizerLearnsAndSameSeedIsBitIdentical() {
+        try (Dataset train = blobs(600, 1); Dataset test = blobs(300, 2)) {
+            for (Optimizer.Kind kind : Optimizer.Kind.values()) {
+                float lr = kind == Optimizer.Kind.ADAM ? 0.01f : 0.1f;
+                float[][] params = new float[2][];
+                for (int run = 0; run < 2; run++) {
+                    Architecture arch = Architecture.of(new int[] {4, 16, 3}, Activation.RELU, Loss.SOFTMAX_CROSS_ENTROPY);
+                    try (Network net = Network.create(arch, Init.HE, 7);
+                         Optimizer opt = new Optimizer(Optimizer.Config.of(kind, lr, 0.9f, 1e-4f), net)) {
+                        List<Trainer.EpochResult> r = new Trainer(new Trainer.Config(32, 5, 11, true))
+                                .train(net, opt, train, test, new Trainer.Listener() {});
+                        assertTrue(r.get(4).testAccuracy() > 0.9, kind + " reached only " + r.get(4));
+                        assertTrue(r.get(4).loss() < r.get(0).loss(), kind + " loss did not fall");
+                        params[run] = net.parameters().toArray();
+                    }
+                }
+                assertArrayEquals(params[0], params[1], kind + ": same seed must give bit-identical parameters");
+            }
+        }
+    }
+
+    @Test
+    void divergenceStopsNamingEpochAndBatchAndRestoresParameters() {
+        try (Dataset train = blobs(200, 1)) {
+            Architecture arch = Architecture.of(new int[] {4, 8, 3}, Activation.IDENTITY, Loss.QUADRATIC);
+            try (Network net = Network.create(arch, Init.XAVIER, 1);
+                 Optimizer opt = new Optimizer(Optimizer.Config.sgd(1e6f), net)) {
+                float[] before = net.parameters().toArray();
+                var e = assertThrows(Trainer.DivergedException.class, () -> new Trainer(new Trainer.Config(10, 3, 1, false))
+                        .train(net, opt, train, null, new Trainer.Listener() {}));
+                assertTrue(e.getMessage().contains("epoch 1, batch"), e.getMessage());
+                assertArrayEquals(before, net.parameters().toArray(), "parameters must be those of the start of epoch 1");
+            }
+        }
+    }
+
+    @Test
+    void predictorMatchesTheNetworkAndIsIndependentOfIt() throws Exception {
+        Architecture arch = Architecture.of(new int[] {4, 16, 3}, Activation.TANH, Loss.SOFTMAX_CROSS_ENTROPY);
+        try (Network net = Network.create(arch, Init.XAVIER, 5); Workspace ws = net.newWorkspace(3);
+             Predictor p = Predictor.of(net)) {
+            float[] x = {0.1f, -0.2f, 0.3f, 0.9f, 1, 2, 3, 4, -1, 0, 1, 0};
+            ws.x().copyFrom(x);
+            net.forward(ws);
+            float[] expected = ws.output().toArray();
+            float[] out = new float[3];
+            for (int r = 0; r < 3; r++) {
+                p.predict(java.util.Arrays.copyOfRange(x, r * 4, r * 4 + 4), out);
+                assertArrayEquals(java.util.Arrays.copyOfRange(expected, r * 3, r * 3 + 3), out, 1e-6f);
+            }
+            try (var arena = java.lang.foreign.Arena.ofConfined()) {
+                var in = io.vectorprop.kernel.Matrix.of(arena, 3, 4, x);
+                var batchOut = io.vectorprop.kernel.Matrix.allocate(arena, 3, 3);
+                p.predict(in, batchOut);
+                assertArrayEquals(expected, batchOut.toArray(), 1e-6f);
+                var seg = arena.allocate(12 * 4);
+                p.predict(in.segment(), 4 * 4, seg, 4);
+                assertEquals(expected[3], seg.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, 1), 1e-6f);
+            }
+            net.initialize(Init.XAVIER, 99);                   // later changes to the network don't leak in
+            p.predict(java.util.Arrays.copyOfRange(x, 0, 4), out);
+            assertArrayEquals(java.util.Arrays.copyOfRange(expected, 0, 3), out, 1e-6f);
+            var e = assertThrows(IllegalArgumentException.class, () -> p.predict(new float[5], new float[3]));
+            assertTrue(e.getMessage().contains("4"), e.getMessage());
+            // Two threads sharing one predictor get the same answers.
+            Thread[] threads = new Thread[2];
+            Throwable[] failure = new Throwable[1];
+            for (int t = 0; t < 2; t++) {
+                threads[t] = new Thread(() -> {
+                    float[] o = new float[3];
+                    for (int i = 0; i < 2000; i++) {
+                        p.predict(java.util.Arrays.copyOfRange(x, 4, 8), o);
+                        if (Math.abs(o[0] - expected[3]) > 1e-6f) failure[0] = new AssertionError("thread saw " + o[0]);
+                    }
+                });
+                threads[t].start();
+            }
+            for (Thread t : threads) t.join();
+            if (failure[0] != null) throw new AssertionError(failure[0]);
+        }
+    }
+}
