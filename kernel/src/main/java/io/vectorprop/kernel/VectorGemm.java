@@ -57,9 +57,38 @@ final class VectorGemm {
 
     private VectorGemm() {}
 
+    /** The three ways to compute a product; picked once per call from the whole problem's shape. */
+    static final int PACKED = 0, DOT_NT = 1, ROWS_NN = 2;
+
+    /** NT products with at most this many rows go through {@link VectorGemmSmall#dotNT} (no packing). */
+    static final int DOT_MAX_M = Integer.getInteger("vectorprop.gemm.dotMaxM", 64);
+    /** NN products with at most this many rows go through {@link VectorGemmSmall#rowsNN}. */
+    static final int ROWS_MAX_M = Integer.getInteger("vectorprop.gemm.rowsMaxM", 4);
+
+    static int path(Transpose ta, Transpose tb, int m) {
+        if (ta == Transpose.N && tb == Transpose.T && m <= DOT_MAX_M) return DOT_NT;
+        if (ta == Transpose.N && tb == Transpose.N && m <= ROWS_MAX_M) return ROWS_NN;
+        return PACKED;
+    }
+
     static void gemm(Transpose ta, Transpose tb, float alpha, Matrix a, Matrix b, float beta, Matrix c, int threads) {
         int m = c.rows(), n = c.cols();
-        GemmThreads.run(ta, tb, alpha, a, b, beta, c, threads, m, n, transKDim(ta, a));
+        GemmThreads.run(ta, tb, alpha, a, b, beta, c, threads, m, n, transKDim(ta, a), path(ta, tb, m));
+    }
+
+    /** Rows [i0, i1) and columns [j0, j1) of C on the calling thread, by the given path. */
+    static void block(int path, Transpose ta, Transpose tb, float alpha, Matrix a, Matrix b, float beta, Matrix c,
+                      int i0, int i1, int j0, int j1) {
+        switch (path) {
+            case DOT_NT -> VectorGemmSmall.dotNT(alpha, a, b, beta, c, i0, i1, j0, j1);
+            case ROWS_NN -> {
+                if (j0 != 0 || j1 != c.cols()) {
+                    throw new IllegalStateException("rowsNN computes whole rows; got columns " + j0 + ".." + j1);
+                }
+                VectorGemmSmall.rowsNN(alpha, a, b, beta, c, i0, i1);
+            }
+            default -> gemmBlock(ta, tb, alpha, a, b, beta, c, i0, i1, j0, j1);
+        }
     }
 
     private static int transKDim(Transpose ta, Matrix a) {

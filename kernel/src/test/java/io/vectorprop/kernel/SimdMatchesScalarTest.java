@@ -84,6 +84,8 @@ class SimdMatchesScalarTest {
                 checkGemm(two, ta, tb, 257, 66, 129, -1f, 0f, true, 8);    // split by rows
             }
         }
+        checkGemm(two, Transpose.N, Transpose.T, 64, 257, 129, 1f, 0.5f, false, 9);   // dot-product path, threaded
+        checkGemm(two, Transpose.N, Transpose.N, 3, 1029, 700, 1f, 1f, false, 10);    // row path, threaded
         try (Arena arena = Arena.ofShared()) {
             Random rnd = new Random(3);
             Matrix a = random(arena, rnd, 200, 300, false), b = random(arena, rnd, 300, 250, false);
@@ -91,6 +93,29 @@ class SimdMatchesScalarTest {
             two.gemm(Transpose.N, Transpose.N, 1f, a, b, 0f, c1);
             two.gemm(Transpose.N, Transpose.N, 1f, a, b, 0f, c2);
             assertArrayEquals(c1.toArray(), c2.toArray(), "same thread count must give bit-identical results");
+        }
+    }
+
+    /** Each GEMM path on its own (whatever the dispatcher would pick), against the reference. */
+    @Test
+    void everyGemmPathOnItsOwn() {
+        int[][] shapes = {{1, 1, 1}, {1, 33, 17}, {3, 7, 31}, {4, 64, 784}, {5, 17, 257}, {9, 63, 65}, {70, 100, 129}};
+        for (int[] s : shapes) {
+            for (int path : new int[] {VectorGemm.PACKED, VectorGemm.DOT_NT, VectorGemm.ROWS_NN}) {
+                Transpose tb = path == VectorGemm.ROWS_NN ? Transpose.N : Transpose.T;
+                try (Arena arena = Arena.ofConfined()) {
+                    Random rnd = new Random(s[0] * 31 + path);
+                    int m = s[0], n = s[1], k = s[2];
+                    Matrix a = random(arena, rnd, m, k, true);
+                    Matrix b = tb == Transpose.N ? random(arena, rnd, k, n, true) : random(arena, rnd, n, k, true);
+                    Matrix c0 = random(arena, rnd, m, n, true);
+                    Matrix expected = copy(arena, c0, true), actual = copy(arena, c0, true);
+                    SCALAR.gemm(Transpose.N, tb, 0.5f, a, b, 2f, expected);
+                    VectorGemm.block(path, Transpose.N, tb, 0.5f, a, b, 2f, actual, 0, m, 0, n);
+                    assertClose(expected, actual, 1e-6 * k * maxAbs(a) * maxAbs(b) + 4e-6 * maxAbs(c0) + 1e-7,
+                            "path " + path + " " + m + "x" + n + "x" + k);
+                }
+            }
         }
     }
 

@@ -1,0 +1,227 @@
+package io.vectorprop.kernel;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+import static io.vectorprop.kernel.Matrix.FLOAT;
+
+/**
+ * GEMM paths without packing, for the shapes of MLP layers at small batch, where packing costs more
+ * than it saves (see {@link VectorGemm} for the packed path):
+ * <ul>
+ *   <li>{@link #dotNT}: {@code C = α·A·Bᵀ + βC} with A and B both row-major along k (the forward
+ *       pass {@code Z = A·Wᵀ}): every {@code c[i][j]} is a dot product of two contiguous rows. A 4×4
+ *       block of outputs keeps 16 vector accumulators along k (4 A loads + 4 B loads per 16 FMAs),
+ *       then reduces each across lanes. Rows of W are read straight from the weights, once per 4 rows
+ *       of A: at batch 1 this streams each weight row once.</li>
+ *   <li>{@link #rowsNN}: {@code C = α·A·B + βC} for a few rows of A: each row of C is
+ *       {@code Σ_p a[i,p]·B[p,:]}, accumulated 4 vectors wide while B streams by rows.</li>
+ * </ul>
+ */
+final class VectorGemmSmall {
+    static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    static final int L = S.length();
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+
+    private VectorGemmSmall() {}
+
+    private static FloatVector load(MemorySegment s, long floatIndex) {
+        return FloatVector.fromMemorySegment(S, s, floatIndex * Float.BYTES, LE);
+    }
+
+    private static void put(Matrix c, int i, int j, float alpha, float beta, float dot) {
+        MemorySegment cs = c.segment();
+        long at = c.offset() + (long) i * c.stride() + j;
+        float v = alpha * dot;
+        cs.setAtIndex(FLOAT, at, beta == 0f ? v : v + beta * cs.getAtIndex(FLOAT, at));
+    }
+
+    /** C[i0:i1, j0:j1] = α·A·Bᵀ + βC, A (M×K) and B (N×K) not transposed in memory along k. */
+    static void dotNT(float alpha, Matrix a, Matrix b, float beta, Matrix c, int i0, int i1, int j0, int j1) {
+        int k = a.cols();
+        int i = i0;
+        for (; i + 4 <= i1; i += 4) {
+            int j = j0;
+            for (; j + 4 <= j1; j += 4) {
+                dot4x4(alpha, a, b, beta, c, i, j, k);
+            }
+            for (; j < j1; j++) {
+                for (int r = 0; r < 4; r++) put(c, i + r, j, alpha, beta, dot(a, i + r, b, j, k));
+            }
+        }
+        for (; i < i1; i++) {
+            int j = j0;
+            for (; j + 4 <= j1; j += 4) {
+                dot1x4(alpha, a, b, beta, c, i, j, k);
+            }
+            for (; j < j1; j++) put(c, i, j, alpha, beta, dot(a, i, b, j, k));
+        }
+    }
+
+    /** One dot product of row i of A and row j of B, two accumulators. */
+    static float dot(Matrix a, int i, Matrix b, int j, int k) {
+        MemorySegment as = a.segment(), bs = b.segment();
+        long ao = a.offset() + (long) i * a.stride(), bo = b.offset() + (long) j * b.stride();
+        FloatVector s0 = FloatVector.zero(S), s1 = FloatVector.zero(S);
+        int p = 0;
+        for (; p + 2 * L <= k; p += 2 * L) {
+            s0 = load(as, ao + p).fma(load(bs, bo + p), s0);
+            s1 = load(as, ao + p + L).fma(load(bs, bo + p + L), s1);
+        }
+        for (; p + L <= k; p += L) {
+            s0 = load(as, ao + p).fma(load(bs, bo + p), s0);
+        }
+        float sum = s0.add(s1).reduceLanes(VectorOperators.ADD);
+        for (; p < k; p++) sum += as.getAtIndex(FLOAT, ao + p) * bs.getAtIndex(FLOAT, bo + p);
+        return sum;
+    }
+
+    /** A 1×4 block: row i of A against rows j … j+3 of B (batch 1: each weight row read once). */
+    static void dot1x4(float alpha, Matrix a, Matrix b, float beta, Matrix c, int i, int j, int k) {
+        MemorySegment as = a.segment(), bs = b.segment();
+        long ao = a.offset() + (long) i * a.stride();
+        long b0 = b.offset() + (long) j * b.stride(), bStride = b.stride();
+        FloatVector s0 = FloatVector.zero(S), s1 = FloatVector.zero(S), s2 = FloatVector.zero(S), s3 = FloatVector.zero(S);
+        int p = 0;
+        for (; p + L <= k; p += L) {
+            FloatVector av = load(as, ao + p);
+            s0 = av.fma(load(bs, b0 + p), s0);
+            s1 = av.fma(load(bs, b0 + bStride + p), s1);
+            s2 = av.fma(load(bs, b0 + 2 * bStride + p), s2);
+            s3 = av.fma(load(bs, b0 + 3 * bStride + p), s3);
+        }
+        float d0 = s0.reduceLanes(VectorOperators.ADD), d1 = s1.reduceLanes(VectorOperators.ADD);
+        float d2 = s2.reduceLanes(VectorOperators.ADD), d3 = s3.reduceLanes(VectorOperators.ADD);
+        for (; p < k; p++) {
+            float av = as.getAtIndex(FLOAT, ao + p);
+            d0 += av * bs.getAtIndex(FLOAT, b0 + p);
+            d1 += av * bs.getAtIndex(FLOAT, b0 + bStride + p);
+            d2 += av * bs.getAtIndex(FLOAT, b0 + 2 * bStride + p);
+            d3 += av * bs.getAtIndex(FLOAT, b0 + 3 * bStride + p);
+        }
+        put(c, i, j, alpha, beta, d0);
+        put(c, i, j + 1, alpha, beta, d1);
+        put(c, i, j + 2, alpha, beta, d2);
+        put(c, i, j + 3, alpha, beta, d3);
+    }
+
+    /**
+     * A 4×4 block: rows i … i+3 of A against rows j … j+3 of B, 16 accumulators (c_rs = row r of A ·
+     * row s of B) along k; 8 loads feed 16 FMAs.
+     */
+    static void dot4x4(float alpha, Matrix a, Matrix b, float beta, Matrix c, int i, int j, int k) {
+        MemorySegment as = a.segment(), bs = b.segment();
+        long a0 = a.offset() + (long) i * a.stride(), aS = a.stride();
+        long b0 = b.offset() + (long) j * b.stride(), bS = b.stride();
+        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c02 = FloatVector.zero(S), c03 = FloatVector.zero(S);
+        FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S), c12 = FloatVector.zero(S), c13 = FloatVector.zero(S);
+        FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S), c22 = FloatVector.zero(S), c23 = FloatVector.zero(S);
+        FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S), c32 = FloatVector.zero(S), c33 = FloatVector.zero(S);
+        int p = 0;
+        for (; p + L <= k; p += L) {
+            FloatVector w0 = load(bs, b0 + p), w1 = load(bs, b0 + bS + p);
+            FloatVector w2 = load(bs, b0 + 2 * bS + p), w3 = load(bs, b0 + 3 * bS + p);
+            FloatVector x = load(as, a0 + p);
+            c00 = x.fma(w0, c00);
+            c01 = x.fma(w1, c01);
+            c02 = x.fma(w2, c02);
+            c03 = x.fma(w3, c03);
+            x = load(as, a0 + aS + p);
+            c10 = x.fma(w0, c10);
+            c11 = x.fma(w1, c11);
+            c12 = x.fma(w2, c12);
+            c13 = x.fma(w3, c13);
+            x = load(as, a0 + 2 * aS + p);
+            c20 = x.fma(w0, c20);
+            c21 = x.fma(w1, c21);
+            c22 = x.fma(w2, c22);
+            c23 = x.fma(w3, c23);
+            x = load(as, a0 + 3 * aS + p);
+            c30 = x.fma(w0, c30);
+            c31 = x.fma(w1, c31);
+            c32 = x.fma(w2, c32);
+            c33 = x.fma(w3, c33);
+        }
+        // Reduce each accumulator across lanes, add the scalar tail of k (none when k % L == 0), store.
+        put(c, i, j, alpha, beta, c00.reduceLanes(VectorOperators.ADD) + tail(as, a0, bs, b0, p, k));
+        put(c, i, j + 1, alpha, beta, c01.reduceLanes(VectorOperators.ADD) + tail(as, a0, bs, b0 + bS, p, k));
+        put(c, i, j + 2, alpha, beta, c02.reduceLanes(VectorOperators.ADD) + tail(as, a0, bs, b0 + 2 * bS, p, k));
+        put(c, i, j + 3, alpha, beta, c03.reduceLanes(VectorOperators.ADD) + tail(as, a0, bs, b0 + 3 * bS, p, k));
+        put(c, i + 1, j, alpha, beta, c10.reduceLanes(VectorOperators.ADD) + tail(as, a0 + aS, bs, b0, p, k));
+        put(c, i + 1, j + 1, alpha, beta, c11.reduceLanes(VectorOperators.ADD) + tail(as, a0 + aS, bs, b0 + bS, p, k));
+        put(c, i + 1, j + 2, alpha, beta, c12.reduceLanes(VectorOperators.ADD) + tail(as, a0 + aS, bs, b0 + 2 * bS, p, k));
+        put(c, i + 1, j + 3, alpha, beta, c13.reduceLanes(VectorOperators.ADD) + tail(as, a0 + aS, bs, b0 + 3 * bS, p, k));
+        put(c, i + 2, j, alpha, beta, c20.reduceLanes(VectorOperators.ADD) + tail(as, a0 + 2 * aS, bs, b0, p, k));
+        put(c, i + 2, j + 1, alpha, beta, c21.reduceLanes(VectorOperators.ADD) + tail(as, a0 + 2 * aS, bs, b0 + bS, p, k));
+        put(c, i + 2, j + 2, alpha, beta, c22.reduceLanes(VectorOperators.ADD) + tail(as, a0 + 2 * aS, bs, b0 + 2 * bS, p, k));
+        put(c, i + 2, j + 3, alpha, beta, c23.reduceLanes(VectorOperators.ADD) + tail(as, a0 + 2 * aS, bs, b0 + 3 * bS, p, k));
+        put(c, i + 3, j, alpha, beta, c30.reduceLanes(VectorOperators.ADD) + tail(as, a0 + 3 * aS, bs, b0, p, k));
+        put(c, i + 3, j + 1, alpha, beta, c31.reduceLanes(VectorOperators.ADD) + tail(as, a0 + 3 * aS, bs, b0 + bS, p, k));
+        put(c, i + 3, j + 2, alpha, beta, c32.reduceLanes(VectorOperators.ADD) + tail(as, a0 + 3 * aS, bs, b0 + 2 * bS, p, k));
+        put(c, i + 3, j + 3, alpha, beta, c33.reduceLanes(VectorOperators.ADD) + tail(as, a0 + 3 * aS, bs, b0 + 3 * bS, p, k));
+    }
+
+    /** Σ_{q ∈ [p, k)} a[ao+q]·b[bo+q]: the part of a dot product past the last full vector. */
+    private static float tail(MemorySegment as, long ao, MemorySegment bs, long bo, int p, int k) {
+        float sum = 0f;
+        for (int q = p; q < k; q++) sum += as.getAtIndex(FLOAT, ao + q) * bs.getAtIndex(FLOAT, bo + q);
+        return sum;
+    }
+
+    /** C[i0:i1, :] = α·A·B + βC for a few rows: row by row, 4 vectors of C at a time, B streamed by rows. */
+    static void rowsNN(float alpha, Matrix a, Matrix b, float beta, Matrix c, int i0, int i1) {
+        int n = c.cols(), k = a.cols();
+        MemorySegment as = a.segment(), bs = b.segment(), cs = c.segment();
+        FloatVector betaV = FloatVector.broadcast(S, beta);
+        for (int i = i0; i < i1; i++) {
+            long ao = a.offset() + (long) i * a.stride(), co = c.offset() + (long) i * c.stride();
+            int j = 0;
+            for (; j + 4 * L <= n; j += 4 * L) {
+                FloatVector s0 = FloatVector.zero(S), s1 = FloatVector.zero(S), s2 = FloatVector.zero(S), s3 = FloatVector.zero(S);
+                for (int p = 0; p < k; p++) {
+                    FloatVector ap = FloatVector.broadcast(S, as.getAtIndex(FLOAT, ao + p));
+                    long bo = b.offset() + (long) p * b.stride() + j;
+                    s0 = ap.fma(load(bs, bo), s0);
+                    s1 = ap.fma(load(bs, bo + L), s1);
+                    s2 = ap.fma(load(bs, bo + 2 * L), s2);
+                    s3 = ap.fma(load(bs, bo + 3 * L), s3);
+                }
+                s0 = s0.mul(alpha);
+                s1 = s1.mul(alpha);
+                s2 = s2.mul(alpha);
+                s3 = s3.mul(alpha);
+                if (beta != 0f) {
+                    s0 = load(cs, co + j).fma(betaV, s0);
+                    s1 = load(cs, co + j + L).fma(betaV, s1);
+                    s2 = load(cs, co + j + 2 * L).fma(betaV, s2);
+                    s3 = load(cs, co + j + 3 * L).fma(betaV, s3);
+                }
+                s0.intoMemorySegment(cs, (co + j) * Float.BYTES, LE);
+                s1.intoMemorySegment(cs, (co + j + L) * Float.BYTES, LE);
+                s2.intoMemorySegment(cs, (co + j + 2 * L) * Float.BYTES, LE);
+                s3.intoMemorySegment(cs, (co + j + 3 * L) * Float.BYTES, LE);
+            }
+            for (; j + L <= n; j += L) {
+                FloatVector s0 = FloatVector.zero(S);
+                for (int p = 0; p < k; p++) {
+                    s0 = FloatVector.broadcast(S, as.getAtIndex(FLOAT, ao + p))
+                            .fma(load(bs, b.offset() + (long) p * b.stride() + j), s0);
+                }
+                s0 = s0.mul(alpha);
+                if (beta != 0f) s0 = load(cs, co + j).fma(betaV, s0);
+                s0.intoMemorySegment(cs, (co + j) * Float.BYTES, LE);
+            }
+            for (; j < n; j++) {
+                float sum = 0f;
+                for (int p = 0; p < k; p++) {
+                    sum += as.getAtIndex(FLOAT, ao + p) * bs.getAtIndex(FLOAT, b.offset() + (long) p * b.stride() + j);
+                }
+                put(c, i, j, alpha, beta, sum);
+            }
+        }
+    }
+}
