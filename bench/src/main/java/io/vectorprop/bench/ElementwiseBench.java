@@ -56,6 +56,7 @@ public class ElementwiseBench {
         ya = y.toArray();
         outa = new float[size];
         k = impl.equals("scalar") ? Kernels.scalar() : Kernels.get();
+        BenchSupport.requireSimd(impl);
     }
 
     @TearDown(Level.Trial)

@@ -69,6 +69,7 @@ public class GemmBench {
             throw new IllegalStateException("skipping impl=scalar at " + shape + ": it would take minutes per operation");
         }
         kernels = (impl.equals("scalar") ? Kernels.scalar() : Kernels.get()).withThreads(threads);
+        BenchSupport.requireSimd(impl);
         arena = Arena.ofShared();
         Random rnd = new Random(1);
         a = fill(ta == Transpose.N ? Matrix.allocate(arena, m, k) : Matrix.allocate(arena, k, m), rnd);

@@ -58,6 +58,7 @@ public class InferenceBench {
 
     @Setup(Level.Trial)
     public void setUp() {
+        BenchSupport.requireSimd("simd");
         Architecture arch = Architecture.of(new int[] {784, 256, 128, 10}, Activation.RELU, Loss.SOFTMAX_CROSS_ENTROPY);
         net = Network.create(arch, Init.HE, 1);
         predictor = Predictor.of(net);

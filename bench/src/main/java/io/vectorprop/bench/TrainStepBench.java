@@ -52,6 +52,7 @@ public class TrainStepBench {
 
     @Setup(Level.Trial)
     public void setUp() {
+        BenchSupport.requireSimd("simd");
         Architecture arch = Architecture.of(new int[] {784, 256, 128, 10}, Activation.RELU, Loss.SOFTMAX_CROSS_ENTROPY);
         net = Network.create(arch, Kernels.get().withThreads(threads));
         net.initialize(Init.HE, 1);
