@@ -61,7 +61,7 @@ final class VectorGemm {
     static final int PACKED = 0, DOT_NT = 1, ROWS_NN = 2;
 
     /** NT products with at most this many rows go through {@link VectorGemmSmall#dotNT} (no packing). */
-    static final int DOT_MAX_M = Integer.getInteger("vectorprop.gemm.dotMaxM", 64);
+    static final int DOT_MAX_M = Integer.getInteger("vectorprop.gemm.dotMaxM", 512);
     /** NN products with at most this many rows go through {@link VectorGemmSmall#rowsNN}. */
     static final int ROWS_MAX_M = Integer.getInteger("vectorprop.gemm.rowsMaxM", 4);
 

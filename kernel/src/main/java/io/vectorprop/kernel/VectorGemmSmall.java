@@ -40,8 +40,20 @@ final class VectorGemmSmall {
         cs.setAtIndex(FLOAT, at, beta == 0f ? v : v + beta * cs.getAtIndex(FLOAT, at));
     }
 
+    /**
+     * Rows of B handled together: a chunk of JC rows stays in L2 (JC·K floats, 192 KiB at K = 784)
+     * while every row of A passes over it, so B is read from memory once, not once per 4 rows of A.
+     */
+    static final int JC = 64;
+
     /** C[i0:i1, j0:j1] = α·A·Bᵀ + βC, A (M×K) and B (N×K) not transposed in memory along k. */
     static void dotNT(float alpha, Matrix a, Matrix b, float beta, Matrix c, int i0, int i1, int j0, int j1) {
+        for (int jc = j0; jc < j1; jc += JC) {
+            dotChunk(alpha, a, b, beta, c, i0, i1, jc, Math.min(j1, jc + JC));
+        }
+    }
+
+    private static void dotChunk(float alpha, Matrix a, Matrix b, float beta, Matrix c, int i0, int i1, int j0, int j1) {
         int k = a.cols();
         int i = i0;
         for (; i + 4 <= i1; i += 4) {
@@ -75,7 +87,7 @@ final class VectorGemmSmall {
         for (; p + L <= k; p += L) {
             s0 = load(as, ao + p).fma(load(bs, bo + p), s0);
         }
-        float sum = s0.add(s1).reduceLanes(VectorOperators.ADD);
+        float sum = Lanes.sum(s0.add(s1));
         for (; p < k; p++) sum += as.getAtIndex(FLOAT, ao + p) * bs.getAtIndex(FLOAT, bo + p);
         return sum;
     }
@@ -94,8 +106,8 @@ final class VectorGemmSmall {
             s2 = av.fma(load(bs, b0 + 2 * bStride + p), s2);
             s3 = av.fma(load(bs, b0 + 3 * bStride + p), s3);
         }
-        float d0 = s0.reduceLanes(VectorOperators.ADD), d1 = s1.reduceLanes(VectorOperators.ADD);
-        float d2 = s2.reduceLanes(VectorOperators.ADD), d3 = s3.reduceLanes(VectorOperators.ADD);
+        float d0 = Lanes.sum(s0), d1 = Lanes.sum(s1);
+        float d2 = Lanes.sum(s2), d3 = Lanes.sum(s3);
         for (; p < k; p++) {
             float av = as.getAtIndex(FLOAT, ao + p);
             d0 += av * bs.getAtIndex(FLOAT, b0 + p);
@@ -147,22 +159,22 @@ final class VectorGemmSmall {
             c33 = x.fma(w3, c33);
         }
         // Reduce each accumulator across lanes, add the scalar tail of k (none when k % L == 0), store.
-        put(c, i, j, alpha, beta, c00.reduceLanes(VectorOperators.ADD) + tail(as, a0, bs, b0, p, k));
-        put(c, i, j + 1, alpha, beta, c01.reduceLanes(VectorOperators.ADD) + tail(as, a0, bs, b0 + bS, p, k));
-        put(c, i, j + 2, alpha, beta, c02.reduceLanes(VectorOperators.ADD) + tail(as, a0, bs, b0 + 2 * bS, p, k));
-        put(c, i, j + 3, alpha, beta, c03.reduceLanes(VectorOperators.ADD) + tail(as, a0, bs, b0 + 3 * bS, p, k));
-        put(c, i + 1, j, alpha, beta, c10.reduceLanes(VectorOperators.ADD) + tail(as, a0 + aS, bs, b0, p, k));
-        put(c, i + 1, j + 1, alpha, beta, c11.reduceLanes(VectorOperators.ADD) + tail(as, a0 + aS, bs, b0 + bS, p, k));
-        put(c, i + 1, j + 2, alpha, beta, c12.reduceLanes(VectorOperators.ADD) + tail(as, a0 + aS, bs, b0 + 2 * bS, p, k));
-        put(c, i + 1, j + 3, alpha, beta, c13.reduceLanes(VectorOperators.ADD) + tail(as, a0 + aS, bs, b0 + 3 * bS, p, k));
-        put(c, i + 2, j, alpha, beta, c20.reduceLanes(VectorOperators.ADD) + tail(as, a0 + 2 * aS, bs, b0, p, k));
-        put(c, i + 2, j + 1, alpha, beta, c21.reduceLanes(VectorOperators.ADD) + tail(as, a0 + 2 * aS, bs, b0 + bS, p, k));
-        put(c, i + 2, j + 2, alpha, beta, c22.reduceLanes(VectorOperators.ADD) + tail(as, a0 + 2 * aS, bs, b0 + 2 * bS, p, k));
-        put(c, i + 2, j + 3, alpha, beta, c23.reduceLanes(VectorOperators.ADD) + tail(as, a0 + 2 * aS, bs, b0 + 3 * bS, p, k));
-        put(c, i + 3, j, alpha, beta, c30.reduceLanes(VectorOperators.ADD) + tail(as, a0 + 3 * aS, bs, b0, p, k));
-        put(c, i + 3, j + 1, alpha, beta, c31.reduceLanes(VectorOperators.ADD) + tail(as, a0 + 3 * aS, bs, b0 + bS, p, k));
-        put(c, i + 3, j + 2, alpha, beta, c32.reduceLanes(VectorOperators.ADD) + tail(as, a0 + 3 * aS, bs, b0 + 2 * bS, p, k));
-        put(c, i + 3, j + 3, alpha, beta, c33.reduceLanes(VectorOperators.ADD) + tail(as, a0 + 3 * aS, bs, b0 + 3 * bS, p, k));
+        put(c, i, j, alpha, beta, Lanes.sum(c00) + tail(as, a0, bs, b0, p, k));
+        put(c, i, j + 1, alpha, beta, Lanes.sum(c01) + tail(as, a0, bs, b0 + bS, p, k));
+        put(c, i, j + 2, alpha, beta, Lanes.sum(c02) + tail(as, a0, bs, b0 + 2 * bS, p, k));
+        put(c, i, j + 3, alpha, beta, Lanes.sum(c03) + tail(as, a0, bs, b0 + 3 * bS, p, k));
+        put(c, i + 1, j, alpha, beta, Lanes.sum(c10) + tail(as, a0 + aS, bs, b0, p, k));
+        put(c, i + 1, j + 1, alpha, beta, Lanes.sum(c11) + tail(as, a0 + aS, bs, b0 + bS, p, k));
+        put(c, i + 1, j + 2, alpha, beta, Lanes.sum(c12) + tail(as, a0 + aS, bs, b0 + 2 * bS, p, k));
+        put(c, i + 1, j + 3, alpha, beta, Lanes.sum(c13) + tail(as, a0 + aS, bs, b0 + 3 * bS, p, k));
+        put(c, i + 2, j, alpha, beta, Lanes.sum(c20) + tail(as, a0 + 2 * aS, bs, b0, p, k));
+        put(c, i + 2, j + 1, alpha, beta, Lanes.sum(c21) + tail(as, a0 + 2 * aS, bs, b0 + bS, p, k));
+        put(c, i + 2, j + 2, alpha, beta, Lanes.sum(c22) + tail(as, a0 + 2 * aS, bs, b0 + 2 * bS, p, k));
+        put(c, i + 2, j + 3, alpha, beta, Lanes.sum(c23) + tail(as, a0 + 2 * aS, bs, b0 + 3 * bS, p, k));
+        put(c, i + 3, j, alpha, beta, Lanes.sum(c30) + tail(as, a0 + 3 * aS, bs, b0, p, k));
+        put(c, i + 3, j + 1, alpha, beta, Lanes.sum(c31) + tail(as, a0 + 3 * aS, bs, b0 + bS, p, k));
+        put(c, i + 3, j + 2, alpha, beta, Lanes.sum(c32) + tail(as, a0 + 3 * aS, bs, b0 + 2 * bS, p, k));
+        put(c, i + 3, j + 3, alpha, beta, Lanes.sum(c33) + tail(as, a0 + 3 * aS, bs, b0 + 3 * bS, p, k));
     }
 
     /** Σ_{q ∈ [p, k)} a[ao+q]·b[bo+q]: the part of a dot product past the last full vector. */

@@ -112,18 +112,14 @@ final class VectorKernels extends Kernels {
         }
     }
 
-    /** σ(z) = 1 / (1 + e^(−z)); EXP is intrinsified (SVML). */
+    /** σ(z) = 1 / (1 + e^(−z)), with {@link VectorMath#exp} (same bits in every JIT tier). */
     private static FloatVector sigmoid(FloatVector z) {
-        return ONE.div(z.neg().lanewise(VectorOperators.EXP).add(1f));
+        return ONE.div(VectorMath.exp(z.neg()).add(1f));
     }
 
-    /**
-     * tanh(z) = t / (t + 2) with t = e^(2z) − 1 (EXPM1 keeps small |z| accurate; the TANH operator is
-     * not intrinsified). |z| is clamped at 9 first, where tanh is 1 in float, so t never overflows.
-     */
+    /** tanh from {@link VectorMath#tanh} (the TANH operator is not intrinsified). */
     private static FloatVector tanh(FloatVector z) {
-        FloatVector t = z.max(-9f).min(9f).mul(2f).lanewise(VectorOperators.EXPM1);
-        return t.div(t.add(2f));
+        return VectorMath.tanh(z);
     }
 
     @Override
@@ -181,11 +177,11 @@ final class VectorKernels extends Kernels {
         }
         FloatVector vsum = FloatVector.zero(S);
         for (int i = 0; i < bound; i += L) {
-            FloatVector e = load(z, zo + i).sub(max).lanewise(VectorOperators.EXP);
+            FloatVector e = VectorMath.exp(load(z, zo + i).sub(max));
             store(e, out, oo + i);
             vsum = vsum.add(e);
         }
-        float sum = vsum.reduceLanes(VectorOperators.ADD);
+        float sum = Lanes.sum(vsum);
         for (int i = bound; i < n; i++) {
             float e = (float) Math.exp(z.getAtIndex(FLOAT, zo + i) - max);
             out.setAtIndex(FLOAT, oo + i, e);
@@ -257,7 +253,7 @@ final class VectorKernels extends Kernels {
                 case BINARY_CROSS_ENTROPY -> yv.mul(log(av)).add(yv.neg().add(1f).mul(log(av.neg().add(1f)))).neg();
                 case SOFTMAX_CROSS_ENTROPY -> yv.mul(log(av)).neg();
             };
-            sum += term.reduceLanes(VectorOperators.ADD);       // per-vector reduction keeps the long sum in double
+            sum += Lanes.sum(term);       // per-vector reduction keeps the long sum in double
         }
         for (int i = bound; i < n; i++) {
             sum += ScalarKernels.lossTerm(loss, a.getAtIndex(FLOAT, ao + i), y.getAtIndex(FLOAT, yo + i));

@@ -83,8 +83,14 @@ public final class Optimizer implements AutoCloseable {
         step++;
         var k = network.kernels();
         switch (config.kind()) {
-            case SGD -> k.momentumStep(network.parameters(), network.gradients(), state1, network.decayMask(),
-                    learningRate, 0f, config.weightDecay(), false);
+            case SGD -> {
+                if (config.weightDecay() == 0f) {
+                    k.axpy(-learningRate, network.gradients(), network.parameters());   // θ ← θ − η∇θ: one pass, no state
+                } else {
+                    k.momentumStep(network.parameters(), network.gradients(), state1, network.decayMask(),
+                            learningRate, 0f, config.weightDecay(), false);
+                }
+            }
             case MOMENTUM, NESTEROV -> k.momentumStep(network.parameters(), network.gradients(), state1,
                     network.decayMask(), learningRate, config.momentum(), config.weightDecay(),
                     config.kind() == Kind.NESTEROV);
