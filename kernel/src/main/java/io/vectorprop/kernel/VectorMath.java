@@ -26,31 +26,38 @@ final class VectorMath {
 
     private VectorMath() {}
 
-    /** e^x lane by lane: +∞ above 88.38, 0 below −87.34 (no subnormals), NaN stays NaN. */
+    private static final FloatVector V_P2 = FloatVector.broadcast(S, P2), V_P3 = FloatVector.broadcast(S, P3),
+            V_P4 = FloatVector.broadcast(S, P4), V_P5 = FloatVector.broadcast(S, P5),
+            V_NEG_LN2_HI = FloatVector.broadcast(S, -LN2_HI), V_NEG_LN2_LO = FloatVector.broadcast(S, -LN2_LO);
+
+    /**
+     * e^x lane by lane, for arguments clamped to [−87.34, 88.38]: it saturates at about 1.2e-38 and
+     * 3.4e38 instead of reaching 0 and +∞, which changes nothing where it is used (σ, tanh, softmax);
+     * NaN stays NaN. About 18 vector operations, FMAs throughout (Math.fma gives the same bits as the
+     * instruction, so every tier agrees).
+     */
     static FloatVector exp(FloatVector x) {
         FloatVector xc = x.max(MIN_X).min(MAX_X);                       // NaN passes through max/min
-        FloatVector n = xc.mul(LOG2E).add(ROUNDER).sub(ROUNDER);        // round to nearest
-        FloatVector r = xc.sub(n.mul(LN2_HI)).sub(n.mul(LN2_LO));
-        FloatVector p = r.mul(P0).add(P1).mul(r).add(P2).mul(r).add(P3).mul(r).add(P4).mul(r).add(P5);
-        FloatVector er = p.mul(r.mul(r)).add(r).add(1f);
+        FloatVector n = xc.fma(LOG2E, ROUNDER).sub(ROUNDER);            // round(x·log₂e)
+        FloatVector r = n.fma(V_NEG_LN2_HI, xc);
+        r = n.fma(V_NEG_LN2_LO, r);                                     // r = x − n·ln 2, |r| ≤ ln2/2
+        FloatVector p = r.fma(P0, P1).fma(r, V_P2).fma(r, V_P3).fma(r, V_P4).fma(r, V_P5);
+        FloatVector er = p.fma(r.mul(r), r).add(1f);                    // e^r
         IntVector bits = ((IntVector) n.convert(VectorOperators.F2I, 0)).add(127).lanewise(VectorOperators.LSHL, 23);
-        FloatVector result = er.mul(bits.reinterpretAsFloats());
-        result = result.blend(Float.POSITIVE_INFINITY, x.compare(VectorOperators.GT, MAX_X));
-        return result.blend(0f, x.compare(VectorOperators.LT, MIN_X));
+        return er.mul(bits.reinterpretAsFloats());                      // · 2^n
     }
 
-    /** Below this |z|, tanh uses its Taylor series (error < 1e-9 relative); above, (1 − e^(−2|z|)) / (1 + e^(−2|z|)). */
+    /** Below this |z|, tanh uses its Taylor series (error < 1e-9 relative); above, 1 − 2/(e^(2z) + 1). */
     private static final float TANH_SMALL = 0.125f;
+    private static final FloatVector V_ONE = FloatVector.broadcast(S, 1f), V_TWO = FloatVector.broadcast(S, 2f),
+            V_T3 = FloatVector.broadcast(S, 2f / 15f), V_T5 = FloatVector.broadcast(S, -1f / 3f);
 
-    /** tanh lane by lane; odd, exact to a couple of ulps, NaN stays NaN. */
+    /** tanh lane by lane, a few ulps from Math.tanh; NaN stays NaN (it flows through exp and the series). */
     static FloatVector tanh(FloatVector z) {
-        FloatVector a = z.abs();
-        FloatVector e = exp(a.mul(-2f));
-        FloatVector big = e.neg().add(1f).div(e.add(1f));               // tanh |z|
+        FloatVector big = V_ONE.sub(V_TWO.div(exp(z.mul(2f)).add(1f)));  // saturated exp gives ±1 exactly
         FloatVector z2 = z.mul(z);
         // z − z³/3 + 2z⁵/15 − 17z⁷/315, Horner in z²
-        FloatVector small = z2.mul(-17f / 315f).add(2f / 15f).mul(z2).add(-1f / 3f).mul(z2).mul(z).add(z);
-        FloatVector signed = big.blend(big.neg(), z.compare(VectorOperators.LT, 0f));
-        return signed.blend(small, a.compare(VectorOperators.LT, TANH_SMALL)).blend(z, z.test(VectorOperators.IS_NAN));
+        FloatVector small = z2.fma(-17f / 315f, 0f).add(V_T3).fma(z2, V_T5).mul(z2).fma(z, z);
+        return big.blend(small, z.abs().compare(VectorOperators.LT, TANH_SMALL));
     }
 }
