@@ -39,12 +39,14 @@ final class VectorGemm {
     static final int MR = 8;
     /** Micro-tile columns: two vectors. */
     static final int NR = 2 * L;
-    /** Depth of a packed panel. */
-    static final int KC = 384;
-    /** Rows of a packed A block (MC·KC floats ≈ 288 KiB, in L2). */
-    static final int MC = 192;
-    /** Columns of a packed B panel (KC·NC floats ≈ 4.5 MiB, in L3). */
-    static final int NC = 3072;
+    /** Depth of a packed panel. (The three block sizes can be overridden by system properties for tuning.) */
+    static final int KC = Integer.getInteger("vectorprop.gemm.kc", 384);
+    /** Rows of a packed A block (MC·KC floats ≈ 288 KiB, in L2); a multiple of MR. */
+    static final int MC = Integer.getInteger("vectorprop.gemm.mc", 192) / MR * MR;
+    /** Columns of a packed B panel (KC·NC floats ≈ 4.5 MiB, in L3); a multiple of NR. */
+    static final int NC = Integer.getInteger("vectorprop.gemm.nc", 3072) / NR * NR;
+    /** Loop order inside a block: true keeps one A sliver in L1 while B slivers stream (ir outer). */
+    static final boolean A_OUTER = Boolean.getBoolean("vectorprop.gemm.aOuter");
 
     /** Per-thread pack buffers and tile, 64-byte aligned, allocated on first use and then reused. */
     private static final class Workspace {
@@ -62,18 +64,21 @@ final class VectorGemm {
 
     /** NT products with at most this many rows go through {@link VectorGemmSmall#dotNT} (no packing). */
     static final int DOT_MAX_M = Integer.getInteger("vectorprop.gemm.dotMaxM", 512);
-    /** NN products with at most this many rows go through {@link VectorGemmSmall#rowsNN}. */
+    /** Products with B as stored and at most this many rows go through {@link VectorGemmSmall#rowsNN}. */
     static final int ROWS_MAX_M = Integer.getInteger("vectorprop.gemm.rowsMaxM", 4);
+    /** … and so do those with k at most this (rank-k updates: the weight gradient at batch ≤ 4). */
+    static final int ROWS_MAX_K = Integer.getInteger("vectorprop.gemm.rowsMaxK", 4);
 
-    static int path(Transpose ta, Transpose tb, int m) {
+    static int path(Transpose ta, Transpose tb, int m, int k) {
         if (ta == Transpose.N && tb == Transpose.T && m <= DOT_MAX_M) return DOT_NT;
-        if (ta == Transpose.N && tb == Transpose.N && m <= ROWS_MAX_M) return ROWS_NN;
+        if (tb == Transpose.N && ((ta == Transpose.N && m <= ROWS_MAX_M) || k <= ROWS_MAX_K)) return ROWS_NN;
         return PACKED;
     }
 
     static void gemm(Transpose ta, Transpose tb, float alpha, Matrix a, Matrix b, float beta, Matrix c, int threads) {
         int m = c.rows(), n = c.cols();
-        GemmThreads.run(ta, tb, alpha, a, b, beta, c, threads, m, n, transKDim(ta, a), path(ta, tb, m));
+        int k = transKDim(ta, a);
+        GemmThreads.run(ta, tb, alpha, a, b, beta, c, threads, m, n, k, path(ta, tb, m, k));
     }
 
     /** Rows [i0, i1) and columns [j0, j1) of C on the calling thread, by the given path. */
@@ -85,7 +90,7 @@ final class VectorGemm {
                 if (j0 != 0 || j1 != c.cols()) {
                     throw new IllegalStateException("rowsNN computes whole rows; got columns " + j0 + ".." + j1);
                 }
-                VectorGemmSmall.rowsNN(alpha, a, b, beta, c, i0, i1);
+                VectorGemmSmall.rowsNN(ta, alpha, a, b, beta, c, i0, i1);
             }
             default -> gemmBlock(ta, tb, alpha, a, b, beta, c, i0, i1, j0, j1);
         }
@@ -117,6 +122,16 @@ final class VectorGemm {
 
     private static void macroKernel(Workspace ws, int kc, int mc, int nc, float alpha, float beta, Matrix c,
                                     int ic, int jc) {
+        if (A_OUTER) {
+            for (int ir = 0; ir < mc; ir += MR) {
+                long aOff = (long) ir * kc * Float.BYTES;
+                for (int jr = 0; jr < nc; jr += NR) {
+                    microKernel(kc, ws.packA, aOff, ws.packB, (long) jr * kc * Float.BYTES, ws.tile);
+                    writeBack(ws.tile, alpha, beta, c, ic + ir, jc + jr, Math.min(MR, mc - ir), Math.min(NR, nc - jr));
+                }
+            }
+            return;
+        }
         for (int jr = 0; jr < nc; jr += NR) {
             long bOff = (long) jr * kc * Float.BYTES;
             int nr = Math.min(NR, nc - jr);

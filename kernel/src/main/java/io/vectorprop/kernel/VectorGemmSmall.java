@@ -46,20 +46,27 @@ final class VectorGemmSmall {
      */
     static final int JC = 64;
 
+    /** Per-thread room for the 16 accumulators of a 4×4 block (reduced after the k loop). */
+    private static final ThreadLocal<MemorySegment> SCRATCH =
+            ThreadLocal.withInitial(() -> java.lang.foreign.Arena.ofAuto().allocate(16L * L * Float.BYTES, 64));
+
     /** C[i0:i1, j0:j1] = α·A·Bᵀ + βC, A (M×K) and B (N×K) not transposed in memory along k. */
     static void dotNT(float alpha, Matrix a, Matrix b, float beta, Matrix c, int i0, int i1, int j0, int j1) {
+        MemorySegment scratch = SCRATCH.get();
         for (int jc = j0; jc < j1; jc += JC) {
-            dotChunk(alpha, a, b, beta, c, i0, i1, jc, Math.min(j1, jc + JC));
+            dotChunk(alpha, a, b, beta, c, i0, i1, jc, Math.min(j1, jc + JC), scratch);
         }
     }
 
-    private static void dotChunk(float alpha, Matrix a, Matrix b, float beta, Matrix c, int i0, int i1, int j0, int j1) {
+    private static void dotChunk(float alpha, Matrix a, Matrix b, float beta, Matrix c, int i0, int i1, int j0, int j1,
+                                 MemorySegment scratch) {
         int k = a.cols();
         int i = i0;
         for (; i + 4 <= i1; i += 4) {
             int j = j0;
             for (; j + 4 <= j1; j += 4) {
-                dot4x4(alpha, a, b, beta, c, i, j, k);
+                dot4x4(a, b, i, j, k, scratch);
+                finish4x4(alpha, a, b, beta, c, i, j, k, scratch);
             }
             for (; j < j1; j++) {
                 for (int r = 0; r < 4; r++) put(c, i + r, j, alpha, beta, dot(a, i + r, b, j, k));
@@ -125,7 +132,7 @@ final class VectorGemmSmall {
      * A 4×4 block: rows i … i+3 of A against rows j … j+3 of B, 16 accumulators (c_rs = row r of A ·
      * row s of B) along k; 8 loads feed 16 FMAs.
      */
-    static void dot4x4(float alpha, Matrix a, Matrix b, float beta, Matrix c, int i, int j, int k) {
+    static void dot4x4(Matrix a, Matrix b, int i, int j, int k, MemorySegment scratch) {
         MemorySegment as = a.segment(), bs = b.segment();
         long a0 = a.offset() + (long) i * a.stride(), aS = a.stride();
         long b0 = b.offset() + (long) j * b.stride(), bS = b.stride();
@@ -158,23 +165,39 @@ final class VectorGemmSmall {
             c32 = x.fma(w2, c32);
             c33 = x.fma(w3, c33);
         }
-        // Reduce each accumulator across lanes, add the scalar tail of k (none when k % L == 0), store.
-        put(c, i, j, alpha, beta, Lanes.sum(c00) + tail(as, a0, bs, b0, p, k));
-        put(c, i, j + 1, alpha, beta, Lanes.sum(c01) + tail(as, a0, bs, b0 + bS, p, k));
-        put(c, i, j + 2, alpha, beta, Lanes.sum(c02) + tail(as, a0, bs, b0 + 2 * bS, p, k));
-        put(c, i, j + 3, alpha, beta, Lanes.sum(c03) + tail(as, a0, bs, b0 + 3 * bS, p, k));
-        put(c, i + 1, j, alpha, beta, Lanes.sum(c10) + tail(as, a0 + aS, bs, b0, p, k));
-        put(c, i + 1, j + 1, alpha, beta, Lanes.sum(c11) + tail(as, a0 + aS, bs, b0 + bS, p, k));
-        put(c, i + 1, j + 2, alpha, beta, Lanes.sum(c12) + tail(as, a0 + aS, bs, b0 + 2 * bS, p, k));
-        put(c, i + 1, j + 3, alpha, beta, Lanes.sum(c13) + tail(as, a0 + aS, bs, b0 + 3 * bS, p, k));
-        put(c, i + 2, j, alpha, beta, Lanes.sum(c20) + tail(as, a0 + 2 * aS, bs, b0, p, k));
-        put(c, i + 2, j + 1, alpha, beta, Lanes.sum(c21) + tail(as, a0 + 2 * aS, bs, b0 + bS, p, k));
-        put(c, i + 2, j + 2, alpha, beta, Lanes.sum(c22) + tail(as, a0 + 2 * aS, bs, b0 + 2 * bS, p, k));
-        put(c, i + 2, j + 3, alpha, beta, Lanes.sum(c23) + tail(as, a0 + 2 * aS, bs, b0 + 3 * bS, p, k));
-        put(c, i + 3, j, alpha, beta, Lanes.sum(c30) + tail(as, a0 + 3 * aS, bs, b0, p, k));
-        put(c, i + 3, j + 1, alpha, beta, Lanes.sum(c31) + tail(as, a0 + 3 * aS, bs, b0 + bS, p, k));
-        put(c, i + 3, j + 2, alpha, beta, Lanes.sum(c32) + tail(as, a0 + 3 * aS, bs, b0 + 2 * bS, p, k));
-        put(c, i + 3, j + 3, alpha, beta, Lanes.sum(c33) + tail(as, a0 + 3 * aS, bs, b0 + 3 * bS, p, k));
+        // Park the accumulators; finish4x4 reduces them. Reducing here would put 16 calls taking
+        // vectors into this method, which C2 then may not inline, and every vector would be boxed.
+        long v = (long) L * Float.BYTES;
+        c00.intoMemorySegment(scratch, 0, LE);
+        c01.intoMemorySegment(scratch, v, LE);
+        c02.intoMemorySegment(scratch, 2 * v, LE);
+        c03.intoMemorySegment(scratch, 3 * v, LE);
+        c10.intoMemorySegment(scratch, 4 * v, LE);
+        c11.intoMemorySegment(scratch, 5 * v, LE);
+        c12.intoMemorySegment(scratch, 6 * v, LE);
+        c13.intoMemorySegment(scratch, 7 * v, LE);
+        c20.intoMemorySegment(scratch, 8 * v, LE);
+        c21.intoMemorySegment(scratch, 9 * v, LE);
+        c22.intoMemorySegment(scratch, 10 * v, LE);
+        c23.intoMemorySegment(scratch, 11 * v, LE);
+        c30.intoMemorySegment(scratch, 12 * v, LE);
+        c31.intoMemorySegment(scratch, 13 * v, LE);
+        c32.intoMemorySegment(scratch, 14 * v, LE);
+        c33.intoMemorySegment(scratch, 15 * v, LE);
+    }
+
+    /** Reduces the 16 parked accumulators of a 4×4 block, adds the k tail, and writes C with α, β. */
+    private static void finish4x4(float alpha, Matrix a, Matrix b, float beta, Matrix c, int i, int j, int k,
+                                  MemorySegment scratch) {
+        int p = k / L * L;
+        for (int r = 0; r < 4; r++) {
+            long ao = a.offset() + (long) (i + r) * a.stride();
+            for (int s = 0; s < 4; s++) {
+                float sum = Lanes.sum(FloatVector.fromMemorySegment(S, scratch, (long) (r * 4 + s) * L * Float.BYTES, LE));
+                sum += tail(a.segment(), ao, b.segment(), b.offset() + (long) (j + s) * b.stride(), p, k);
+                put(c, i + r, j + s, alpha, beta, sum);
+            }
+        }
     }
 
     /** Σ_{q ∈ [p, k)} a[ao+q]·b[bo+q]: the part of a dot product past the last full vector. */
@@ -184,18 +207,22 @@ final class VectorGemmSmall {
         return sum;
     }
 
-    /** C[i0:i1, :] = α·A·B + βC for a few rows: row by row, 4 vectors of C at a time, B streamed by rows. */
-    static void rowsNN(float alpha, Matrix a, Matrix b, float beta, Matrix c, int i0, int i1) {
-        int n = c.cols(), k = a.cols();
+    /**
+     * C[i0:i1, :] = α·op(A)·B + βC row by row, 4 vectors of C at a time, B streamed by rows: for a few
+     * rows of A, or for a small k (a rank-k update such as the batch-1 weight gradient δᵀ·a).
+     */
+    static void rowsNN(Transpose ta, float alpha, Matrix a, Matrix b, float beta, Matrix c, int i0, int i1) {
+        int n = c.cols(), k = b.rows();
         MemorySegment as = a.segment(), bs = b.segment(), cs = c.segment();
+        long aRow = ta == Transpose.N ? a.stride() : 1, aCol = ta == Transpose.N ? 1 : a.stride();
         FloatVector betaV = FloatVector.broadcast(S, beta);
         for (int i = i0; i < i1; i++) {
-            long ao = a.offset() + (long) i * a.stride(), co = c.offset() + (long) i * c.stride();
+            long ao = a.offset() + (long) i * aRow, co = c.offset() + (long) i * c.stride();
             int j = 0;
             for (; j + 4 * L <= n; j += 4 * L) {
                 FloatVector s0 = FloatVector.zero(S), s1 = FloatVector.zero(S), s2 = FloatVector.zero(S), s3 = FloatVector.zero(S);
                 for (int p = 0; p < k; p++) {
-                    FloatVector ap = FloatVector.broadcast(S, as.getAtIndex(FLOAT, ao + p));
+                    FloatVector ap = FloatVector.broadcast(S, as.getAtIndex(FLOAT, ao + p * aCol));
                     long bo = b.offset() + (long) p * b.stride() + j;
                     s0 = ap.fma(load(bs, bo), s0);
                     s1 = ap.fma(load(bs, bo + L), s1);
@@ -220,7 +247,7 @@ final class VectorGemmSmall {
             for (; j + L <= n; j += L) {
                 FloatVector s0 = FloatVector.zero(S);
                 for (int p = 0; p < k; p++) {
-                    s0 = FloatVector.broadcast(S, as.getAtIndex(FLOAT, ao + p))
+                    s0 = FloatVector.broadcast(S, as.getAtIndex(FLOAT, ao + p * aCol))
                             .fma(load(bs, b.offset() + (long) p * b.stride() + j), s0);
                 }
                 s0 = s0.mul(alpha);
@@ -230,7 +257,7 @@ final class VectorGemmSmall {
             for (; j < n; j++) {
                 float sum = 0f;
                 for (int p = 0; p < k; p++) {
-                    sum += as.getAtIndex(FLOAT, ao + p) * bs.getAtIndex(FLOAT, b.offset() + (long) p * b.stride() + j);
+                    sum += as.getAtIndex(FLOAT, ao + p * aCol) * bs.getAtIndex(FLOAT, b.offset() + (long) p * b.stride() + j);
                 }
                 put(c, i, j, alpha, beta, sum);
             }

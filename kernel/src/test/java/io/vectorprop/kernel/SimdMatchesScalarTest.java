@@ -99,19 +99,21 @@ class SimdMatchesScalarTest {
     /** Each GEMM path on its own (whatever the dispatcher would pick), against the reference. */
     @Test
     void everyGemmPathOnItsOwn() {
-        int[][] shapes = {{1, 1, 1}, {1, 33, 17}, {3, 7, 31}, {4, 64, 784}, {5, 17, 257}, {9, 63, 65}, {70, 100, 129}};
+        int[][] shapes = {{1, 1, 1}, {1, 33, 17}, {3, 7, 31}, {4, 64, 784}, {5, 17, 257}, {9, 63, 65}, {70, 100, 129},
+                {256, 784, 1}, {33, 65, 3}};
         for (int[] s : shapes) {
-            for (int path : new int[] {VectorGemm.PACKED, VectorGemm.DOT_NT, VectorGemm.ROWS_NN}) {
-                Transpose tb = path == VectorGemm.ROWS_NN ? Transpose.N : Transpose.T;
+            for (int path : new int[] {VectorGemm.PACKED, VectorGemm.DOT_NT, VectorGemm.ROWS_NN, VectorGemm.ROWS_NN + 10}) {
+                Transpose tb = path >= VectorGemm.ROWS_NN ? Transpose.N : Transpose.T;
+                Transpose ta = path == VectorGemm.ROWS_NN + 10 ? Transpose.T : Transpose.N;
                 try (Arena arena = Arena.ofConfined()) {
                     Random rnd = new Random(s[0] * 31 + path);
                     int m = s[0], n = s[1], k = s[2];
-                    Matrix a = random(arena, rnd, m, k, true);
+                    Matrix a = ta == Transpose.N ? random(arena, rnd, m, k, true) : random(arena, rnd, k, m, true);
                     Matrix b = tb == Transpose.N ? random(arena, rnd, k, n, true) : random(arena, rnd, n, k, true);
                     Matrix c0 = random(arena, rnd, m, n, true);
                     Matrix expected = copy(arena, c0, true), actual = copy(arena, c0, true);
-                    SCALAR.gemm(Transpose.N, tb, 0.5f, a, b, 2f, expected);
-                    VectorGemm.block(path, Transpose.N, tb, 0.5f, a, b, 2f, actual, 0, m, 0, n);
+                    SCALAR.gemm(ta, tb, 0.5f, a, b, 2f, expected);
+                    VectorGemm.block(Math.min(path, VectorGemm.ROWS_NN), ta, tb, 0.5f, a, b, 2f, actual, 0, m, 0, n);
                     assertClose(expected, actual, 1e-6 * k * maxAbs(a) * maxAbs(b) + 4e-6 * maxAbs(c0) + 1e-7,
                             "path " + path + " " + m + "x" + n + "x" + k);
                 }
