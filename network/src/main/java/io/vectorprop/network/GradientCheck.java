@@ -119,21 +119,10 @@ public final class GradientCheck {
 
     /** The batch-mean loss in double precision, written independently of the kernels. */
     static double loss(Architecture arch, double[][] w, double[][] b, float[] x, float[] y) {
-        int in = arch.inputs(), out = arch.outputs();
+        int out = arch.outputs();
         double total = 0;
         for (int r = 0; r < BATCH; r++) {
-            double[] a = new double[in];
-            for (int j = 0; j < in; j++) a[j] = x[r * in + j];
-            for (int l = 0; l < arch.layers(); l++) {
-                int n = arch.size(l + 1), m = arch.size(l);
-                double[] z = new double[n];
-                for (int j = 0; j < n; j++) {
-                    double s = b[l][j];
-                    for (int k = 0; k < m; k++) s += w[l][j * m + k] * a[k];
-                    z[j] = s;
-                }
-                a = activate(arch.activation(l), z);
-            }
+            double[] a = forward(arch, w, b, x, r, null);
             for (int j = 0; j < out; j++) {
                 double t = y[r * out + j], o = a[j];
                 total += switch (arch.loss()) {
@@ -146,27 +135,36 @@ public final class GradientCheck {
         return total / BATCH;
     }
 
+    /**
+     * The network's output for sample r, in double precision. When {@code minKink} is not null,
+     * {@code minKink[0]} is lowered to the smallest |z| seen at a ReLU-type unit.
+     */
+    private static double[] forward(Architecture arch, double[][] w, double[][] b, float[] x, int r, double[] minKink) {
+        int in = arch.inputs();
+        double[] a = new double[in];
+        for (int j = 0; j < in; j++) a[j] = x[r * in + j];
+        for (int l = 0; l < arch.layers(); l++) {
+            int n = arch.size(l + 1), m = arch.size(l);
+            Activation f = arch.activation(l);
+            double[] z = new double[n];
+            for (int j = 0; j < n; j++) {
+                double s = b[l][j];
+                for (int k = 0; k < m; k++) s += w[l][j * m + k] * a[k];
+                z[j] = s;
+                if (minKink != null && (f == Activation.RELU || f == Activation.LEAKY_RELU)) {
+                    minKink[0] = Math.min(minKink[0], Math.abs(s));
+                }
+            }
+            a = activate(f, z);
+        }
+        return a;
+    }
+
     /** The smallest |z| over all units with a ReLU-type activation and all samples (∞ when there are none). */
     static double minAbsKinkInput(Architecture arch, double[][] w, double[][] b, float[] x) {
-        int in = arch.inputs();
-        double min = Double.POSITIVE_INFINITY;
-        for (int r = 0; r < BATCH; r++) {
-            double[] a = new double[in];
-            for (int j = 0; j < in; j++) a[j] = x[r * in + j];
-            for (int l = 0; l < arch.layers(); l++) {
-                int n = arch.size(l + 1), m = arch.size(l);
-                double[] z = new double[n];
-                for (int j = 0; j < n; j++) {
-                    double s = b[l][j];
-                    for (int k = 0; k < m; k++) s += w[l][j * m + k] * a[k];
-                    z[j] = s;
-                    Activation f = arch.activation(l);
-                    if (f == Activation.RELU || f == Activation.LEAKY_RELU) min = Math.min(min, Math.abs(s));
-                }
-                a = activate(arch.activation(l), z);
-            }
-        }
-        return min;
+        double[] min = {Double.POSITIVE_INFINITY};
+        for (int r = 0; r < BATCH; r++) forward(arch, w, b, x, r, min);
+        return min[0];
     }
 
     private static double[] activate(Activation f, double[] z) {
