@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 
@@ -29,8 +30,28 @@ def main():
     threads = [int(t) for t in args.threads.split(",")]
     batches = [int(b) for b in args.batches.split(",")]
 
+    if len(threads) > 1:
+        # One process per thread count: OpenBLAS and OpenMP size their pools when torch loads, so a
+        # pool of 2 would quietly help a "1-thread" run. Each child pins all three variables.
+        merged = None
+        for t in threads:
+            env = dict(os.environ, OMP_NUM_THREADS=str(t), OPENBLAS_NUM_THREADS=str(t), MKL_NUM_THREADS=str(t))
+            argv = [sys.executable, __file__, "--threads", str(t), "--batches", args.batches, "--optimizer",
+                    args.optimizer, "--seconds", str(args.seconds), "--repeats", str(args.repeats),
+                    "--latency-calls", str(args.latency_calls)]
+            child = json.loads(subprocess.run(argv, env=env, check=True, stdout=subprocess.PIPE, text=True).stdout)
+            if merged is None:
+                merged = child
+            else:
+                merged["training"] += child["training"]
+                merged["latency"] += child["latency"]
+        print(json.dumps(merged))
+        return
+
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = str(max(threads))
+        if os.environ.get(var) != str(threads[0]):
+            os.environ[var] = str(threads[0])
+            os.execv(sys.executable, [sys.executable] + sys.argv)   # the variables only count before torch loads
     import torch  # noqa: E402  (after the thread variables)
     from torch import nn
 
