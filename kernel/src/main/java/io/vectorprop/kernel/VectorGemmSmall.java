@@ -21,6 +21,7 @@ import static io.vectorprop.kernel.Matrix.FLOAT;
  *   <li>{@link #rowsNN}: {@code C = α·A·B + βC} for a few rows of A: each row of C is
  *       {@code Σ_p a[i,p]·B[p,:]}, accumulated 4 vectors wide while B streams by rows.</li>
  * </ul>
+ * Vector loads are written out rather than wrapped in a helper (see {@link VectorKernels}).
  */
 final class VectorGemmSmall {
     static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -28,10 +29,6 @@ final class VectorGemmSmall {
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
     private VectorGemmSmall() {}
-
-    private static FloatVector load(MemorySegment s, long floatIndex) {
-        return FloatVector.fromMemorySegment(S, s, floatIndex * Float.BYTES, LE);
-    }
 
     private static void put(Matrix c, int i, int j, float alpha, float beta, float dot) {
         MemorySegment cs = c.segment();
@@ -68,7 +65,7 @@ final class VectorGemmSmall {
                 dot4x4(a, b, i, j, k, scratch);
                 finish4x4(alpha, a, b, beta, c, i, j, k, scratch);
             }
-            for (; j < j1; j++) {
+            for (; j < j1; j++) {                     // the last n % 4 columns: rare, so plain loops (see dot)
                 for (int r = 0; r < 4; r++) put(c, i + r, j, alpha, beta, dot(a, i + r, b, j, k));
             }
         }
@@ -81,22 +78,14 @@ final class VectorGemmSmall {
         }
     }
 
-    /** One dot product of row i of A and row j of B, two accumulators. */
+    /**
+     * One dot product of row i of A and row j of B, in plain float arithmetic. It only serves the
+     * last n % 4 columns, a few calls per product: too rarely for C2 to compile vector code here in
+     * time, and Vector API code not compiled by C2 allocates a heap object per vector (measured: 3 KB
+     * per batch-1 prediction when this was vectorized).
+     */
     static float dot(Matrix a, int i, Matrix b, int j, int k) {
-        MemorySegment as = a.segment(), bs = b.segment();
-        long ao = a.offset() + (long) i * a.stride(), bo = b.offset() + (long) j * b.stride();
-        FloatVector s0 = FloatVector.zero(S), s1 = FloatVector.zero(S);
-        int p = 0;
-        for (; p + 2 * L <= k; p += 2 * L) {
-            s0 = load(as, ao + p).fma(load(bs, bo + p), s0);
-            s1 = load(as, ao + p + L).fma(load(bs, bo + p + L), s1);
-        }
-        for (; p + L <= k; p += L) {
-            s0 = load(as, ao + p).fma(load(bs, bo + p), s0);
-        }
-        float sum = Lanes.sum(s0.add(s1));
-        for (; p < k; p++) sum += as.getAtIndex(FLOAT, ao + p) * bs.getAtIndex(FLOAT, bo + p);
-        return sum;
+        return tail(a.segment(), a.offset() + (long) i * a.stride(), b.segment(), b.offset() + (long) j * b.stride(), 0, k);
     }
 
     /** A 1×4 block: row i of A against rows j … j+3 of B (batch 1: each weight row read once). */
@@ -107,11 +96,11 @@ final class VectorGemmSmall {
         FloatVector s0 = FloatVector.zero(S), s1 = FloatVector.zero(S), s2 = FloatVector.zero(S), s3 = FloatVector.zero(S);
         int p = 0;
         for (; p + L <= k; p += L) {
-            FloatVector av = load(as, ao + p);
-            s0 = av.fma(load(bs, b0 + p), s0);
-            s1 = av.fma(load(bs, b0 + bStride + p), s1);
-            s2 = av.fma(load(bs, b0 + 2 * bStride + p), s2);
-            s3 = av.fma(load(bs, b0 + 3 * bStride + p), s3);
+            FloatVector av = FloatVector.fromMemorySegment(S, as, (ao + p) * Float.BYTES, LE);
+            s0 = av.fma(FloatVector.fromMemorySegment(S, bs, (b0 + p) * Float.BYTES, LE), s0);
+            s1 = av.fma(FloatVector.fromMemorySegment(S, bs, (b0 + bStride + p) * Float.BYTES, LE), s1);
+            s2 = av.fma(FloatVector.fromMemorySegment(S, bs, (b0 + 2 * bStride + p) * Float.BYTES, LE), s2);
+            s3 = av.fma(FloatVector.fromMemorySegment(S, bs, (b0 + 3 * bStride + p) * Float.BYTES, LE), s3);
         }
         float d0 = Lanes.sum(s0), d1 = Lanes.sum(s1);
         float d2 = Lanes.sum(s2), d3 = Lanes.sum(s3);
@@ -142,24 +131,24 @@ final class VectorGemmSmall {
         FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S), c32 = FloatVector.zero(S), c33 = FloatVector.zero(S);
         int p = 0;
         for (; p + L <= k; p += L) {
-            FloatVector w0 = load(bs, b0 + p), w1 = load(bs, b0 + bS + p);
-            FloatVector w2 = load(bs, b0 + 2 * bS + p), w3 = load(bs, b0 + 3 * bS + p);
-            FloatVector x = load(as, a0 + p);
+            FloatVector w0 = FloatVector.fromMemorySegment(S, bs, (b0 + p) * Float.BYTES, LE), w1 = FloatVector.fromMemorySegment(S, bs, (b0 + bS + p) * Float.BYTES, LE);
+            FloatVector w2 = FloatVector.fromMemorySegment(S, bs, (b0 + 2 * bS + p) * Float.BYTES, LE), w3 = FloatVector.fromMemorySegment(S, bs, (b0 + 3 * bS + p) * Float.BYTES, LE);
+            FloatVector x = FloatVector.fromMemorySegment(S, as, (a0 + p) * Float.BYTES, LE);
             c00 = x.fma(w0, c00);
             c01 = x.fma(w1, c01);
             c02 = x.fma(w2, c02);
             c03 = x.fma(w3, c03);
-            x = load(as, a0 + aS + p);
+            x = FloatVector.fromMemorySegment(S, as, (a0 + aS + p) * Float.BYTES, LE);
             c10 = x.fma(w0, c10);
             c11 = x.fma(w1, c11);
             c12 = x.fma(w2, c12);
             c13 = x.fma(w3, c13);
-            x = load(as, a0 + 2 * aS + p);
+            x = FloatVector.fromMemorySegment(S, as, (a0 + 2 * aS + p) * Float.BYTES, LE);
             c20 = x.fma(w0, c20);
             c21 = x.fma(w1, c21);
             c22 = x.fma(w2, c22);
             c23 = x.fma(w3, c23);
-            x = load(as, a0 + 3 * aS + p);
+            x = FloatVector.fromMemorySegment(S, as, (a0 + 3 * aS + p) * Float.BYTES, LE);
             c30 = x.fma(w0, c30);
             c31 = x.fma(w1, c31);
             c32 = x.fma(w2, c32);
@@ -224,20 +213,20 @@ final class VectorGemmSmall {
                 for (int p = 0; p < k; p++) {
                     FloatVector ap = FloatVector.broadcast(S, as.getAtIndex(FLOAT, ao + p * aCol));
                     long bo = b.offset() + (long) p * b.stride() + j;
-                    s0 = ap.fma(load(bs, bo), s0);
-                    s1 = ap.fma(load(bs, bo + L), s1);
-                    s2 = ap.fma(load(bs, bo + 2 * L), s2);
-                    s3 = ap.fma(load(bs, bo + 3 * L), s3);
+                    s0 = ap.fma(FloatVector.fromMemorySegment(S, bs, (bo) * Float.BYTES, LE), s0);
+                    s1 = ap.fma(FloatVector.fromMemorySegment(S, bs, (bo + L) * Float.BYTES, LE), s1);
+                    s2 = ap.fma(FloatVector.fromMemorySegment(S, bs, (bo + 2 * L) * Float.BYTES, LE), s2);
+                    s3 = ap.fma(FloatVector.fromMemorySegment(S, bs, (bo + 3 * L) * Float.BYTES, LE), s3);
                 }
                 s0 = s0.mul(alpha);
                 s1 = s1.mul(alpha);
                 s2 = s2.mul(alpha);
                 s3 = s3.mul(alpha);
                 if (beta != 0f) {
-                    s0 = load(cs, co + j).fma(betaV, s0);
-                    s1 = load(cs, co + j + L).fma(betaV, s1);
-                    s2 = load(cs, co + j + 2 * L).fma(betaV, s2);
-                    s3 = load(cs, co + j + 3 * L).fma(betaV, s3);
+                    s0 = FloatVector.fromMemorySegment(S, cs, (co + j) * Float.BYTES, LE).fma(betaV, s0);
+                    s1 = FloatVector.fromMemorySegment(S, cs, (co + j + L) * Float.BYTES, LE).fma(betaV, s1);
+                    s2 = FloatVector.fromMemorySegment(S, cs, (co + j + 2 * L) * Float.BYTES, LE).fma(betaV, s2);
+                    s3 = FloatVector.fromMemorySegment(S, cs, (co + j + 3 * L) * Float.BYTES, LE).fma(betaV, s3);
                 }
                 s0.intoMemorySegment(cs, (co + j) * Float.BYTES, LE);
                 s1.intoMemorySegment(cs, (co + j + L) * Float.BYTES, LE);
@@ -248,10 +237,10 @@ final class VectorGemmSmall {
                 FloatVector s0 = FloatVector.zero(S);
                 for (int p = 0; p < k; p++) {
                     s0 = FloatVector.broadcast(S, as.getAtIndex(FLOAT, ao + p * aCol))
-                            .fma(load(bs, b.offset() + (long) p * b.stride() + j), s0);
+                            .fma(FloatVector.fromMemorySegment(S, bs, (b.offset() + (long) p * b.stride() + j) * Float.BYTES, LE), s0);
                 }
                 s0 = s0.mul(alpha);
-                if (beta != 0f) s0 = load(cs, co + j).fma(betaV, s0);
+                if (beta != 0f) s0 = FloatVector.fromMemorySegment(S, cs, (co + j) * Float.BYTES, LE).fma(betaV, s0);
                 s0.intoMemorySegment(cs, (co + j) * Float.BYTES, LE);
             }
             for (; j < n; j++) {

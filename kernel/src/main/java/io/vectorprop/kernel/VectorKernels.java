@@ -16,7 +16,10 @@ import static io.vectorprop.kernel.Matrix.FLOAT;
  * <p>Each element-wise kernel is a vector body over full vectors of the preferred species followed
  * by a scalar tail that calls the reference definitions in {@link ScalarKernels}, so tails agree
  * with the reference exactly. The species is a {@code static final} constant: a species held
- * anywhere else makes C2 fall back to boxed vectors (DESIGN.md §9).
+ * anywhere else makes C2 fall back to boxed vectors (DESIGN.md §9). Loads and stores are written out
+ * ({@code FloatVector.fromMemorySegment}, {@code intoMemorySegment}) rather than wrapped in helpers:
+ * the JDK's methods are always inlined, while a helper of ours that C2 declines to inline (say, one
+ * already compiled big by C1) makes every vector crossing it a heap object.
  */
 final class VectorKernels extends Kernels {
     static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -56,21 +59,13 @@ final class VectorKernels extends Kernels {
         VectorGemm.gemm(transA, transB, alpha, a, b, beta, c, threads());
     }
 
-    private static FloatVector load(MemorySegment s, long floatIndex) {
-        return FloatVector.fromMemorySegment(S, s, floatIndex * Float.BYTES, LE);
-    }
-
-    private static void store(FloatVector v, MemorySegment s, long floatIndex) {
-        v.intoMemorySegment(s, floatIndex * Float.BYTES, LE);
-    }
-
     // ---------------------------------------------------------------- element-wise
 
     @Override
     protected void hadamard(MemorySegment a, long ao, MemorySegment b, long bo, MemorySegment out, long oo, int n) {
         int i = 0;
         for (int bound = S.loopBound(n); i < bound; i += L) {
-            store(load(a, ao + i).mul(load(b, bo + i)), out, oo + i);
+            FloatVector.fromMemorySegment(S, a, (ao + i) * Float.BYTES, LE).mul(FloatVector.fromMemorySegment(S, b, (bo + i) * Float.BYTES, LE)).intoMemorySegment(out, (oo + i) * Float.BYTES, LE);
         }
         for (; i < n; i++) {
             out.setAtIndex(FLOAT, oo + i, a.getAtIndex(FLOAT, ao + i) * b.getAtIndex(FLOAT, bo + i));
@@ -81,7 +76,7 @@ final class VectorKernels extends Kernels {
     protected void subtract(MemorySegment a, long ao, MemorySegment b, long bo, MemorySegment out, long oo, int n) {
         int i = 0;
         for (int bound = S.loopBound(n); i < bound; i += L) {
-            store(load(a, ao + i).sub(load(b, bo + i)), out, oo + i);
+            FloatVector.fromMemorySegment(S, a, (ao + i) * Float.BYTES, LE).sub(FloatVector.fromMemorySegment(S, b, (bo + i) * Float.BYTES, LE)).intoMemorySegment(out, (oo + i) * Float.BYTES, LE);
         }
         for (; i < n; i++) {
             out.setAtIndex(FLOAT, oo + i, a.getAtIndex(FLOAT, ao + i) - b.getAtIndex(FLOAT, bo + i));
@@ -96,13 +91,13 @@ final class VectorKernels extends Kernels {
                 if (z != out || zo != oo) MemorySegment.copy(z, zo * Float.BYTES, out, oo * Float.BYTES, (long) n * Float.BYTES);
                 return;
             }
-            case SIGMOID -> { for (int i = 0; i < bound; i += L) store(sigmoid(load(z, zo + i)), out, oo + i); }
-            case TANH -> { for (int i = 0; i < bound; i += L) store(tanh(load(z, zo + i)), out, oo + i); }
-            case RELU -> { for (int i = 0; i < bound; i += L) store(load(z, zo + i).max(0f), out, oo + i); }
+            case SIGMOID -> { for (int i = 0; i < bound; i += L) sigmoid(FloatVector.fromMemorySegment(S, z, (zo + i) * Float.BYTES, LE)).intoMemorySegment(out, (oo + i) * Float.BYTES, LE); }
+            case TANH -> { for (int i = 0; i < bound; i += L) tanh(FloatVector.fromMemorySegment(S, z, (zo + i) * Float.BYTES, LE)).intoMemorySegment(out, (oo + i) * Float.BYTES, LE); }
+            case RELU -> { for (int i = 0; i < bound; i += L) FloatVector.fromMemorySegment(S, z, (zo + i) * Float.BYTES, LE).max(0f).intoMemorySegment(out, (oo + i) * Float.BYTES, LE); }
             case LEAKY_RELU -> {
                 for (int i = 0; i < bound; i += L) {
-                    FloatVector v = load(z, zo + i);
-                    store(v.max(v.mul(Activation.LEAKY_SLOPE)), out, oo + i);
+                    FloatVector v = FloatVector.fromMemorySegment(S, z, (zo + i) * Float.BYTES, LE);
+                    v.max(v.mul(Activation.LEAKY_SLOPE)).intoMemorySegment(out, (oo + i) * Float.BYTES, LE);
                 }
             }
             case SOFTMAX -> throw new IllegalArgumentException("softmax is not element-wise");
@@ -133,20 +128,20 @@ final class VectorKernels extends Kernels {
             }
             case SIGMOID -> {
                 for (int i = 0; i < bound; i += L) {            // g ⊙ σ(z)(1 − σ(z))
-                    FloatVector s = sigmoid(load(z, zo + i));
-                    store(load(g, go + i).mul(s).mul(s.neg().add(1f)), out, oo + i);
+                    FloatVector s = sigmoid(FloatVector.fromMemorySegment(S, z, (zo + i) * Float.BYTES, LE));
+                    FloatVector.fromMemorySegment(S, g, (go + i) * Float.BYTES, LE).mul(s).mul(s.neg().add(1f)).intoMemorySegment(out, (oo + i) * Float.BYTES, LE);
                 }
             }
             case TANH -> {
                 for (int i = 0; i < bound; i += L) {            // g ⊙ (1 − tanh²(z))
-                    FloatVector t = tanh(load(z, zo + i));
-                    store(load(g, go + i).mul(t.mul(t).neg().add(1f)), out, oo + i);
+                    FloatVector t = tanh(FloatVector.fromMemorySegment(S, z, (zo + i) * Float.BYTES, LE));
+                    FloatVector.fromMemorySegment(S, g, (go + i) * Float.BYTES, LE).mul(t.mul(t).neg().add(1f)).intoMemorySegment(out, (oo + i) * Float.BYTES, LE);
                 }
             }
-            case RELU -> { for (int i = 0; i < bound; i += L) store(stepDerivative(load(z, zo + i), 0f, load(g, go + i)), out, oo + i); }
+            case RELU -> { for (int i = 0; i < bound; i += L) stepDerivative(FloatVector.fromMemorySegment(S, z, (zo + i) * Float.BYTES, LE), 0f, FloatVector.fromMemorySegment(S, g, (go + i) * Float.BYTES, LE)).intoMemorySegment(out, (oo + i) * Float.BYTES, LE); }
             case LEAKY_RELU -> {
                 for (int i = 0; i < bound; i += L) {
-                    store(stepDerivative(load(z, zo + i), Activation.LEAKY_SLOPE, load(g, go + i)), out, oo + i);
+                    stepDerivative(FloatVector.fromMemorySegment(S, z, (zo + i) * Float.BYTES, LE), Activation.LEAKY_SLOPE, FloatVector.fromMemorySegment(S, g, (go + i) * Float.BYTES, LE)).intoMemorySegment(out, (oo + i) * Float.BYTES, LE);
                 }
             }
             case SOFTMAX -> throw new IllegalArgumentException("softmax is not element-wise");
@@ -169,7 +164,7 @@ final class VectorKernels extends Kernels {
         int bound = S.loopBound(n);
         FloatVector vmax = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
         for (int i = 0; i < bound; i += L) {
-            vmax = vmax.max(load(z, zo + i));
+            vmax = vmax.max(FloatVector.fromMemorySegment(S, z, (zo + i) * Float.BYTES, LE));
         }
         float max = vmax.reduceLanes(VectorOperators.MAX);
         for (int i = bound; i < n; i++) {
@@ -177,8 +172,8 @@ final class VectorKernels extends Kernels {
         }
         FloatVector vsum = FloatVector.zero(S);
         for (int i = 0; i < bound; i += L) {
-            FloatVector e = VectorMath.exp(load(z, zo + i).sub(max));
-            store(e, out, oo + i);
+            FloatVector e = VectorMath.exp(FloatVector.fromMemorySegment(S, z, (zo + i) * Float.BYTES, LE).sub(max));
+            e.intoMemorySegment(out, (oo + i) * Float.BYTES, LE);
             vsum = vsum.add(e);
         }
         float sum = Lanes.sum(vsum);
@@ -195,7 +190,7 @@ final class VectorKernels extends Kernels {
         FloatVector alphaV = FloatVector.broadcast(S, alpha);
         int i = 0;
         for (int bound = S.loopBound(n); i < bound; i += L) {
-            store(load(x, xo + i).fma(alphaV, load(y, yo + i)), y, yo + i);
+            FloatVector.fromMemorySegment(S, x, (xo + i) * Float.BYTES, LE).fma(alphaV, FloatVector.fromMemorySegment(S, y, (yo + i) * Float.BYTES, LE)).intoMemorySegment(y, (yo + i) * Float.BYTES, LE);
         }
         for (; i < n; i++) {
             y.setAtIndex(FLOAT, yo + i, y.getAtIndex(FLOAT, yo + i) + alpha * x.getAtIndex(FLOAT, xo + i));
@@ -206,7 +201,7 @@ final class VectorKernels extends Kernels {
     protected void scale(float alpha, MemorySegment x, long xo, int n) {
         int i = 0;
         for (int bound = S.loopBound(n); i < bound; i += L) {
-            store(load(x, xo + i).mul(alpha), x, xo + i);
+            FloatVector.fromMemorySegment(S, x, (xo + i) * Float.BYTES, LE).mul(alpha).intoMemorySegment(x, (xo + i) * Float.BYTES, LE);
         }
         for (; i < n; i++) {
             x.setAtIndex(FLOAT, xo + i, alpha * x.getAtIndex(FLOAT, xo + i));
@@ -221,11 +216,11 @@ final class VectorKernels extends Kernels {
         for (int bound = S.loopBound(cols); j < bound; j += L) {
             FloatVector sum = FloatVector.zero(S);
             for (int r = 0; r < rows; r++) {
-                sum = sum.add(load(m, mo + (long) r * stride + j));
+                sum = sum.add(FloatVector.fromMemorySegment(S, m, (mo + (long) r * stride + j) * Float.BYTES, LE));
             }
             sum = sum.mul(alpha);
-            if (beta != 0f) sum = load(out, oo + j).fma(betaV, sum);
-            store(sum, out, oo + j);
+            if (beta != 0f) sum = FloatVector.fromMemorySegment(S, out, (oo + j) * Float.BYTES, LE).fma(betaV, sum);
+            sum.intoMemorySegment(out, (oo + j) * Float.BYTES, LE);
         }
         for (; j < cols; j++) {
             float sum = 0f;
@@ -244,7 +239,7 @@ final class VectorKernels extends Kernels {
         int bound = S.loopBound(n);
         double sum = 0;
         for (int i = 0; i < bound; i += L) {
-            FloatVector av = load(a, ao + i), yv = load(y, yo + i);
+            FloatVector av = FloatVector.fromMemorySegment(S, a, (ao + i) * Float.BYTES, LE), yv = FloatVector.fromMemorySegment(S, y, (yo + i) * Float.BYTES, LE);
             FloatVector term = switch (loss) {
                 case QUADRATIC -> {
                     FloatVector d = av.sub(yv);
@@ -271,13 +266,13 @@ final class VectorKernels extends Kernels {
                                 long oo, int n) {
         int bound = S.loopBound(n);
         for (int i = 0; i < bound; i += L) {
-            FloatVector av = load(a, ao + i), yv = load(y, yo + i);
+            FloatVector av = FloatVector.fromMemorySegment(S, a, (ao + i) * Float.BYTES, LE), yv = FloatVector.fromMemorySegment(S, y, (yo + i) * Float.BYTES, LE);
             FloatVector grad = switch (loss) {
                 case QUADRATIC -> av.sub(yv);
                 case BINARY_CROSS_ENTROPY -> av.sub(yv).div(av.mul(av.neg().add(1f)).max(Loss.LOG_EPSILON));
                 case SOFTMAX_CROSS_ENTROPY -> yv.neg().div(av.max(Loss.LOG_EPSILON));
             };
-            store(grad, out, oo + i);
+            grad.intoMemorySegment(out, (oo + i) * Float.BYTES, LE);
         }
         for (int i = bound; i < n; i++) {
             out.setAtIndex(FLOAT, oo + i,
@@ -291,9 +286,9 @@ final class VectorKernels extends Kernels {
         int bound = S.loopBound(n);
         float max = Float.NEGATIVE_INFINITY;
         if (bound > 0) {
-            FloatVector vmax = load(m, mo);
+            FloatVector vmax = FloatVector.fromMemorySegment(S, m, (mo) * Float.BYTES, LE);
             for (int i = L; i < bound; i += L) {
-                vmax = vmax.max(load(m, mo + i));
+                vmax = vmax.max(FloatVector.fromMemorySegment(S, m, (mo + i) * Float.BYTES, LE));
             }
             max = vmax.reduceLanes(VectorOperators.MAX);
         }
@@ -315,11 +310,11 @@ final class VectorKernels extends Kernels {
                                 float weightDecay, boolean nesterov) {
         int i = 0;
         for (int bound = S.loopBound(n); i < bound; i += L) {
-            FloatVector th = load(theta, to + i);
-            FloatVector g = load(mask, mo + i).mul(weightDecay).fma(th, load(grad, go + i));
-            FloatVector v = load(velocity, vo + i).mul(momentum).sub(g.mul(lr));
-            store(v, velocity, vo + i);
-            store(nesterov ? th.add(v.mul(momentum)).sub(g.mul(lr)) : th.add(v), theta, to + i);
+            FloatVector th = FloatVector.fromMemorySegment(S, theta, (to + i) * Float.BYTES, LE);
+            FloatVector g = FloatVector.fromMemorySegment(S, mask, (mo + i) * Float.BYTES, LE).mul(weightDecay).fma(th, FloatVector.fromMemorySegment(S, grad, (go + i) * Float.BYTES, LE));
+            FloatVector v = FloatVector.fromMemorySegment(S, velocity, (vo + i) * Float.BYTES, LE).mul(momentum).sub(g.mul(lr));
+            v.intoMemorySegment(velocity, (vo + i) * Float.BYTES, LE);
+            (nesterov ? th.add(v.mul(momentum)).sub(g.mul(lr)) : th.add(v)).intoMemorySegment(theta, (to + i) * Float.BYTES, LE);
         }
         if (i < n) {
             ScalarKernels.INSTANCE.momentumStep(theta, to + i, grad, go + i, velocity, vo + i, mask, mo + i, n - i,
@@ -333,14 +328,14 @@ final class VectorKernels extends Kernels {
                             float beta2, float epsilon, float weightDecay, float correction1, float correction2) {
         int i = 0;
         for (int bound = S.loopBound(n); i < bound; i += L) {
-            FloatVector th = load(theta, to + i);
-            FloatVector g = load(mask, ko + i).mul(weightDecay).fma(th, load(grad, go + i));
-            FloatVector mi = load(m, mo + i).mul(beta1).add(g.mul(1f - beta1));
-            FloatVector vi = load(v, vo + i).mul(beta2).add(g.mul(g).mul(1f - beta2));
-            store(mi, m, mo + i);
-            store(vi, v, vo + i);
+            FloatVector th = FloatVector.fromMemorySegment(S, theta, (to + i) * Float.BYTES, LE);
+            FloatVector g = FloatVector.fromMemorySegment(S, mask, (ko + i) * Float.BYTES, LE).mul(weightDecay).fma(th, FloatVector.fromMemorySegment(S, grad, (go + i) * Float.BYTES, LE));
+            FloatVector mi = FloatVector.fromMemorySegment(S, m, (mo + i) * Float.BYTES, LE).mul(beta1).add(g.mul(1f - beta1));
+            FloatVector vi = FloatVector.fromMemorySegment(S, v, (vo + i) * Float.BYTES, LE).mul(beta2).add(g.mul(g).mul(1f - beta2));
+            mi.intoMemorySegment(m, (mo + i) * Float.BYTES, LE);
+            vi.intoMemorySegment(v, (vo + i) * Float.BYTES, LE);
             FloatVector step = mi.div(correction1).mul(lr).div(vi.div(correction2).sqrt().add(epsilon));
-            store(th.sub(step), theta, to + i);
+            th.sub(step).intoMemorySegment(theta, (to + i) * Float.BYTES, LE);
         }
         if (i < n) {
             ScalarKernels.INSTANCE.adamStep(theta, to + i, grad, go + i, m, mo + i, v, vo + i, mask, ko + i, n - i,
