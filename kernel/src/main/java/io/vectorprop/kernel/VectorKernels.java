@@ -91,9 +91,24 @@ final class VectorKernels extends Kernels {
                 if (z != out || zo != oo) MemorySegment.copy(z, zo * Float.BYTES, out, oo * Float.BYTES, (long) n * Float.BYTES);
                 return;
             }
-            case SIGMOID -> { for (int i = 0; i < bound; i += L) sigmoid(FloatVector.fromMemorySegment(S, z, (zo + i) * Float.BYTES, LE)).intoMemorySegment(out, (oo + i) * Float.BYTES, LE); }
-            case TANH -> { for (int i = 0; i < bound; i += L) tanh(FloatVector.fromMemorySegment(S, z, (zo + i) * Float.BYTES, LE)).intoMemorySegment(out, (oo + i) * Float.BYTES, LE); }
-            case RELU -> { for (int i = 0; i < bound; i += L) FloatVector.fromMemorySegment(S, z, (zo + i) * Float.BYTES, LE).max(0f).intoMemorySegment(out, (oo + i) * Float.BYTES, LE); }
+            case SIGMOID -> {
+                for (int i = 0; i < bound; i += L) {            // σ(z) = 1 / (1 + e^(−z))
+                    FloatVector zv = FloatVector.fromMemorySegment(S, z, (zo + i) * Float.BYTES, LE);
+                    ONE.div(VectorMath.exp(zv.neg()).add(1f)).intoMemorySegment(out, (oo + i) * Float.BYTES, LE);
+                }
+            }
+            case TANH -> {
+                for (int i = 0; i < bound; i += L) {
+                    FloatVector zv = FloatVector.fromMemorySegment(S, z, (zo + i) * Float.BYTES, LE);
+                    VectorMath.tanh(zv).intoMemorySegment(out, (oo + i) * Float.BYTES, LE);
+                }
+            }
+            case RELU -> {
+                for (int i = 0; i < bound; i += L) {            // max(z, 0) keeps NaN
+                    FloatVector zv = FloatVector.fromMemorySegment(S, z, (zo + i) * Float.BYTES, LE);
+                    zv.max(0f).intoMemorySegment(out, (oo + i) * Float.BYTES, LE);
+                }
+            }
             case LEAKY_RELU -> {
                 for (int i = 0; i < bound; i += L) {
                     FloatVector v = FloatVector.fromMemorySegment(S, z, (zo + i) * Float.BYTES, LE);
@@ -107,16 +122,6 @@ final class VectorKernels extends Kernels {
         }
     }
 
-    /** σ(z) = 1 / (1 + e^(−z)), with {@link VectorMath#exp} (same bits in every JIT tier). */
-    private static FloatVector sigmoid(FloatVector z) {
-        return ONE.div(VectorMath.exp(z.neg()).add(1f));
-    }
-
-    /** tanh from {@link VectorMath#tanh} (the TANH operator is not intrinsified). */
-    private static FloatVector tanh(FloatVector z) {
-        return VectorMath.tanh(z);
-    }
-
     @Override
     protected void activationBackward(Activation f, MemorySegment z, long zo, MemorySegment g, long go,
                                       MemorySegment out, long oo, int n) {
@@ -128,20 +133,27 @@ final class VectorKernels extends Kernels {
             }
             case SIGMOID -> {
                 for (int i = 0; i < bound; i += L) {            // g ⊙ σ(z)(1 − σ(z))
-                    FloatVector s = sigmoid(FloatVector.fromMemorySegment(S, z, (zo + i) * Float.BYTES, LE));
-                    FloatVector.fromMemorySegment(S, g, (go + i) * Float.BYTES, LE).mul(s).mul(s.neg().add(1f)).intoMemorySegment(out, (oo + i) * Float.BYTES, LE);
+                    FloatVector zv = FloatVector.fromMemorySegment(S, z, (zo + i) * Float.BYTES, LE);
+                    FloatVector s = ONE.div(VectorMath.exp(zv.neg()).add(1f));
+                    FloatVector gv = FloatVector.fromMemorySegment(S, g, (go + i) * Float.BYTES, LE);
+                    gv.mul(s).mul(s.neg().add(1f)).intoMemorySegment(out, (oo + i) * Float.BYTES, LE);
                 }
             }
             case TANH -> {
                 for (int i = 0; i < bound; i += L) {            // g ⊙ (1 − tanh²(z))
-                    FloatVector t = tanh(FloatVector.fromMemorySegment(S, z, (zo + i) * Float.BYTES, LE));
-                    FloatVector.fromMemorySegment(S, g, (go + i) * Float.BYTES, LE).mul(t.mul(t).neg().add(1f)).intoMemorySegment(out, (oo + i) * Float.BYTES, LE);
+                    FloatVector t = VectorMath.tanh(FloatVector.fromMemorySegment(S, z, (zo + i) * Float.BYTES, LE));
+                    FloatVector gv = FloatVector.fromMemorySegment(S, g, (go + i) * Float.BYTES, LE);
+                    gv.mul(t.mul(t).neg().add(1f)).intoMemorySegment(out, (oo + i) * Float.BYTES, LE);
                 }
             }
-            case RELU -> { for (int i = 0; i < bound; i += L) stepDerivative(FloatVector.fromMemorySegment(S, z, (zo + i) * Float.BYTES, LE), 0f, FloatVector.fromMemorySegment(S, g, (go + i) * Float.BYTES, LE)).intoMemorySegment(out, (oo + i) * Float.BYTES, LE); }
-            case LEAKY_RELU -> {
+            case RELU, LEAKY_RELU -> {
+                // g ⊙ f'(z): f' is 1 where z > 0, the slope (0 or LEAKY_SLOPE) elsewhere, NaN where z is NaN
+                FloatVector slope = FloatVector.broadcast(S, f == Activation.RELU ? 0f : Activation.LEAKY_SLOPE);
                 for (int i = 0; i < bound; i += L) {
-                    stepDerivative(FloatVector.fromMemorySegment(S, z, (zo + i) * Float.BYTES, LE), Activation.LEAKY_SLOPE, FloatVector.fromMemorySegment(S, g, (go + i) * Float.BYTES, LE)).intoMemorySegment(out, (oo + i) * Float.BYTES, LE);
+                    FloatVector zv = FloatVector.fromMemorySegment(S, z, (zo + i) * Float.BYTES, LE);
+                    FloatVector d = slope.blend(ONE, zv.compare(VectorOperators.GT, 0f)).blend(zv, zv.test(VectorOperators.IS_NAN));
+                    FloatVector.fromMemorySegment(S, g, (go + i) * Float.BYTES, LE).mul(d)
+                            .intoMemorySegment(out, (oo + i) * Float.BYTES, LE);
                 }
             }
             case SOFTMAX -> throw new IllegalArgumentException("softmax is not element-wise");
@@ -150,13 +162,6 @@ final class VectorKernels extends Kernels {
             out.setAtIndex(FLOAT, oo + i,
                     g.getAtIndex(FLOAT, go + i) * ScalarKernels.fPrime(f, z.getAtIndex(FLOAT, zo + i)));
         }
-    }
-
-    /** g ⊙ f'(z) for (leaky) ReLU: f' is 1 where z > 0, {@code slope} elsewhere, NaN where z is NaN. */
-    private static FloatVector stepDerivative(FloatVector z, float slope, FloatVector g) {
-        FloatVector d = FloatVector.broadcast(S, slope).blend(1f, z.compare(VectorOperators.GT, 0f));
-        d = d.blend(z, z.test(VectorOperators.IS_NAN));
-        return g.mul(d);
     }
 
     @Override
@@ -245,8 +250,9 @@ final class VectorKernels extends Kernels {
                     FloatVector d = av.sub(yv);
                     yield d.mul(d).mul(0.5f);
                 }
-                case BINARY_CROSS_ENTROPY -> yv.mul(log(av)).add(yv.neg().add(1f).mul(log(av.neg().add(1f)))).neg();
-                case SOFTMAX_CROSS_ENTROPY -> yv.mul(log(av)).neg();
+                case BINARY_CROSS_ENTROPY -> yv.mul(av.max(Loss.LOG_EPSILON).lanewise(VectorOperators.LOG))
+                        .add(yv.neg().add(1f).mul(av.neg().add(1f).max(Loss.LOG_EPSILON).lanewise(VectorOperators.LOG))).neg();
+                case SOFTMAX_CROSS_ENTROPY -> yv.mul(av.max(Loss.LOG_EPSILON).lanewise(VectorOperators.LOG)).neg();   // ln(max(a, ε))
             };
             sum += Lanes.sum(term);       // per-vector reduction keeps the long sum in double
         }
@@ -254,11 +260,6 @@ final class VectorKernels extends Kernels {
             sum += ScalarKernels.lossTerm(loss, a.getAtIndex(FLOAT, ao + i), y.getAtIndex(FLOAT, yo + i));
         }
         return sum;
-    }
-
-    /** ln(max(x, ε)); LOG is intrinsified. */
-    private static FloatVector log(FloatVector x) {
-        return x.max(Loss.LOG_EPSILON).lanewise(VectorOperators.LOG);
     }
 
     @Override

@@ -57,6 +57,16 @@ public final class Predictor implements AutoCloseable {
         return new Predictor(net);
     }
 
+    /**
+     * A predictor for the model in a safetensors file; {@code architecture} may be null when the file
+     * carries it in its metadata (a PyTorch export needs it).
+     */
+    public static Predictor load(java.nio.file.Path model, Architecture architecture) throws java.io.IOException {
+        try (Network net = io.vectorprop.model.SafeTensors.load(model, architecture, Kernels.get())) {
+            return new Predictor(net);
+        }
+    }
+
     public Architecture architecture() { return arch; }
 
     /** One sample: {@code in} has n₀ features, {@code out} receives n_L outputs. */

@@ -35,6 +35,12 @@ class SafeTensorsTest {
                 assertEquals(arch, back.architecture());
                 assertArrayEquals(net.parameters().toArray(), back.parameters().toArray());
             }
+            try (var fromFile = io.vectorprop.network.Predictor.load(f, null); var fromNet = io.vectorprop.network.Predictor.of(net)) {
+                float[] x = {1, -2, 3, -4, 5, -6, 7}, a = new float[3], b = new float[3];
+                fromFile.predict(x, a);
+                fromNet.predict(x, b);
+                assertArrayEquals(b, a, "a predictor from the file must match one from the network");
+            }
         }
         try (var files = Files.list(dir)) {
             assertEquals(1, files.count(), "no temporary file left behind");
