@@ -27,7 +27,7 @@ import org.openjdk.jmh.runner.options.OptionsBuilder;
 import org.openjdk.jmh.runner.options.TimeValue;
 
 /**
- * The quick benchmark profile (about 8 minutes on 2 cores): GEMM against OpenBLAS and the scalar
+ * The quick benchmark profile (about 9 minutes on 2 cores): GEMM against OpenBLAS and the scalar
  * reference, training steps and prediction latency, then the PyTorch peer script when
  * {@code /usr/bin/python3} can import torch. Writes {@code bench/results/<date>.json},
  * {@code <date>.md} (the tables the README shows) and {@code <date>-gemm.png}.
@@ -83,7 +83,9 @@ public final class Report {
 
     static List<Row> run(Class<?> bench, String method, Map<String, String> params) throws RunnerException {
         ChainedOptionsBuilder b = new OptionsBuilder().include(bench.getSimpleName() + "\\.(" + method + ")")
-                .forks(1).warmupIterations(3).warmupTime(TimeValue.seconds(1)).measurementIterations(5)
+                // 6 s of warm-up: with 3 s, C2 had sometimes not finished with the vector code when
+                // measurement began, which showed as KB/op of boxed vectors and huge error bars.
+                .forks(1).warmupIterations(3).warmupTime(TimeValue.seconds(2)).measurementIterations(4)
                 .measurementTime(TimeValue.seconds(1)).addProfiler("gc").shouldFailOnError(false);
         for (var e : params.entrySet()) b.param(e.getKey(), e.getValue().split(","));
         Collection<RunResult> results = new Runner(b.build()).run();
@@ -167,7 +169,7 @@ public final class Report {
         StringBuilder s = new StringBuilder();
         s.append("Benchmark report ").append(date).append(" (").append(System.getProperty("os.arch")).append(", ")
                 .append(Runtime.getRuntime().availableProcessors()).append(" cores, JDK ").append(Runtime.version())
-                .append(", default JVM flags; JMH 1 fork, 3×1 s warm-up, 5×1 s measurement)\n\n");
+                .append(", default JVM flags; JMH 1 fork, 3×2 s warm-up, 4×1 s measurement)\n\n");
         s.append("| GEMM shape | trans | threads | simd GFLOP/s | openblas GFLOP/s | scalar GFLOP/s | simd/openblas | simd/scalar |\n");
         s.append("|---|---|---|---|---|---|---|---|\n");
         List<String> seen = new ArrayList<>();
