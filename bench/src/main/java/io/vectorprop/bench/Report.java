@@ -67,7 +67,7 @@ public final class Report {
         }
         rows.addAll(run(GemmBench.class, "gemm", Map.of("impl", "simd,openblas", "shape", "1024x1024x1024,256x256x784",
                 "trans", "NT", "threads", "2")));
-        rows.addAll(run(TrainStepBench.class, "step", Map.of("batch", "1,10,64,256", "threads", "1,2", "optimizer", "sgd")));
+        rows.addAll(run(TrainStepBench.class, "step$", Map.of("batch", "1,10,64,256", "threads", "1,2", "optimizer", "sgd")));
         rows.addAll(run(InferenceBench.class, "predictOne$|predictOneTwoThreads", Map.of()));
         String peerJson = peer ? runPeer() : null;
 

@@ -78,6 +78,15 @@ public class TrainStepBench {
     public double step() {
         net.forward(ws);
         double loss = net.loss(ws);
+        net.backwardAndStep(ws, opt);
+        return loss;
+    }
+
+    /** The same step with the update as a separate pass over the gradient block (what {@code step} fuses for SGD). */
+    @Benchmark
+    public double stepTwoPass() {
+        net.forward(ws);
+        double loss = net.loss(ws);
         net.backward(ws);
         opt.step();
         return loss;

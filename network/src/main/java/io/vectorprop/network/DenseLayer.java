@@ -53,4 +53,22 @@ final class DenseLayer {
             k.activationBackward(fPrev, zPrev, deltaPrev, deltaPrev);               // … ⊙ f'(Z_prev)
         }
     }
+
+    /**
+     * Backward fused with plain SGD, {@code θ ← θ − η·(∇θ + λ·θ)}, for when the gradients themselves are
+     * not wanted: BP2 runs first, as it needs the old {@code W}; then BP4 and BP3 write the step straight
+     * into the parameters, {@code W ← (1 − ηλ)·W − (η/B)·Δᵀ·A_prev} (one GEMM with β = 1 − ηλ) and
+     * {@code b ← b − (η/B)·Σ_rows Δ} (no decay on biases). This saves writing the gradient block and a
+     * separate pass that reads it back with the parameters.
+     */
+    void backwardSgd(Kernels k, Matrix aPrev, Matrix delta, Matrix zPrev, Activation fPrev, Matrix deltaPrev,
+                     float learningRate, float weightDecay) {
+        if (deltaPrev != null) {
+            k.gemm(Transpose.N, Transpose.N, 1f, delta, weight, 0f, deltaPrev);      // BP2: Δ·W (old W) …
+            k.activationBackward(fPrev, zPrev, deltaPrev, deltaPrev);               // … ⊙ f'(Z_prev)
+        }
+        float step = -learningRate / delta.rows();
+        k.gemm(Transpose.T, Transpose.N, step, delta, aPrev, 1f - learningRate * weightDecay, weight);   // BP4 + update
+        k.columnSums(step, delta, 1f, bias);                                                          // BP3 + update
+    }
 }

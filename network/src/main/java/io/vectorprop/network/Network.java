@@ -178,6 +178,32 @@ public final class Network implements AutoCloseable {
         }
     }
 
+    /**
+     * Backward pass and one optimizer step, as {@link #backward} then {@link Optimizer#step()} would do.
+     * For plain SGD the step is fused into BP3 and BP4 (each layer's GEMM writes {@code W − η·∇W}
+     * straight into the weights), which saves two passes over the parameter block; {@link #gradients()}
+     * is then not filled. Other optimizers take the two-pass route.
+     */
+    public void backwardAndStep(Workspace ws, Optimizer optimizer) {
+        if (optimizer.network() != this) {
+            throw new IllegalArgumentException("backwardAndStep: the optimizer was built for another network");
+        }
+        if (!optimizer.fusesIntoBackward()) {
+            backward(ws);
+            optimizer.step();
+            return;
+        }
+        optimizer.countStep();
+        int last = layers.length;
+        kernels.outputDelta(arch.loss(), arch.output(), ws.z(last), ws.a(last), ws.y(), ws.delta(last));   // BP1
+        for (int l = last - 1; l >= 0; l--) {
+            Matrix deltaPrev = l > 0 ? ws.delta(l) : null;
+            Activation fPrev = l > 0 ? layers[l - 1].activation : null;
+            layers[l].backwardSgd(kernels, ws.a(l), ws.delta(l + 1), ws.z(l), fPrev, deltaPrev,   // BP2, BP4, BP3
+                    optimizer.learningRate(), optimizer.config().weightDecay());
+        }
+    }
+
     /** Copies all parameters from a network of the same architecture. */
     public void copyParametersFrom(Network other) {
         if (!other.arch.equals(arch)) {

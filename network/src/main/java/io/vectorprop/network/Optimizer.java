@@ -78,6 +78,14 @@ public final class Optimizer implements AutoCloseable {
         this.learningRate = lr;
     }
 
+    Network network() { return network; }
+
+    /** Plain SGD needs no state, so {@link Network#backwardAndStep} can apply it inside BP3/BP4. */
+    boolean fusesIntoBackward() { return config.kind() == Kind.SGD; }
+
+    /** Counts a step applied by {@link Network#backwardAndStep}. */
+    void countStep() { step++; }
+
     /** Applies the gradients of the last backward pass to the parameters. */
     public void step() {
         step++;

@@ -88,8 +88,7 @@ public final class Trainer {
                                 + epoch + " (try a smaller --lr)");
                     }
                     correct += countCorrect(net, ws, train, order, from);
-                    net.backward(ws);
-                    optimizer.step();
+                    net.backwardAndStep(ws, optimizer);
                     lossSum += loss * rows;
                     listener.batchDone(epoch, batch + 1, loss);
                 }

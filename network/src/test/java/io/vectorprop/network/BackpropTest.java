@@ -106,6 +106,53 @@ class BackpropTest {
         }
     }
 
+    /** The SGD step fused into BP3/BP4 must land where backward() + step() land (rounding aside). */
+    @Test
+    void fusedSgdStepMatchesBackwardThenStep() {
+        for (Kernels k : new Kernels[] {Kernels.get(), Kernels.scalar()}) {
+            for (int batch : new int[] {1, 3, 17}) {
+                for (float decay : new float[] {0f, 0.01f}) {
+                    Architecture arch = Architecture.of(new int[] {9, 7, 5, 3}, Activation.SIGMOID, Loss.SOFTMAX_CROSS_ENTROPY);
+                    try (Network fused = Network.create(arch, k); Network plain = Network.create(arch, k);
+                         Workspace wf = fused.newWorkspace(batch); Workspace wp = plain.newWorkspace(batch);
+                         Optimizer of = new Optimizer(Optimizer.Config.of(Optimizer.Kind.SGD, 0.5f, 0f, decay), fused);
+                         Optimizer op = new Optimizer(Optimizer.Config.of(Optimizer.Kind.SGD, 0.5f, 0f, decay), plain)) {
+                        fused.initialize(Init.NORMAL, batch);
+                        plain.copyParametersFrom(fused);
+                        java.util.Random rnd = new java.util.Random(batch);
+                        for (int step = 0; step < 3; step++) {
+                            float[] x = new float[batch * 9], y = new float[batch * 3];
+                            for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+                            for (int r = 0; r < batch; r++) y[r * 3 + rnd.nextInt(3)] = 1f;
+                            for (Workspace w : new Workspace[] {wf, wp}) {
+                                w.x().copyFrom(x);
+                                w.y().copyFrom(y);
+                            }
+                            fused.forward(wf);
+                            fused.backwardAndStep(wf, of);
+                            plain.forward(wp);
+                            plain.backward(wp);
+                            op.step();
+                        }
+                        float[] a = fused.parameters().toArray(), e = plain.parameters().toArray();
+                        float[] before = new float[e.length];
+                        try (Network init = Network.create(arch, k)) {
+                            init.initialize(Init.NORMAL, batch);
+                            before = init.parameters().toArray();
+                        }
+                        double moved = 0;
+                        for (int i = 0; i < e.length; i++) {
+                            assertEquals(e[i], a[i], 1e-5f * Math.max(1f, Math.abs(e[i])),
+                                    k.name() + " batch " + batch + " decay " + decay + " parameter " + i);
+                            moved = Math.max(moved, Math.abs(e[i] - before[i]));
+                        }
+                        assertTrue(moved > 1e-2, "the steps must move the parameters (moved " + moved + ")");
+                    }
+                }
+            }
+        }
+    }
+
     @Test
     void divergenceStopsNamingEpochAndBatchAndRestoresParameters() {
         try (Dataset train = blobs(200, 1)) {
