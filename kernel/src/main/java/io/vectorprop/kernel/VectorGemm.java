@@ -27,8 +27,9 @@ import static io.vectorprop.kernel.Matrix.FLOAT;
  * full MR×NR tile with no masks. It holds MR × 2 vector accumulators (16 zmm registers on AVX-512,
  * enough to cover FMA latency, leaving registers for the two B vectors and the A broadcast) for the
  * whole k loop, in outer-product form: two vector loads from B, MR broadcasts from A, 2·MR FMAs per
- * step. The tile goes to a small buffer and from there into C with α and β, so edge tiles need no
- * special kernel. Pack buffers are allocated once per thread and reused: no allocation per call.
+ * step. A full tile goes from the registers straight into C with α and β; an edge tile goes through a
+ * small buffer into the valid part of C, so edge tiles need no special kernel. Pack buffers are
+ * allocated once per thread and reused: no allocation per call.
  */
 final class VectorGemm {
     static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -124,31 +125,42 @@ final class VectorGemm {
                                     int ic, int jc) {
         if (A_OUTER) {
             for (int ir = 0; ir < mc; ir += MR) {
-                long aOff = (long) ir * kc * Float.BYTES;
                 for (int jr = 0; jr < nc; jr += NR) {
-                    microKernel(kc, ws.packA, aOff, ws.packB, (long) jr * kc * Float.BYTES, ws.tile);
-                    writeBack(ws.tile, alpha, beta, c, ic + ir, jc + jr, Math.min(MR, mc - ir), Math.min(NR, nc - jr));
+                    tile(ws, kc, ir, jr, alpha, beta, c, ic, jc, Math.min(MR, mc - ir), Math.min(NR, nc - jr));
                 }
             }
             return;
         }
         for (int jr = 0; jr < nc; jr += NR) {
-            long bOff = (long) jr * kc * Float.BYTES;
             int nr = Math.min(NR, nc - jr);
             for (int ir = 0; ir < mc; ir += MR) {
-                long aOff = (long) ir * kc * Float.BYTES;
-                microKernel(kc, ws.packA, aOff, ws.packB, bOff, ws.tile);
-                writeBack(ws.tile, alpha, beta, c, ic + ir, jc + jr, Math.min(MR, mc - ir), nr);
+                tile(ws, kc, ir, jr, alpha, beta, c, ic, jc, Math.min(MR, mc - ir), nr);
             }
         }
     }
 
+    /** One MR×NR tile of C: a full tile is written by the micro-kernel itself, an edge tile through ws.tile. */
+    private static void tile(Workspace ws, int kc, int ir, int jr, float alpha, float beta, Matrix c, int ic, int jc,
+                             int mr, int nr) {
+        long aOff = (long) ir * kc * Float.BYTES, bOff = (long) jr * kc * Float.BYTES, aRow = (long) kc * Float.BYTES;
+        if (mr == MR && nr == NR) {
+            long cOff = (c.offset() + (long) (ic + ir) * c.stride() + jc + jr) * Float.BYTES;
+            microKernel(kc, ws.packA, aOff, aRow, ws.packB, bOff, c.segment(), cOff,
+                    (long) c.stride() * Float.BYTES, alpha, beta);
+        } else {
+            microKernel(kc, ws.packA, aOff, aRow, ws.packB, bOff, ws.tile, 0, (long) NR * Float.BYTES, 1f, 0f);
+            writeBack(ws.tile, alpha, beta, c, ic + ir, jc + jr, mr, nr);
+        }
+    }
+
     /**
-     * The MR×NR tile {@code T = Σ_p a[:, p] ⊗ b[p, :]} over kc steps, A and B packed (MR and NR floats
-     * per step), written to {@code tile} row-major. Kept flat and free of calls that take vectors,
-     * so C2 keeps all 16 accumulators in registers.
+     * The MR×NR tile {@code T = Σ_p a[:, p] ⊗ b[p, :]} over kc steps, then {@code out = α·T + β·out}
+     * (β = 0: out not read) for an MR×NR block of {@code out} with rows {@code outRow} bytes apart.
+     * B is packed NR floats per step; A float (r, p) is at {@code aOff + r·aRow + p·4} bytes (packA's layout).
+     * Kept flat and free of calls that take vectors, so C2 keeps all 16 accumulators in registers.
      */
-    static void microKernel(int kc, MemorySegment pa, long aOff, MemorySegment pb, long bOff, MemorySegment tile) {
+    static void microKernel(int kc, MemorySegment pa, long aOff, long aRow, MemorySegment pb, long bOff,
+                            MemorySegment out, long outOff, long outRow, float alpha, float beta) {
         FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S);
         FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
         FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S);
@@ -157,141 +169,187 @@ final class VectorGemm {
         FloatVector c50 = FloatVector.zero(S), c51 = FloatVector.zero(S);
         FloatVector c60 = FloatVector.zero(S), c61 = FloatVector.zero(S);
         FloatVector c70 = FloatVector.zero(S), c71 = FloatVector.zero(S);
+        long a1 = aRow, a2 = 2 * aRow, a3 = 3 * aRow, a4 = 4 * aRow, a5 = 5 * aRow, a6 = 6 * aRow, a7 = 7 * aRow;
         for (int p = 0; p < kc; p++) {
             long bp = bOff + (long) p * NR * Float.BYTES;
-            long ap = aOff + (long) p * MR * Float.BYTES;
+            long ap = aOff + (long) p * Float.BYTES;
             FloatVector b0 = FloatVector.fromMemorySegment(S, pb, bp, LE);
             FloatVector b1 = FloatVector.fromMemorySegment(S, pb, bp + (long) L * Float.BYTES, LE);
-            FloatVector a0 = FloatVector.broadcast(S, pa.get(FLOAT, ap));
-            c00 = a0.fma(b0, c00);
-            c01 = a0.fma(b1, c01);
-            FloatVector a1 = FloatVector.broadcast(S, pa.get(FLOAT, ap + 4));
-            c10 = a1.fma(b0, c10);
-            c11 = a1.fma(b1, c11);
-            FloatVector a2 = FloatVector.broadcast(S, pa.get(FLOAT, ap + 8));
-            c20 = a2.fma(b0, c20);
-            c21 = a2.fma(b1, c21);
-            FloatVector a3 = FloatVector.broadcast(S, pa.get(FLOAT, ap + 12));
-            c30 = a3.fma(b0, c30);
-            c31 = a3.fma(b1, c31);
-            FloatVector a4 = FloatVector.broadcast(S, pa.get(FLOAT, ap + 16));
-            c40 = a4.fma(b0, c40);
-            c41 = a4.fma(b1, c41);
-            FloatVector a5 = FloatVector.broadcast(S, pa.get(FLOAT, ap + 20));
-            c50 = a5.fma(b0, c50);
-            c51 = a5.fma(b1, c51);
-            FloatVector a6 = FloatVector.broadcast(S, pa.get(FLOAT, ap + 24));
-            c60 = a6.fma(b0, c60);
-            c61 = a6.fma(b1, c61);
-            FloatVector a7 = FloatVector.broadcast(S, pa.get(FLOAT, ap + 28));
-            c70 = a7.fma(b0, c70);
-            c71 = a7.fma(b1, c71);
+            FloatVector x = FloatVector.broadcast(S, pa.get(FLOAT, ap));
+            c00 = x.fma(b0, c00);
+            c01 = x.fma(b1, c01);
+            x = FloatVector.broadcast(S, pa.get(FLOAT, ap + a1));
+            c10 = x.fma(b0, c10);
+            c11 = x.fma(b1, c11);
+            x = FloatVector.broadcast(S, pa.get(FLOAT, ap + a2));
+            c20 = x.fma(b0, c20);
+            c21 = x.fma(b1, c21);
+            x = FloatVector.broadcast(S, pa.get(FLOAT, ap + a3));
+            c30 = x.fma(b0, c30);
+            c31 = x.fma(b1, c31);
+            x = FloatVector.broadcast(S, pa.get(FLOAT, ap + a4));
+            c40 = x.fma(b0, c40);
+            c41 = x.fma(b1, c41);
+            x = FloatVector.broadcast(S, pa.get(FLOAT, ap + a5));
+            c50 = x.fma(b0, c50);
+            c51 = x.fma(b1, c51);
+            x = FloatVector.broadcast(S, pa.get(FLOAT, ap + a6));
+            c60 = x.fma(b0, c60);
+            c61 = x.fma(b1, c61);
+            x = FloatVector.broadcast(S, pa.get(FLOAT, ap + a7));
+            c70 = x.fma(b0, c70);
+            c71 = x.fma(b1, c71);
         }
-        long row = (long) NR * Float.BYTES, half = (long) L * Float.BYTES;
-        c00.intoMemorySegment(tile, 0, LE);
-        c01.intoMemorySegment(tile, half, LE);
-        c10.intoMemorySegment(tile, row, LE);
-        c11.intoMemorySegment(tile, row + half, LE);
-        c20.intoMemorySegment(tile, 2 * row, LE);
-        c21.intoMemorySegment(tile, 2 * row + half, LE);
-        c30.intoMemorySegment(tile, 3 * row, LE);
-        c31.intoMemorySegment(tile, 3 * row + half, LE);
-        c40.intoMemorySegment(tile, 4 * row, LE);
-        c41.intoMemorySegment(tile, 4 * row + half, LE);
-        c50.intoMemorySegment(tile, 5 * row, LE);
-        c51.intoMemorySegment(tile, 5 * row + half, LE);
-        c60.intoMemorySegment(tile, 6 * row, LE);
-        c61.intoMemorySegment(tile, 6 * row + half, LE);
-        c70.intoMemorySegment(tile, 7 * row, LE);
-        c71.intoMemorySegment(tile, 7 * row + half, LE);
+        // out = α·T + β·out, row by row, written out (no helper taking vectors: see above).
+        long h = (long) L * Float.BYTES, o = outOff;
+        if (beta == 0f) {
+            c00.mul(alpha).intoMemorySegment(out, o, LE);
+            c01.mul(alpha).intoMemorySegment(out, o + h, LE);
+            o += outRow;
+            c10.mul(alpha).intoMemorySegment(out, o, LE);
+            c11.mul(alpha).intoMemorySegment(out, o + h, LE);
+            o += outRow;
+            c20.mul(alpha).intoMemorySegment(out, o, LE);
+            c21.mul(alpha).intoMemorySegment(out, o + h, LE);
+            o += outRow;
+            c30.mul(alpha).intoMemorySegment(out, o, LE);
+            c31.mul(alpha).intoMemorySegment(out, o + h, LE);
+            o += outRow;
+            c40.mul(alpha).intoMemorySegment(out, o, LE);
+            c41.mul(alpha).intoMemorySegment(out, o + h, LE);
+            o += outRow;
+            c50.mul(alpha).intoMemorySegment(out, o, LE);
+            c51.mul(alpha).intoMemorySegment(out, o + h, LE);
+            o += outRow;
+            c60.mul(alpha).intoMemorySegment(out, o, LE);
+            c61.mul(alpha).intoMemorySegment(out, o + h, LE);
+            o += outRow;
+            c70.mul(alpha).intoMemorySegment(out, o, LE);
+            c71.mul(alpha).intoMemorySegment(out, o + h, LE);
+            return;
+        }
+        FloatVector bv = FloatVector.broadcast(S, beta);
+        FloatVector.fromMemorySegment(S, out, o, LE).fma(bv, c00.mul(alpha)).intoMemorySegment(out, o, LE);
+        FloatVector.fromMemorySegment(S, out, o + h, LE).fma(bv, c01.mul(alpha)).intoMemorySegment(out, o + h, LE);
+        o += outRow;
+        FloatVector.fromMemorySegment(S, out, o, LE).fma(bv, c10.mul(alpha)).intoMemorySegment(out, o, LE);
+        FloatVector.fromMemorySegment(S, out, o + h, LE).fma(bv, c11.mul(alpha)).intoMemorySegment(out, o + h, LE);
+        o += outRow;
+        FloatVector.fromMemorySegment(S, out, o, LE).fma(bv, c20.mul(alpha)).intoMemorySegment(out, o, LE);
+        FloatVector.fromMemorySegment(S, out, o + h, LE).fma(bv, c21.mul(alpha)).intoMemorySegment(out, o + h, LE);
+        o += outRow;
+        FloatVector.fromMemorySegment(S, out, o, LE).fma(bv, c30.mul(alpha)).intoMemorySegment(out, o, LE);
+        FloatVector.fromMemorySegment(S, out, o + h, LE).fma(bv, c31.mul(alpha)).intoMemorySegment(out, o + h, LE);
+        o += outRow;
+        FloatVector.fromMemorySegment(S, out, o, LE).fma(bv, c40.mul(alpha)).intoMemorySegment(out, o, LE);
+        FloatVector.fromMemorySegment(S, out, o + h, LE).fma(bv, c41.mul(alpha)).intoMemorySegment(out, o + h, LE);
+        o += outRow;
+        FloatVector.fromMemorySegment(S, out, o, LE).fma(bv, c50.mul(alpha)).intoMemorySegment(out, o, LE);
+        FloatVector.fromMemorySegment(S, out, o + h, LE).fma(bv, c51.mul(alpha)).intoMemorySegment(out, o + h, LE);
+        o += outRow;
+        FloatVector.fromMemorySegment(S, out, o, LE).fma(bv, c60.mul(alpha)).intoMemorySegment(out, o, LE);
+        FloatVector.fromMemorySegment(S, out, o + h, LE).fma(bv, c61.mul(alpha)).intoMemorySegment(out, o + h, LE);
+        o += outRow;
+        FloatVector.fromMemorySegment(S, out, o, LE).fma(bv, c70.mul(alpha)).intoMemorySegment(out, o, LE);
+        FloatVector.fromMemorySegment(S, out, o + h, LE).fma(bv, c71.mul(alpha)).intoMemorySegment(out, o + h, LE);
     }
 
-    /** {@code C[i0:i0+mr, j0:j0+nr] = α·T + β·C} (β = 0: C not read), for the valid part of the tile. */
+    /** {@code C[i0:i0+mr, j0:j0+nr] = α·T + β·C} (β = 0: C not read), for the valid part of an edge tile. */
     private static void writeBack(MemorySegment tile, float alpha, float beta, Matrix c, int i0, int j0, int mr,
                                   int nr) {
         MemorySegment cs = c.segment();
-        FloatVector betaV = FloatVector.broadcast(S, beta);
         for (int r = 0; r < mr; r++) {
-            long cRow = (c.offset() + (long) (i0 + r) * c.stride() + j0) * Float.BYTES;
-            long tRow = (long) r * NR * Float.BYTES;
-            int j = 0;
-            for (; j + L <= nr; j += L) {
-                FloatVector t = FloatVector.fromMemorySegment(S, tile, tRow + (long) j * Float.BYTES, LE).mul(alpha);
-                long at = cRow + (long) j * Float.BYTES;
-                if (beta != 0f) t = FloatVector.fromMemorySegment(S, cs, at, LE).fma(betaV, t);
-                t.intoMemorySegment(cs, at, LE);
-            }
-            for (; j < nr; j++) {
-                long at = cRow + (long) j * Float.BYTES;
-                float t = alpha * tile.get(FLOAT, tRow + (long) j * Float.BYTES);
-                cs.set(FLOAT, at, beta == 0f ? t : t + beta * cs.get(FLOAT, at));
+            long cRow = c.offset() + (long) (i0 + r) * c.stride() + j0;
+            long tRow = (long) r * NR;
+            for (int j = 0; j < nr; j++) {
+                float t = alpha * tile.getAtIndex(FLOAT, tRow + j);
+                cs.setAtIndex(FLOAT, cRow + j, beta == 0f ? t : t + beta * cs.getAtIndex(FLOAT, cRow + j));
             }
         }
     }
 
     /**
-     * Packs op(A)[ic:ic+mc, pc:pc+kc] as MR-row slivers: sliver s, step p holds the MR floats
-     * op(A)[ic+s·MR+r, pc+p], r < MR, zero past row mc. Plain copies, not Vector API (cold code should
-     * not depend on C2); copy and zero-fill are separate loops (DESIGN.md §9).
+     * Packs op(A)[ic:ic+mc, pc:pc+kc] row-major with rows kc floats long, zero rows after mc up to a
+     * multiple of MR: the sliver of rows ir … ir+MR−1 starts at float ir·kc, and the micro-kernel
+     * broadcasts float (r, p) from {@code (ir + r)·kc + p}. (Eight row streams measured faster than the
+     * classic step-major sliver here.) A as stored (ta = N): one bulk copy per row. Transposed: each row
+     * of A is read in order and spread over the block's rows, so reads stream and the mc written lines
+     * stay in L1 (a column-by-column gather at a power-of-two stride missed in L1 and L2).
      */
     private static void packA(Transpose ta, Matrix a, int ic, int mc, int pc, int kc, MemorySegment buf) {
         MemorySegment as = a.segment();
-        long rowStep = ta == Transpose.N ? a.stride() : 1;      // distance between op(A) rows i, i+1
-        long colStep = ta == Transpose.N ? 1 : a.stride();      // distance between op(A) columns p, p+1
-        for (int s = 0; s * MR < mc; s++) {
-            int rows = Math.min(MR, mc - s * MR);
-            long dst = (long) s * MR * kc;
-            long src0 = a.offset() + (ic + (long) s * MR) * rowStep + pc * colStep;
-            for (int p = 0; p < kc; p++) {
-                long src = src0 + p * colStep;
-                long d = dst + (long) p * MR;
-                for (int r = 0; r < rows; r++) {
-                    buf.setAtIndex(FLOAT, d + r, as.getAtIndex(FLOAT, src + r * rowStep));
+        long stride = a.stride();
+        if (ta == Transpose.N) {
+            long src = a.offset() + (long) ic * stride + pc;
+            int vectorPart = kc / L * L;
+            for (int i = 0; i < mc; i++) {
+                long from = (src + i * stride) * Float.BYTES, to = (long) i * kc * Float.BYTES;
+                for (int p = 0; p < vectorPart; p += L) {
+                    long o = (long) p * Float.BYTES;
+                    FloatVector.fromMemorySegment(S, as, from + o, LE).intoMemorySegment(buf, to + o, LE);
+                }
+                for (int p = vectorPart; p < kc; p++) {
+                    long o = (long) p * Float.BYTES;
+                    buf.set(FLOAT, to + o, as.get(FLOAT, from + o));
                 }
             }
-            if (rows < MR) {
-                for (int p = 0; p < kc; p++) {
-                    for (int r = rows; r < MR; r++) {
-                        buf.setAtIndex(FLOAT, dst + (long) p * MR + r, 0f);
-                    }
-                }
+        } else {
+            long src = a.offset() + (long) pc * stride + ic;
+            for (int p = 0; p < kc; p++) {
+                long row = src + p * stride;
+                for (int i = 0; i < mc; i++) buf.setAtIndex(FLOAT, (long) i * kc + p, as.getAtIndex(FLOAT, row + i));
             }
         }
+        int padded = (mc + MR - 1) / MR * MR;
+        zero(buf, (long) mc * kc, (long) (padded - mc) * kc);
     }
 
     /**
      * Packs op(B)[pc:pc+kc, jc:jc+nc] as NR-column slivers: sliver s, step p holds the NR floats
-     * op(B)[pc+p, jc+s·NR+j], j < NR, zero past column nc.
+     * op(B)[pc+p, jc+s·NR+j], j < NR, zero past column nc. B as stored (tb = N): two vector copies per
+     * step; transposed: a scalar transpose that reads each row of B in order.
      */
     private static void packB(Transpose tb, Matrix b, int pc, int kc, int jc, int nc, MemorySegment buf) {
         MemorySegment bs = b.segment();
-        long rowStep = tb == Transpose.N ? b.stride() : 1;      // op(B) rows p, p+1
-        long colStep = tb == Transpose.N ? 1 : b.stride();      // op(B) columns j, j+1
+        long stride = b.stride();
         for (int s = 0; s * NR < nc; s++) {
             int cols = Math.min(NR, nc - s * NR);
-            long dst = (long) s * NR * kc;
-            long src0 = b.offset() + pc * rowStep + (jc + (long) s * NR) * colStep;
-            if (tb == Transpose.N && cols == NR) {
-                for (int p = 0; p < kc; p++) {                  // rows of B are contiguous: block copies
-                    MemorySegment.copy(bs, (src0 + p * rowStep) * Float.BYTES, buf,
-                            (dst + (long) p * NR) * Float.BYTES, (long) NR * Float.BYTES);
+            long dst = (long) s * NR * kc;                     // in floats
+            if (tb == Transpose.N) {
+                long src = b.offset() + (long) pc * stride + jc + (long) s * NR;
+                if (cols == NR) {
+                    for (int p = 0; p < kc; p++) {
+                        long from = (src + p * stride) * Float.BYTES, to = (dst + (long) p * NR) * Float.BYTES;
+                        FloatVector.fromMemorySegment(S, bs, from, LE).intoMemorySegment(buf, to, LE);
+                        FloatVector.fromMemorySegment(S, bs, from + (long) L * Float.BYTES, LE)
+                                .intoMemorySegment(buf, to + (long) L * Float.BYTES, LE);
+                    }
+                    continue;
                 }
-                continue;
-            }
-            for (int p = 0; p < kc; p++) {
-                long src = src0 + p * rowStep;
-                long d = dst + (long) p * NR;
-                for (int j = 0; j < cols; j++) {
-                    buf.setAtIndex(FLOAT, d + j, bs.getAtIndex(FLOAT, src + j * colStep));
-                }
-            }
-            if (cols < NR) {
                 for (int p = 0; p < kc; p++) {
-                    for (int j = cols; j < NR; j++) {
-                        buf.setAtIndex(FLOAT, dst + (long) p * NR + j, 0f);
+                    for (int j = 0; j < cols; j++) {
+                        buf.setAtIndex(FLOAT, dst + (long) p * NR + j, bs.getAtIndex(FLOAT, src + p * stride + j));
+                    }
+                }
+            } else {
+                long src = b.offset() + (jc + (long) s * NR) * stride + pc;
+                for (int p0 = 0; p0 < kc; p0 += 16) {               // 16 steps at a time: read and written lines stay in L1
+                    int p1 = Math.min(kc, p0 + 16);
+                    for (int j = 0; j < cols; j++) {
+                        long row = src + j * stride;
+                        for (int p = p0; p < p1; p++) {
+                            buf.setAtIndex(FLOAT, dst + (long) p * NR + j, bs.getAtIndex(FLOAT, row + p));
+                        }
                     }
                 }
             }
+            for (int p = 0; p < kc; p++) {
+                for (int j = cols; j < NR; j++) buf.setAtIndex(FLOAT, dst + (long) p * NR + j, 0f);
+            }
         }
+    }
+
+    private static void zero(MemorySegment buf, long from, long count) {
+        for (long i = 0; i < count; i++) buf.setAtIndex(FLOAT, from + i, 0f);
     }
 }
