@@ -17,8 +17,8 @@ import static io.vectorprop.kernel.Matrix.FLOAT;
  *   for pc in K step KC:
  *     pack op(B)[pc:pc+kc, jc:jc+nc] into NR-wide slivers
  *     for ic in M step MC:              A block  MC×KC  (L2)
- *       pack op(A)[ic:ic+mc, pc:pc+kc] into MR-tall slivers
- *       for jr in nc step NR:           B sliver KC×NR  (L1)
+ *       pack α·op(A)[ic:ic+mc, pc:pc+kc] row-major (MR-row slivers)
+ *       for jr in nc step NR:           B sliver KC×NR  (64 KiB: L2)
  *         for ir in mc step MR:
  *           micro-kernel: MR×NR tile += A sliver · B sliver
  * </pre>
@@ -27,9 +27,10 @@ import static io.vectorprop.kernel.Matrix.FLOAT;
  * full MR×NR tile with no masks. It holds MR × 2 vector accumulators (16 zmm registers on AVX-512,
  * enough to cover FMA latency, leaving registers for the two B vectors and the A broadcast) for the
  * whole k loop, in outer-product form: two vector loads from B, MR broadcasts from A, 2·MR FMAs per
- * step. A full tile goes from the registers straight into C with α and β; an edge tile goes through a
- * small buffer into the valid part of C, so edge tiles need no special kernel. Pack buffers are
- * allocated once per thread and reused: no allocation per call.
+ * step. α is applied while packing A. When C is not accumulated onto (β = 0, first panel) a full tile
+ * goes from the registers straight into C; otherwise, and for edge tiles, it goes through a small
+ * buffer, {@code C = T + β·C}, into the valid part of C, so edge tiles need no special kernel. Pack
+ * buffers are allocated once per thread and reused: no allocation per call.
  */
 final class VectorGemm {
     static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -40,11 +41,15 @@ final class VectorGemm {
     static final int MR = 8;
     /** Micro-tile columns: two vectors. */
     static final int NR = 2 * L;
-    /** Depth of a packed panel. (The three block sizes can be overridden by system properties for tuning.) */
-    static final int KC = Integer.getInteger("vectorprop.gemm.kc", 384);
-    /** Rows of a packed A block (MC·KC floats ≈ 288 KiB, in L2); a multiple of MR. */
+    /**
+     * Depth of a packed panel. 512 measured ≈ 8 % faster than 384 at 1024³ and 20 % at 512³ (fewer
+     * panels that accumulate onto C through the tile buffer); 768 and 1024 no better. (The three block
+     * sizes can be overridden by system properties for tuning.)
+     */
+    static final int KC = Integer.getInteger("vectorprop.gemm.kc", 512);
+    /** Rows of a packed A block (MC·KC floats = 384 KiB, in L2); a multiple of MR. */
     static final int MC = Integer.getInteger("vectorprop.gemm.mc", 192) / MR * MR;
-    /** Columns of a packed B panel (KC·NC floats ≈ 4.5 MiB, in L3); a multiple of NR. */
+    /** Columns of a packed B panel (KC·NC floats = 6 MiB, in L3); a multiple of NR. */
     static final int NC = Integer.getInteger("vectorprop.gemm.nc", 3072) / NR * NR;
     /** Loop order inside a block: true keeps one A sliver in L1 while B slivers stream (ir outer). */
     static final boolean A_OUTER = Boolean.getBoolean("vectorprop.gemm.aOuter");
@@ -114,19 +119,19 @@ final class VectorGemm {
                 packB(tb, b, pc, kc, jc, nc, ws.packB);
                 for (int ic = i0; ic < i1; ic += MC) {
                     int mc = Math.min(MC, i1 - ic);
-                    packA(ta, a, ic, mc, pc, kc, ws.packA);
-                    macroKernel(ws, kc, mc, nc, alpha, betaHere, c, ic, jc);
+                    packA(ta, alpha, a, ic, mc, pc, kc, ws.packA);
+                    macroKernel(ws, kc, mc, nc, betaHere, c, ic, jc);
                 }
             }
         }
     }
 
-    private static void macroKernel(Workspace ws, int kc, int mc, int nc, float alpha, float beta, Matrix c,
+    private static void macroKernel(Workspace ws, int kc, int mc, int nc, float beta, Matrix c,
                                     int ic, int jc) {
         if (A_OUTER) {
             for (int ir = 0; ir < mc; ir += MR) {
                 for (int jr = 0; jr < nc; jr += NR) {
-                    tile(ws, kc, ir, jr, alpha, beta, c, ic, jc, Math.min(MR, mc - ir), Math.min(NR, nc - jr));
+                    tile(ws, kc, ir, jr, beta, c, ic, jc, Math.min(MR, mc - ir), Math.min(NR, nc - jr));
                 }
             }
             return;
@@ -134,33 +139,37 @@ final class VectorGemm {
         for (int jr = 0; jr < nc; jr += NR) {
             int nr = Math.min(NR, nc - jr);
             for (int ir = 0; ir < mc; ir += MR) {
-                tile(ws, kc, ir, jr, alpha, beta, c, ic, jc, Math.min(MR, mc - ir), nr);
+                tile(ws, kc, ir, jr, beta, c, ic, jc, Math.min(MR, mc - ir), nr);
             }
         }
     }
 
-    /** One MR×NR tile of C: a full tile is written by the micro-kernel itself, an edge tile through ws.tile. */
-    private static void tile(Workspace ws, int kc, int ir, int jr, float alpha, float beta, Matrix c, int ic, int jc,
-                             int mr, int nr) {
+    /**
+     * One MR×NR tile of C, α being already in the packed A. With β = 0 a full tile goes from the
+     * registers straight into C; otherwise (β ≠ 0, or an edge tile) it goes to ws.tile and from there,
+     * {@code C = T + β·C}, into the valid part of C.
+     */
+    private static void tile(Workspace ws, int kc, int ir, int jr, float beta, Matrix c, int ic, int jc, int mr, int nr) {
         long aOff = (long) ir * kc * Float.BYTES, bOff = (long) jr * kc * Float.BYTES, aRow = (long) kc * Float.BYTES;
-        if (mr == MR && nr == NR) {
+        if (beta == 0f && mr == MR && nr == NR) {
             long cOff = (c.offset() + (long) (ic + ir) * c.stride() + jc + jr) * Float.BYTES;
-            microKernel(kc, ws.packA, aOff, aRow, ws.packB, bOff, c.segment(), cOff,
-                    (long) c.stride() * Float.BYTES, alpha, beta);
+            microKernel(kc, ws.packA, aOff, aRow, ws.packB, bOff, c.segment(), cOff, (long) c.stride() * Float.BYTES);
         } else {
-            microKernel(kc, ws.packA, aOff, aRow, ws.packB, bOff, ws.tile, 0, (long) NR * Float.BYTES, 1f, 0f);
-            writeBack(ws.tile, alpha, beta, c, ic + ir, jc + jr, mr, nr);
+            microKernel(kc, ws.packA, aOff, aRow, ws.packB, bOff, ws.tile, 0, (long) NR * Float.BYTES);
+            writeBack(ws.tile, beta, c, ic + ir, jc + jr, mr, nr);
         }
     }
 
     /**
-     * The MR×NR tile {@code T = Σ_p a[:, p] ⊗ b[p, :]} over kc steps, then {@code out = α·T + β·out}
-     * (β = 0: out not read) for an MR×NR block of {@code out} with rows {@code outRow} bytes apart.
-     * B is packed NR floats per step; A float (r, p) is at {@code aOff + r·aRow + p·4} bytes (packA's layout).
-     * Kept flat and free of calls that take vectors, so C2 keeps all 16 accumulators in registers.
+     * The MR×NR tile {@code T = Σ_p a[:, p] ⊗ b[p, :]} over kc steps, stored into an MR×NR block of
+     * {@code out} whose rows are {@code outRow} bytes apart. B is packed NR floats per step; A float
+     * (r, p) is at {@code aOff + r·aRow + 4p} bytes (packA's layout). Kept flat and free of calls that
+     * take vectors, so C2 keeps all 16 accumulators in registers; and kept this small on purpose: a
+     * version that also read C and applied β here failed in C1's profiling tier, was sometimes left in
+     * C1's tier 2 and never reached C2 (≈ 1 GFLOP/s for the rest of the run).
      */
     static void microKernel(int kc, MemorySegment pa, long aOff, long aRow, MemorySegment pb, long bOff,
-                            MemorySegment out, long outOff, long outRow, float alpha, float beta) {
+                            MemorySegment out, long outOff, long outRow) {
         FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S);
         FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
         FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S);
@@ -200,83 +209,63 @@ final class VectorGemm {
             c70 = x.fma(b0, c70);
             c71 = x.fma(b1, c71);
         }
-        // out = α·T + β·out, row by row, written out (no helper taking vectors: see above).
         long h = (long) L * Float.BYTES, o = outOff;
-        if (beta == 0f) {
-            c00.mul(alpha).intoMemorySegment(out, o, LE);
-            c01.mul(alpha).intoMemorySegment(out, o + h, LE);
-            o += outRow;
-            c10.mul(alpha).intoMemorySegment(out, o, LE);
-            c11.mul(alpha).intoMemorySegment(out, o + h, LE);
-            o += outRow;
-            c20.mul(alpha).intoMemorySegment(out, o, LE);
-            c21.mul(alpha).intoMemorySegment(out, o + h, LE);
-            o += outRow;
-            c30.mul(alpha).intoMemorySegment(out, o, LE);
-            c31.mul(alpha).intoMemorySegment(out, o + h, LE);
-            o += outRow;
-            c40.mul(alpha).intoMemorySegment(out, o, LE);
-            c41.mul(alpha).intoMemorySegment(out, o + h, LE);
-            o += outRow;
-            c50.mul(alpha).intoMemorySegment(out, o, LE);
-            c51.mul(alpha).intoMemorySegment(out, o + h, LE);
-            o += outRow;
-            c60.mul(alpha).intoMemorySegment(out, o, LE);
-            c61.mul(alpha).intoMemorySegment(out, o + h, LE);
-            o += outRow;
-            c70.mul(alpha).intoMemorySegment(out, o, LE);
-            c71.mul(alpha).intoMemorySegment(out, o + h, LE);
-            return;
-        }
-        FloatVector bv = FloatVector.broadcast(S, beta);
-        FloatVector.fromMemorySegment(S, out, o, LE).fma(bv, c00.mul(alpha)).intoMemorySegment(out, o, LE);
-        FloatVector.fromMemorySegment(S, out, o + h, LE).fma(bv, c01.mul(alpha)).intoMemorySegment(out, o + h, LE);
+        c00.intoMemorySegment(out, o, LE);
+        c01.intoMemorySegment(out, o + h, LE);
         o += outRow;
-        FloatVector.fromMemorySegment(S, out, o, LE).fma(bv, c10.mul(alpha)).intoMemorySegment(out, o, LE);
-        FloatVector.fromMemorySegment(S, out, o + h, LE).fma(bv, c11.mul(alpha)).intoMemorySegment(out, o + h, LE);
+        c10.intoMemorySegment(out, o, LE);
+        c11.intoMemorySegment(out, o + h, LE);
         o += outRow;
-        FloatVector.fromMemorySegment(S, out, o, LE).fma(bv, c20.mul(alpha)).intoMemorySegment(out, o, LE);
-        FloatVector.fromMemorySegment(S, out, o + h, LE).fma(bv, c21.mul(alpha)).intoMemorySegment(out, o + h, LE);
+        c20.intoMemorySegment(out, o, LE);
+        c21.intoMemorySegment(out, o + h, LE);
         o += outRow;
-        FloatVector.fromMemorySegment(S, out, o, LE).fma(bv, c30.mul(alpha)).intoMemorySegment(out, o, LE);
-        FloatVector.fromMemorySegment(S, out, o + h, LE).fma(bv, c31.mul(alpha)).intoMemorySegment(out, o + h, LE);
+        c30.intoMemorySegment(out, o, LE);
+        c31.intoMemorySegment(out, o + h, LE);
         o += outRow;
-        FloatVector.fromMemorySegment(S, out, o, LE).fma(bv, c40.mul(alpha)).intoMemorySegment(out, o, LE);
-        FloatVector.fromMemorySegment(S, out, o + h, LE).fma(bv, c41.mul(alpha)).intoMemorySegment(out, o + h, LE);
+        c40.intoMemorySegment(out, o, LE);
+        c41.intoMemorySegment(out, o + h, LE);
         o += outRow;
-        FloatVector.fromMemorySegment(S, out, o, LE).fma(bv, c50.mul(alpha)).intoMemorySegment(out, o, LE);
-        FloatVector.fromMemorySegment(S, out, o + h, LE).fma(bv, c51.mul(alpha)).intoMemorySegment(out, o + h, LE);
+        c50.intoMemorySegment(out, o, LE);
+        c51.intoMemorySegment(out, o + h, LE);
         o += outRow;
-        FloatVector.fromMemorySegment(S, out, o, LE).fma(bv, c60.mul(alpha)).intoMemorySegment(out, o, LE);
-        FloatVector.fromMemorySegment(S, out, o + h, LE).fma(bv, c61.mul(alpha)).intoMemorySegment(out, o + h, LE);
+        c60.intoMemorySegment(out, o, LE);
+        c61.intoMemorySegment(out, o + h, LE);
         o += outRow;
-        FloatVector.fromMemorySegment(S, out, o, LE).fma(bv, c70.mul(alpha)).intoMemorySegment(out, o, LE);
-        FloatVector.fromMemorySegment(S, out, o + h, LE).fma(bv, c71.mul(alpha)).intoMemorySegment(out, o + h, LE);
+        c70.intoMemorySegment(out, o, LE);
+        c71.intoMemorySegment(out, o + h, LE);
     }
 
-    /** {@code C[i0:i0+mr, j0:j0+nr] = α·T + β·C} (β = 0: C not read), for the valid part of an edge tile. */
-    private static void writeBack(MemorySegment tile, float alpha, float beta, Matrix c, int i0, int j0, int mr,
-                                  int nr) {
+    /** {@code C[i0:i0+mr, j0:j0+nr] = T + β·C} (β = 0: C not read), for the valid part of the tile. */
+    private static void writeBack(MemorySegment tile, float beta, Matrix c, int i0, int j0, int mr, int nr) {
         MemorySegment cs = c.segment();
+        FloatVector betaV = FloatVector.broadcast(S, beta);
         for (int r = 0; r < mr; r++) {
-            long cRow = c.offset() + (long) (i0 + r) * c.stride() + j0;
-            long tRow = (long) r * NR;
-            for (int j = 0; j < nr; j++) {
-                float t = alpha * tile.getAtIndex(FLOAT, tRow + j);
-                cs.setAtIndex(FLOAT, cRow + j, beta == 0f ? t : t + beta * cs.getAtIndex(FLOAT, cRow + j));
+            long cRow = (c.offset() + (long) (i0 + r) * c.stride() + j0) * Float.BYTES;
+            long tRow = (long) r * NR * Float.BYTES;
+            int j = 0;
+            for (; j + L <= nr; j += L) {
+                FloatVector t = FloatVector.fromMemorySegment(S, tile, tRow + (long) j * Float.BYTES, LE);
+                long at = cRow + (long) j * Float.BYTES;
+                if (beta != 0f) t = FloatVector.fromMemorySegment(S, cs, at, LE).fma(betaV, t);
+                t.intoMemorySegment(cs, at, LE);
+            }
+            for (; j < nr; j++) {
+                long at = cRow + (long) j * Float.BYTES;
+                float t = tile.get(FLOAT, tRow + (long) j * Float.BYTES);
+                cs.set(FLOAT, at, beta == 0f ? t : t + beta * cs.get(FLOAT, at));
             }
         }
     }
 
     /**
-     * Packs op(A)[ic:ic+mc, pc:pc+kc] row-major with rows kc floats long, zero rows after mc up to a
+     * Packs α·op(A)[ic:ic+mc, pc:pc+kc] row-major with rows kc floats long, zero rows after mc up to a
      * multiple of MR: the sliver of rows ir … ir+MR−1 starts at float ir·kc, and the micro-kernel
      * broadcasts float (r, p) from {@code (ir + r)·kc + p}. (Eight row streams measured faster than the
      * classic step-major sliver here.) A as stored (ta = N): one bulk copy per row. Transposed: each row
      * of A is read in order and spread over the block's rows, so reads stream and the mc written lines
      * stay in L1 (a column-by-column gather at a power-of-two stride missed in L1 and L2).
      */
-    private static void packA(Transpose ta, Matrix a, int ic, int mc, int pc, int kc, MemorySegment buf) {
+    private static void packA(Transpose ta, float alpha, Matrix a, int ic, int mc, int pc, int kc, MemorySegment buf) {
         MemorySegment as = a.segment();
         long stride = a.stride();
         if (ta == Transpose.N) {
@@ -286,18 +275,18 @@ final class VectorGemm {
                 long from = (src + i * stride) * Float.BYTES, to = (long) i * kc * Float.BYTES;
                 for (int p = 0; p < vectorPart; p += L) {
                     long o = (long) p * Float.BYTES;
-                    FloatVector.fromMemorySegment(S, as, from + o, LE).intoMemorySegment(buf, to + o, LE);
+                    FloatVector.fromMemorySegment(S, as, from + o, LE).mul(alpha).intoMemorySegment(buf, to + o, LE);
                 }
                 for (int p = vectorPart; p < kc; p++) {
                     long o = (long) p * Float.BYTES;
-                    buf.set(FLOAT, to + o, as.get(FLOAT, from + o));
+                    buf.set(FLOAT, to + o, alpha * as.get(FLOAT, from + o));
                 }
             }
         } else {
             long src = a.offset() + (long) pc * stride + ic;
             for (int p = 0; p < kc; p++) {
                 long row = src + p * stride;
-                for (int i = 0; i < mc; i++) buf.setAtIndex(FLOAT, (long) i * kc + p, as.getAtIndex(FLOAT, row + i));
+                for (int i = 0; i < mc; i++) buf.setAtIndex(FLOAT, (long) i * kc + p, alpha * as.getAtIndex(FLOAT, row + i));
             }
         }
         int padded = (mc + MR - 1) / MR * MR;
