@@ -18,8 +18,9 @@ import static io.vectorprop.kernel.Matrix.FLOAT;
  *       block of outputs keeps 16 vector accumulators along k (4 A loads + 4 B loads per 16 FMAs),
  *       then reduces each across lanes. Rows of W are read straight from the weights, once per 4 rows
  *       of A: at batch 1 this streams each weight row once.</li>
- *   <li>{@link #rowsNN}: {@code C = α·A·B + βC} for a few rows of A: each row of C is
- *       {@code Σ_p a[i,p]·B[p,:]}, accumulated 4 vectors wide while B streams by rows.</li>
+ *   <li>{@link #rowsNN}: {@code C = α·A·B + βC} for a few rows of A, or a small k (a rank-k update):
+ *       each row of C is {@code Σ_p a[i,p]·B[p,:]}, accumulated while B streams by rows, two rows
+ *       of C at a time so each load of B serves both; C is read (β ≠ 0) and written once.</li>
  * </ul>
  * Vector loads are written out rather than wrapped in a helper (see {@link VectorKernels}).
  */
@@ -201,13 +202,65 @@ final class VectorGemmSmall {
      * rows of A, or for a small k (a rank-k update such as the batch-1 weight gradient δᵀ·a).
      */
     static void rowsNN(Transpose ta, float alpha, Matrix a, Matrix b, float beta, Matrix c, int i0, int i1) {
+        int pairEnd = c.cols() / (2 * L) * (2 * L);
+        int i = i0;
+        for (; i + 1 < i1; i += 2) {
+            rowPair(ta, alpha, a, b, beta, c, i, pairEnd);
+            rows(ta, alpha, a, b, beta, c, i, i + 2, pairEnd);
+        }
+        rows(ta, alpha, a, b, beta, c, i, i1, 0);
+    }
+
+    /**
+     * Rows i and i+1 of C, columns [0, jEnd) (a multiple of 2L): each step p loads two vectors of
+     * B's row p once for both rows, so B is read half as often as row by row.
+     */
+    private static void rowPair(Transpose ta, float alpha, Matrix a, Matrix b, float beta, Matrix c, int i, int jEnd) {
+        int k = b.rows();
+        MemorySegment as = a.segment(), bs = b.segment(), cs = c.segment();
+        long aRow = ta == Transpose.N ? a.stride() : 1, aCol = ta == Transpose.N ? 1 : a.stride();
+        long ao = a.offset() + (long) i * aRow, co = c.offset() + (long) i * c.stride(), cs1 = c.stride();
+        FloatVector betaV = FloatVector.broadcast(S, beta);
+        for (int j = 0; j < jEnd; j += 2 * L) {
+            FloatVector s00 = FloatVector.zero(S), s01 = FloatVector.zero(S), s10 = FloatVector.zero(S), s11 = FloatVector.zero(S);
+            for (int p = 0; p < k; p++) {
+                long bo = (b.offset() + (long) p * b.stride() + j) * Float.BYTES;
+                FloatVector b0 = FloatVector.fromMemorySegment(S, bs, bo, LE);
+                FloatVector b1 = FloatVector.fromMemorySegment(S, bs, bo + (long) L * Float.BYTES, LE);
+                FloatVector x = FloatVector.broadcast(S, as.getAtIndex(FLOAT, ao + p * aCol));
+                s00 = x.fma(b0, s00);
+                s01 = x.fma(b1, s01);
+                x = FloatVector.broadcast(S, as.getAtIndex(FLOAT, ao + aRow + p * aCol));
+                s10 = x.fma(b0, s10);
+                s11 = x.fma(b1, s11);
+            }
+            long c0 = (co + j) * Float.BYTES, c1 = (co + cs1 + j) * Float.BYTES, h = (long) L * Float.BYTES;
+            s00 = s00.mul(alpha);
+            s01 = s01.mul(alpha);
+            s10 = s10.mul(alpha);
+            s11 = s11.mul(alpha);
+            if (beta != 0f) {
+                s00 = FloatVector.fromMemorySegment(S, cs, c0, LE).fma(betaV, s00);
+                s01 = FloatVector.fromMemorySegment(S, cs, c0 + h, LE).fma(betaV, s01);
+                s10 = FloatVector.fromMemorySegment(S, cs, c1, LE).fma(betaV, s10);
+                s11 = FloatVector.fromMemorySegment(S, cs, c1 + h, LE).fma(betaV, s11);
+            }
+            s00.intoMemorySegment(cs, c0, LE);
+            s01.intoMemorySegment(cs, c0 + h, LE);
+            s10.intoMemorySegment(cs, c1, LE);
+            s11.intoMemorySegment(cs, c1 + h, LE);
+        }
+    }
+
+    /** Rows [i0, i1) of C, columns [j0, n), one row at a time. */
+    private static void rows(Transpose ta, float alpha, Matrix a, Matrix b, float beta, Matrix c, int i0, int i1, int j0) {
         int n = c.cols(), k = b.rows();
         MemorySegment as = a.segment(), bs = b.segment(), cs = c.segment();
         long aRow = ta == Transpose.N ? a.stride() : 1, aCol = ta == Transpose.N ? 1 : a.stride();
         FloatVector betaV = FloatVector.broadcast(S, beta);
         for (int i = i0; i < i1; i++) {
             long ao = a.offset() + (long) i * aRow, co = c.offset() + (long) i * c.stride();
-            int j = 0;
+            int j = j0;
             for (; j + 4 * L <= n; j += 4 * L) {
                 FloatVector s0 = FloatVector.zero(S), s1 = FloatVector.zero(S), s2 = FloatVector.zero(S), s3 = FloatVector.zero(S);
                 for (int p = 0; p < k; p++) {
