@@ -22,6 +22,14 @@ public final class Predictor implements AutoCloseable {
     private final Kernels kernels;
     private final Arena arena = Arena.ofShared();
     private final Matrix[] weights, biases;
+    /**
+     * Wᵀ (in × out) of the layers with at least {@link #TRANSPOSED_MIN_OUT} outputs, else null. One sample
+     * is then {@code z = Σ_k x_k·Wᵀ[k, :]}: every weight read once, in order, with no lane sums at the end
+     * (measured 1.27× the dot-product form at 1×256×784); batches keep using W. It costs a second copy of
+     * those weights.
+     */
+    private final Matrix[] transposed;
+    static final int TRANSPOSED_MIN_OUT = 32;
     private final ThreadLocal<Buffers> buffers;
 
     /** Per-thread activations: one row for single predictions, {@link #BATCH} rows for batches. */
@@ -49,6 +57,17 @@ public final class Predictor implements AutoCloseable {
             biases[l] = Matrix.allocate(arena, 1, arch.size(l + 1));
             biases[l].copyFrom(net.bias(l));
         }
+        transposed = new Matrix[arch.layers()];
+        for (int l = 0; l < arch.layers(); l++) {
+            int out = arch.size(l + 1), in = arch.size(l);
+            if (out < TRANSPOSED_MIN_OUT) continue;
+            float[] w = weights[l].toArray(), wt = new float[w.length];
+            for (int j = 0; j < out; j++) {
+                for (int k = 0; k < in; k++) wt[k * out + j] = w[j * in + k];
+            }
+            transposed[l] = Matrix.allocate(arena, in, out);
+            transposed[l].copyFrom(wt);
+        }
         buffers = ThreadLocal.withInitial(Buffers::new);
     }
 
@@ -74,7 +93,7 @@ public final class Predictor implements AutoCloseable {
         check(in.length, out.length);
         Buffers b = buffers.get();
         MemorySegment.copy(in, 0, b.single[0].segment(), ValueLayout.JAVA_FLOAT, 0, in.length);
-        forward(b.single);
+        forwardOne(b.single);
         MemorySegment.copy(b.single[arch.layers()].segment(), ValueLayout.JAVA_FLOAT, 0, out, 0, out.length);
     }
 
@@ -91,7 +110,7 @@ public final class Predictor implements AutoCloseable {
         }
         Buffers b = buffers.get();
         MemorySegment.copy(in, inOffset, b.single[0].segment(), 0, inBytes);
-        forward(b.single);
+        forwardOne(b.single);
         MemorySegment.copy(b.single[arch.layers()].segment(), 0, out, outOffset, outBytes);
     }
 
@@ -120,6 +139,19 @@ public final class Predictor implements AutoCloseable {
     private void forward(Matrix[] acts) {
         for (int l = 0; l < weights.length; l++) {
             kernels.gemm(Transpose.N, Transpose.T, 1f, acts[l], weights[l], 0f, acts[l + 1]);
+            kernels.addBias(acts[l + 1], biases[l]);
+            kernels.activate(arch.activation(l), acts[l + 1], acts[l + 1]);
+        }
+    }
+
+    /** Forward for one row: {@code x·Wᵀ} from the transposed copy where there is one. */
+    private void forwardOne(Matrix[] acts) {
+        for (int l = 0; l < weights.length; l++) {
+            if (transposed[l] != null) {
+                kernels.gemm(Transpose.N, Transpose.N, 1f, acts[l], transposed[l], 0f, acts[l + 1]);
+            } else {
+                kernels.gemm(Transpose.N, Transpose.T, 1f, acts[l], weights[l], 0f, acts[l + 1]);
+            }
             kernels.addBias(acts[l + 1], biases[l]);
             kernels.activate(arch.activation(l), acts[l + 1], acts[l + 1]);
         }

@@ -168,6 +168,31 @@ class BackpropTest {
         }
     }
 
+    /** Wide layers take the predictor's transposed single-sample path; it must agree with the network. */
+    @Test
+    void predictorSingleSamplePathMatchesTheNetworkOnWideLayers() {
+        for (Kernels k : new Kernels[] {Kernels.get(), Kernels.scalar()}) {
+            Architecture arch = Architecture.of(new int[] {37, 70, Predictor.TRANSPOSED_MIN_OUT, 5}, Activation.RELU,
+                    Loss.SOFTMAX_CROSS_ENTROPY);
+            try (Network net = Network.create(arch, k); Workspace ws = net.newWorkspace(3)) {
+                net.initialize(Init.HE, 4);
+                java.util.Random rnd = new java.util.Random(4);
+                float[] x = new float[3 * 37];
+                for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+                ws.x().copyFrom(x);
+                net.forward(ws);
+                float[] expected = ws.output().toArray(), out = new float[5];
+                try (Predictor p = Predictor.of(net)) {
+                    for (int r = 0; r < 3; r++) {
+                        p.predict(java.util.Arrays.copyOfRange(x, r * 37, r * 37 + 37), out);
+                        assertArrayEquals(java.util.Arrays.copyOfRange(expected, r * 5, r * 5 + 5), out, 1e-5f,
+                                k.name() + " row " + r);
+                    }
+                }
+            }
+        }
+    }
+
     @Test
     void predictorMatchesTheNetworkAndIsIndependentOfIt() throws Exception {
         Architecture arch = Architecture.of(new int[] {4, 16, 3}, Activation.TANH, Loss.SOFTMAX_CROSS_ENTROPY);
