@@ -17,7 +17,7 @@ import static io.vectorprop.kernel.Matrix.FLOAT;
  *       pass {@code Z = A·Wᵀ}): every {@code c[i][j]} is a dot product of two contiguous rows. A 4×4
  *       block of outputs keeps 16 vector accumulators along k (4 A loads + 4 B loads per 16 FMAs),
  *       then reduces each across lanes. Rows of W are read straight from the weights, once per 4 rows
- *       of A: at batch 1 this streams each weight row once.</li>
+ *       of A: at batch 1 this streams each weight row once, eight rows at a time.</li>
  *   <li>{@link #rowsNN}: {@code C = α·A·B + βC} for a few rows of A, or a small k (a rank-k update):
  *       each row of C is {@code Σ_p a[i,p]·B[p,:]}, accumulated while B streams by rows, two rows
  *       of C at a time so each load of B serves both; C is read (β ≠ 0) and written once.</li>
@@ -72,6 +72,10 @@ final class VectorGemmSmall {
         }
         for (; i < i1; i++) {
             int j = j0;
+            for (; j + 8 <= j1; j += 8) {
+                dot1x8(a, b, i, j, k, scratch);
+                finish1x8(alpha, a, b, beta, c, i, j, k, scratch);
+            }
             for (; j + 4 <= j1; j += 4) {
                 dot1x4(alpha, a, b, beta, c, i, j, k);
             }
@@ -116,6 +120,50 @@ final class VectorGemmSmall {
         put(c, i, j + 1, alpha, beta, d1);
         put(c, i, j + 2, alpha, beta, d2);
         put(c, i, j + 3, alpha, beta, d3);
+    }
+
+    /**
+     * A 1×8 block: row i of A against rows j … j+7 of B (batch 1: eight weight rows stream at once and
+     * each load of the input row serves eight FMAs). Accumulators are parked for {@link #finish1x8},
+     * as in dot4x4; each output gets the same additions, in the same order, as in dot1x4.
+     */
+    static void dot1x8(Matrix a, Matrix b, int i, int j, int k, MemorySegment scratch) {
+        MemorySegment as = a.segment(), bs = b.segment();
+        long ao = a.offset() + (long) i * a.stride();
+        long b0 = b.offset() + (long) j * b.stride(), bS = b.stride();
+        FloatVector s0 = FloatVector.zero(S), s1 = FloatVector.zero(S), s2 = FloatVector.zero(S), s3 = FloatVector.zero(S);
+        FloatVector s4 = FloatVector.zero(S), s5 = FloatVector.zero(S), s6 = FloatVector.zero(S), s7 = FloatVector.zero(S);
+        for (int p = 0; p + L <= k; p += L) {
+            FloatVector x = FloatVector.fromMemorySegment(S, as, (ao + p) * Float.BYTES, LE);
+            s0 = x.fma(FloatVector.fromMemorySegment(S, bs, (b0 + p) * Float.BYTES, LE), s0);
+            s1 = x.fma(FloatVector.fromMemorySegment(S, bs, (b0 + 1 * bS + p) * Float.BYTES, LE), s1);
+            s2 = x.fma(FloatVector.fromMemorySegment(S, bs, (b0 + 2 * bS + p) * Float.BYTES, LE), s2);
+            s3 = x.fma(FloatVector.fromMemorySegment(S, bs, (b0 + 3 * bS + p) * Float.BYTES, LE), s3);
+            s4 = x.fma(FloatVector.fromMemorySegment(S, bs, (b0 + 4 * bS + p) * Float.BYTES, LE), s4);
+            s5 = x.fma(FloatVector.fromMemorySegment(S, bs, (b0 + 5 * bS + p) * Float.BYTES, LE), s5);
+            s6 = x.fma(FloatVector.fromMemorySegment(S, bs, (b0 + 6 * bS + p) * Float.BYTES, LE), s6);
+            s7 = x.fma(FloatVector.fromMemorySegment(S, bs, (b0 + 7 * bS + p) * Float.BYTES, LE), s7);
+        }
+        long v = (long) L * Float.BYTES;
+        s0.intoMemorySegment(scratch, 0, LE);
+        s1.intoMemorySegment(scratch, 1 * v, LE);
+        s2.intoMemorySegment(scratch, 2 * v, LE);
+        s3.intoMemorySegment(scratch, 3 * v, LE);
+        s4.intoMemorySegment(scratch, 4 * v, LE);
+        s5.intoMemorySegment(scratch, 5 * v, LE);
+        s6.intoMemorySegment(scratch, 6 * v, LE);
+        s7.intoMemorySegment(scratch, 7 * v, LE);
+    }
+
+    private static void finish1x8(float alpha, Matrix a, Matrix b, float beta, Matrix c, int i, int j, int k,
+                                  MemorySegment scratch) {
+        int p = k / L * L;
+        long ao = a.offset() + (long) i * a.stride();
+        for (int s = 0; s < 8; s++) {
+            float sum = Lanes.sum(FloatVector.fromMemorySegment(S, scratch, (long) s * L * Float.BYTES, LE));
+            sum += tail(a.segment(), ao, b.segment(), b.offset() + (long) (j + s) * b.stride(), p, k);
+            put(c, i, j + s, alpha, beta, sum);
+        }
     }
 
     /**
