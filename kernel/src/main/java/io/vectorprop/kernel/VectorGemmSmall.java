@@ -64,7 +64,7 @@ final class VectorGemmSmall {
             int j = j0;
             for (; j + 4 <= j1; j += 4) {
                 dot4x4(a, b, i, j, k, scratch);
-                finish4x4(alpha, a, b, beta, c, i, j, k, scratch);
+                finish(alpha, a, b, beta, c, i, j, k, scratch, 4, 4);
             }
             for (; j < j1; j++) {                     // the last n % 4 columns: rare, so plain loops (see dot)
                 for (int r = 0; r < 4; r++) put(c, i + r, j, alpha, beta, dot(a, i + r, b, j, k));
@@ -74,7 +74,7 @@ final class VectorGemmSmall {
             int j = j0;
             for (; j + 8 <= j1; j += 8) {
                 dot1x8(a, b, i, j, k, scratch);
-                finish1x8(alpha, a, b, beta, c, i, j, k, scratch);
+                finish(alpha, a, b, beta, c, i, j, k, scratch, 1, 8);
             }
             for (; j + 4 <= j1; j += 4) {
                 dot1x4(alpha, a, b, beta, c, i, j, k);
@@ -124,7 +124,7 @@ final class VectorGemmSmall {
 
     /**
      * A 1×8 block: row i of A against rows j … j+7 of B (batch 1: eight weight rows stream at once and
-     * each load of the input row serves eight FMAs). Accumulators are parked for {@link #finish1x8},
+     * each load of the input row serves eight FMAs). Accumulators are parked for {@link #finish},
      * as in dot4x4; each output gets the same additions, in the same order, as in dot1x4.
      */
     static void dot1x8(Matrix a, Matrix b, int i, int j, int k, MemorySegment scratch) {
@@ -153,17 +153,6 @@ final class VectorGemmSmall {
         s5.intoMemorySegment(scratch, 5 * v, LE);
         s6.intoMemorySegment(scratch, 6 * v, LE);
         s7.intoMemorySegment(scratch, 7 * v, LE);
-    }
-
-    private static void finish1x8(float alpha, Matrix a, Matrix b, float beta, Matrix c, int i, int j, int k,
-                                  MemorySegment scratch) {
-        int p = k / L * L;
-        long ao = a.offset() + (long) i * a.stride();
-        for (int s = 0; s < 8; s++) {
-            float sum = Lanes.sum(FloatVector.fromMemorySegment(S, scratch, (long) s * L * Float.BYTES, LE));
-            sum += tail(a.segment(), ao, b.segment(), b.offset() + (long) (j + s) * b.stride(), p, k);
-            put(c, i, j + s, alpha, beta, sum);
-        }
     }
 
     /**
@@ -203,7 +192,7 @@ final class VectorGemmSmall {
             c32 = x.fma(w2, c32);
             c33 = x.fma(w3, c33);
         }
-        // Park the accumulators; finish4x4 reduces them. Reducing here would put 16 calls taking
+        // Park the accumulators; finish reduces them. Reducing here would put 16 calls taking
         // vectors into this method, which C2 then may not inline, and every vector would be boxed.
         long v = (long) L * Float.BYTES;
         c00.intoMemorySegment(scratch, 0, LE);
@@ -225,20 +214,23 @@ final class VectorGemmSmall {
     }
 
     /** Reduces the 16 parked accumulators of a 4×4 block, adds the k tail, and writes C with α, β. */
-    private static void finish4x4(float alpha, Matrix a, Matrix b, float beta, Matrix c, int i, int j, int k,
-                                  MemorySegment scratch) {
+    /**
+     * Reduces the rows×cols accumulators parked by dot4x4 or dot1x8 (accumulator r·cols + s is row i+r
+     * of A against row j+s of B), adds the scalar tail past the last full vector and writes C.
+     */
+    private static void finish(float alpha, Matrix a, Matrix b, float beta, Matrix c, int i, int j, int k,
+                               MemorySegment scratch, int rows, int cols) {
         int p = k / L * L;
-        for (int r = 0; r < 4; r++) {
+        for (int r = 0; r < rows; r++) {
             long ao = a.offset() + (long) (i + r) * a.stride();
-            for (int s = 0; s < 4; s++) {
-                float sum = Lanes.sum(FloatVector.fromMemorySegment(S, scratch, (long) (r * 4 + s) * L * Float.BYTES, LE));
+            for (int s = 0; s < cols; s++) {
+                float sum = Lanes.sum(FloatVector.fromMemorySegment(S, scratch, (long) (r * cols + s) * L * Float.BYTES, LE));
                 sum += tail(a.segment(), ao, b.segment(), b.offset() + (long) (j + s) * b.stride(), p, k);
                 put(c, i + r, j + s, alpha, beta, sum);
             }
         }
     }
 
-    /** Σ_{q ∈ [p, k)} a[ao+q]·b[bo+q]: the part of a dot product past the last full vector. */
     private static float tail(MemorySegment as, long ao, MemorySegment bs, long bo, int p, int k) {
         float sum = 0f;
         for (int q = p; q < k; q++) sum += as.getAtIndex(FLOAT, ao + q) * bs.getAtIndex(FLOAT, bo + q);
