@@ -213,10 +213,9 @@ final class VectorGemmSmall {
         c33.intoMemorySegment(scratch, 15 * v, LE);
     }
 
-    /** Reduces the 16 parked accumulators of a 4×4 block, adds the k tail, and writes C with α, β. */
     /**
      * Reduces the rows×cols accumulators parked by dot4x4 or dot1x8 (accumulator r·cols + s is row i+r
-     * of A against row j+s of B), adds the scalar tail past the last full vector and writes C.
+     * of A against row j+s of B), adds the scalar tail past the last full vector and writes C with α, β.
      */
     private static void finish(float alpha, Matrix a, Matrix b, float beta, Matrix c, int i, int j, int k,
                                MemorySegment scratch, int rows, int cols) {
@@ -231,6 +230,7 @@ final class VectorGemmSmall {
         }
     }
 
+    /** Σ_{q ∈ [p, k)} a[ao+q]·b[bo+q]: the part of a dot product past the last full vector. */
     private static float tail(MemorySegment as, long ao, MemorySegment bs, long bo, int p, int k) {
         float sum = 0f;
         for (int q = p; q < k; q++) sum += as.getAtIndex(FLOAT, ao + q) * bs.getAtIndex(FLOAT, bo + q);

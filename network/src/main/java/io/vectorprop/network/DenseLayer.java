@@ -48,10 +48,14 @@ final class DenseLayer {
         float invBatch = 1f / delta.rows();
         k.columnSums(invBatch, delta, 0f, biasGrad);                                // BP3
         k.gemm(Transpose.T, Transpose.N, invBatch, delta, aPrev, 0f, weightGrad);   // BP4
-        if (deltaPrev != null) {
-            k.gemm(Transpose.N, Transpose.N, 1f, delta, weight, 0f, deltaPrev);      // BP2: Δ·W …
-            k.activationBackward(fPrev, zPrev, deltaPrev, deltaPrev);               // … ⊙ f'(Z_prev)
-        }
+        errorBelow(k, delta, zPrev, fPrev, deltaPrev);                              // BP2
+    }
+
+    /** BP2 for the layer below, when there is one: {@code Δ_prev = (Δ·W) ⊙ f'_prev(Z_prev)}. */
+    private void errorBelow(Kernels k, Matrix delta, Matrix zPrev, Activation fPrev, Matrix deltaPrev) {
+        if (deltaPrev == null) return;
+        k.gemm(Transpose.N, Transpose.N, 1f, delta, weight, 0f, deltaPrev);          // Δ·W …
+        k.activationBackward(fPrev, zPrev, deltaPrev, deltaPrev);                   // … ⊙ f'(Z_prev)
     }
 
     /**
@@ -63,10 +67,7 @@ final class DenseLayer {
      */
     void backwardSgd(Kernels k, Matrix aPrev, Matrix delta, Matrix zPrev, Activation fPrev, Matrix deltaPrev,
                      float learningRate, float weightDecay) {
-        if (deltaPrev != null) {
-            k.gemm(Transpose.N, Transpose.N, 1f, delta, weight, 0f, deltaPrev);      // BP2: Δ·W (old W) …
-            k.activationBackward(fPrev, zPrev, deltaPrev, deltaPrev);               // … ⊙ f'(Z_prev)
-        }
+        errorBelow(k, delta, zPrev, fPrev, deltaPrev);                              // BP2, with the old W
         float step = -learningRate / delta.rows();
         k.gemm(Transpose.T, Transpose.N, step, delta, aPrev, 1f - learningRate * weightDecay, weight);   // BP4 + update
         k.columnSums(step, delta, 1f, bias);                                                          // BP3 + update

@@ -169,13 +169,7 @@ public final class Network implements AutoCloseable {
 
     /** Backward pass (BP1–BP4) after {@link #forward}: fills {@link #gradients()} for the batch's mean loss. */
     public void backward(Workspace ws) {
-        int last = layers.length;
-        kernels.outputDelta(arch.loss(), arch.output(), ws.z(last), ws.a(last), ws.y(), ws.delta(last));   // BP1
-        for (int l = last - 1; l >= 0; l--) {
-            Matrix deltaPrev = l > 0 ? ws.delta(l) : null;
-            Activation fPrev = l > 0 ? layers[l - 1].activation : null;
-            layers[l].backward(kernels, ws.a(l), ws.delta(l + 1), ws.z(l), fPrev, deltaPrev);  // BP3, BP4, BP2
-        }
+        backpropagate(ws, null);
     }
 
     /**
@@ -194,13 +188,22 @@ public final class Network implements AutoCloseable {
             return;
         }
         optimizer.countStep();
+        backpropagate(ws, optimizer);
+    }
+
+    /** BP1, then BP2–BP4 layer by layer from the top: into the gradient block, or as a fused SGD step. */
+    private void backpropagate(Workspace ws, Optimizer sgd) {
         int last = layers.length;
         kernels.outputDelta(arch.loss(), arch.output(), ws.z(last), ws.a(last), ws.y(), ws.delta(last));   // BP1
         for (int l = last - 1; l >= 0; l--) {
             Matrix deltaPrev = l > 0 ? ws.delta(l) : null;
             Activation fPrev = l > 0 ? layers[l - 1].activation : null;
-            layers[l].backwardSgd(kernels, ws.a(l), ws.delta(l + 1), ws.z(l), fPrev, deltaPrev,   // BP2, BP4, BP3
-                    optimizer.learningRate(), optimizer.config().weightDecay());
+            if (sgd == null) {
+                layers[l].backward(kernels, ws.a(l), ws.delta(l + 1), ws.z(l), fPrev, deltaPrev);   // BP3, BP4, BP2
+            } else {
+                layers[l].backwardSgd(kernels, ws.a(l), ws.delta(l + 1), ws.z(l), fPrev, deltaPrev,   // BP2, BP4, BP3
+                        sgd.learningRate(), sgd.config().weightDecay());
+            }
         }
     }
 

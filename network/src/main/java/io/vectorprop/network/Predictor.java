@@ -93,7 +93,7 @@ public final class Predictor implements AutoCloseable {
         check(in.length, out.length);
         Buffers b = buffers.get();
         MemorySegment.copy(in, 0, b.single[0].segment(), ValueLayout.JAVA_FLOAT, 0, in.length);
-        forwardOne(b.single);
+        forward(b.single, true);
         MemorySegment.copy(b.single[arch.layers()].segment(), ValueLayout.JAVA_FLOAT, 0, out, 0, out.length);
     }
 
@@ -110,7 +110,7 @@ public final class Predictor implements AutoCloseable {
         }
         Buffers b = buffers.get();
         MemorySegment.copy(in, inOffset, b.single[0].segment(), 0, inBytes);
-        forwardOne(b.single);
+        forward(b.single, true);
         MemorySegment.copy(b.single[arch.layers()].segment(), 0, out, outOffset, outBytes);
     }
 
@@ -130,24 +130,18 @@ public final class Predictor implements AutoCloseable {
                 for (int l = 0; l < acts.length; l++) acts[l] = b.batch[l].rows(0, rows);
             }
             acts[0].copyFrom(rows == in.rows() ? in : in.rows(from, from + rows));
-            forward(acts);
+            forward(acts, false);
             (rows == out.rows() ? out : out.rows(from, from + rows)).copyFrom(acts[arch.layers()]);
         }
     }
 
-    /** Forward through all layers; the activation is applied in place over Z. */
-    private void forward(Matrix[] acts) {
+    /**
+     * Forward through all layers; the activation is applied in place over Z. A single sample goes
+     * through the transposed copy of a layer where there is one ({@code x·Wᵀ} by rows), batches through W.
+     */
+    private void forward(Matrix[] acts, boolean single) {
         for (int l = 0; l < weights.length; l++) {
-            kernels.gemm(Transpose.N, Transpose.T, 1f, acts[l], weights[l], 0f, acts[l + 1]);
-            kernels.addBias(acts[l + 1], biases[l]);
-            kernels.activate(arch.activation(l), acts[l + 1], acts[l + 1]);
-        }
-    }
-
-    /** Forward for one row: {@code x·Wᵀ} from the transposed copy where there is one. */
-    private void forwardOne(Matrix[] acts) {
-        for (int l = 0; l < weights.length; l++) {
-            if (transposed[l] != null) {
+            if (single && transposed[l] != null) {
                 kernels.gemm(Transpose.N, Transpose.N, 1f, acts[l], transposed[l], 0f, acts[l + 1]);
             } else {
                 kernels.gemm(Transpose.N, Transpose.T, 1f, acts[l], weights[l], 0f, acts[l + 1]);
