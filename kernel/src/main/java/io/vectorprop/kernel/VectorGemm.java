@@ -63,6 +63,7 @@ final class VectorGemm {
         final MemorySegment packA = Arena.ofAuto().allocate((long) MC * KC * Float.BYTES, Matrix.ALIGNMENT);
         final MemorySegment packB = Arena.ofAuto().allocate((long) KC * NC * Float.BYTES, Matrix.ALIGNMENT);
         final MemorySegment tile = Arena.ofAuto().allocate((long) MR * NR * Float.BYTES, Matrix.ALIGNMENT);
+        final MemorySegment transposeScratch = Arena.ofAuto().allocate((long) L * L * Float.BYTES, Matrix.ALIGNMENT);
     }
 
     private static final ThreadLocal<Workspace> WORKSPACE = ThreadLocal.withInitial(Workspace::new);
@@ -72,8 +73,18 @@ final class VectorGemm {
     /** The three ways to compute a product; picked once per call from the whole problem's shape. */
     static final int PACKED = 0, DOT_NT = 1, ROWS_NN = 2;
 
-    /** NT products with at most this many rows go through {@link VectorGemmSmall#dotNT} (no packing). */
-    static final int DOT_MAX_M = Integer.getInteger("vectorprop.gemm.dotMaxM", 512);
+    /**
+     * NT products with at most this many rows go through {@link VectorGemmSmall#dotNT} (no packing of
+     * B), and so do those with at most {@link #DOT_DEEP_MAX_M} rows and k of at least
+     * {@link #DOT_DEEP_MIN_K}. Packing B costs n·k copies shared by all m rows (and evicts other data
+     * from L2); the dot path pays a lane sum per output, which weighs less the longer k is. Measured
+     * (same-JVM interleaved, 512-bit, B packed by {@link #transpose16}): GEMM alone at k = 784, n = 256,
+     * dot wins up to m = 48 (12 %) and ties at 64; at k = 256, n = 128 packed wins from m = 32 (10 %),
+     * at n = 10 from m = 32; packed won at 256×256×784 (10 %) and 256×128×256 (43 %). Inside whole
+     * training steps the 784-input layer's forward tied at batch 64 and 128 and dot won at 32 (12 %).
+     */
+    static final int DOT_MAX_M = Integer.getInteger("vectorprop.gemm.dotMaxM", 16);
+    static final int DOT_DEEP_MAX_M = Integer.getInteger("vectorprop.gemm.dotDeepMaxM", 64), DOT_DEEP_MIN_K = 512;
     /** Products with B as stored and at most this many rows go through {@link VectorGemmSmall#rowsNN}. */
     static final int ROWS_MAX_M = Integer.getInteger("vectorprop.gemm.rowsMaxM", 4);
     /**
@@ -84,7 +95,8 @@ final class VectorGemm {
     static final int ROWS_MAX_K = Integer.getInteger("vectorprop.gemm.rowsMaxK", 16);
 
     static int path(Transpose ta, Transpose tb, int m, int k) {
-        if (ta == Transpose.N && tb == Transpose.T && m <= DOT_MAX_M) return DOT_NT;
+        if (ta == Transpose.N && tb == Transpose.T
+                && (m <= DOT_MAX_M || (m <= DOT_DEEP_MAX_M && k >= DOT_DEEP_MIN_K))) return DOT_NT;
         if (tb == Transpose.N && ((ta == Transpose.N && m <= ROWS_MAX_M) || k <= ROWS_MAX_K)) return ROWS_NN;
         return PACKED;
     }
@@ -124,7 +136,7 @@ final class VectorGemm {
             for (int pc = 0; pc < k; pc += KC) {
                 int kc = Math.min(KC, k - pc);
                 float betaHere = pc == 0 ? beta : 1f;           // later panels accumulate onto the first
-                packB(tb, b, pc, kc, jc, nc, ws.packB);
+                packB(tb, b, pc, kc, jc, nc, ws.packB, ws.transposeScratch);
                 for (int ic = i0; ic < i1; ic += MC) {
                     int mc = Math.min(MC, i1 - ic);
                     packA(ta, alpha, a, ic, mc, pc, kc, ws.packA);
@@ -327,9 +339,11 @@ final class VectorGemm {
     /**
      * Packs op(B)[pc:pc+kc, jc:jc+nc] as NR-column slivers: sliver s, step p holds the NR floats
      * op(B)[pc+p, jc+s·NR+j], j < NR, zero past column nc. B as stored (tb = N): two vector copies per
-     * step; transposed: a scalar transpose that reads each row of B in order.
+     * step; transposed: full slivers 16×16 blocks at a time through registers ({@link #transpose16}),
+     * the rest by a scalar transpose that reads each row of B in order.
      */
-    private static void packB(Transpose tb, Matrix b, int pc, int kc, int jc, int nc, MemorySegment buf) {
+    private static void packB(Transpose tb, Matrix b, int pc, int kc, int jc, int nc, MemorySegment buf,
+                              MemorySegment scratch) {
         MemorySegment bs = b.segment();
         long stride = b.stride();
         for (int s = 0; s * NR < nc; s++) {
@@ -353,7 +367,16 @@ final class VectorGemm {
                 }
             } else {
                 long src = b.offset() + (jc + (long) s * NR) * stride + pc;
-                for (int p0 = 0; p0 < kc; p0 += 16) {               // 16 steps at a time: read and written lines stay in L1
+                int p0 = 0;
+                if (cols == NR && TRANSPOSE_IN_REGISTERS) {         // two 16x16 blocks per 16 steps
+                    long inRow = stride * Float.BYTES, outRow = (long) NR * Float.BYTES;
+                    for (; p0 + L <= kc; p0 += L) {
+                        long from = (src + p0) * Float.BYTES, to = (dst + (long) p0 * NR) * Float.BYTES;
+                        transpose16(bs, from, inRow, buf, to, outRow, scratch);
+                        transpose16(bs, from + L * inRow, inRow, buf, to + (long) L * Float.BYTES, outRow, scratch);
+                    }
+                }
+                for (; p0 < kc; p0 += 16) {                         // 16 steps at a time: read and written lines stay in L1
                     int p1 = Math.min(kc, p0 + 16);
                     for (int j = 0; j < cols; j++) {
                         long row = src + j * stride;
@@ -367,6 +390,81 @@ final class VectorGemm {
                 for (int j = cols; j < NR; j++) buf.setAtIndex(FLOAT, dst + (long) p * NR + j, 0f);
             }
         }
+    }
+
+    /** Whether packB transposes B 16×16 blocks at a time in registers (512-bit vectors only). */
+    private static final boolean TRANSPOSE_IN_REGISTERS = L == 16;
+    /**
+     * Lane indices for {@code selectFrom(a, b)} (0–15 pick a's lane, 16–31 b's) that swap the off-diagonal
+     * d×d blocks between rows a and b = a + d of every 2d×2d block: LOd gives the new row a, HId the new row b.
+     */
+    private static final FloatVector LO8 = swapIndices(8, false), HI8 = swapIndices(8, true),
+            LO4 = swapIndices(4, false), HI4 = swapIndices(4, true),
+            LO2 = swapIndices(2, false), HI2 = swapIndices(2, true),
+            LO1 = swapIndices(1, false), HI1 = swapIndices(1, true);
+
+    private static FloatVector swapIndices(int d, boolean high) {
+        float[] idx = new float[L];
+        for (int l = 0; l < L; l++) {
+            boolean second = (l & d) != 0;                 // lane l of the new row lies in the right-hand block
+            idx[l] = high ? (second ? L + l : l + d) : (second ? L + l - d : l);
+        }
+        return FloatVector.fromArray(S, idx, 0);
+    }
+
+    /**
+     * Transposes the 16×16 block whose row i is the 16 floats at {@code inOff + i·inRow} of {@code in} into
+     * rows at {@code outOff + p·outRow} of {@code out}, through {@code scratch} (16×16 floats). Four stages,
+     * d = 4, 2, 1 within each half of the rows, then d = 8 across the halves: stage d swaps the d×d
+     * off-diagonal blocks of every 2d×2d block with two-source permutes, so an element at (row i, lane l)
+     * trades bit d of i and l when they differ; the stages commute, and after all four it sits at (l, i).
+     * Split in three calls on purpose: the whole transpose in one method failed C1's profiling tier
+     * ("out of virtual registers") and stayed in C1's tier 2, 10× slower than the scalar copy.
+     */
+    private static void transpose16(MemorySegment in, long inOff, long inRow, MemorySegment out, long outOff, long outRow,
+                                    MemorySegment scratch) {
+        transposeWithinHalf(in, inOff, inRow, scratch, 0);
+        transposeWithinHalf(in, inOff + L / 2 * inRow, inRow, scratch, L / 2 * (long) L * Float.BYTES);
+        long half = (long) L / 2 * L * Float.BYTES, row = (long) L * Float.BYTES;
+        for (int i = 0; i < L / 2; i++) {
+            FloatVector a = FloatVector.fromMemorySegment(S, scratch, i * row, LE);
+            FloatVector b = FloatVector.fromMemorySegment(S, scratch, half + i * row, LE);
+            LO8.selectFrom(a, b).intoMemorySegment(out, outOff + i * outRow, LE);
+            HI8.selectFrom(a, b).intoMemorySegment(out, outOff + (i + L / 2) * outRow, LE);
+        }
+    }
+
+    /** Stages d = 4, 2, 1 of {@link #transpose16} on 8 rows of 16 floats, stored as 8 rows (64 bytes apart) at {@code scratchOff}. */
+    private static void transposeWithinHalf(MemorySegment in, long inOff, long inRow, MemorySegment scratch, long scratchOff) {
+        FloatVector r0 = FloatVector.fromMemorySegment(S, in, inOff, LE);
+        FloatVector r1 = FloatVector.fromMemorySegment(S, in, inOff + 1 * inRow, LE);
+        FloatVector r2 = FloatVector.fromMemorySegment(S, in, inOff + 2 * inRow, LE);
+        FloatVector r3 = FloatVector.fromMemorySegment(S, in, inOff + 3 * inRow, LE);
+        FloatVector r4 = FloatVector.fromMemorySegment(S, in, inOff + 4 * inRow, LE);
+        FloatVector r5 = FloatVector.fromMemorySegment(S, in, inOff + 5 * inRow, LE);
+        FloatVector r6 = FloatVector.fromMemorySegment(S, in, inOff + 6 * inRow, LE);
+        FloatVector r7 = FloatVector.fromMemorySegment(S, in, inOff + 7 * inRow, LE);
+        FloatVector t;
+        t = r0; r0 = LO4.selectFrom(t, r4); r4 = HI4.selectFrom(t, r4);
+        t = r1; r1 = LO4.selectFrom(t, r5); r5 = HI4.selectFrom(t, r5);
+        t = r2; r2 = LO4.selectFrom(t, r6); r6 = HI4.selectFrom(t, r6);
+        t = r3; r3 = LO4.selectFrom(t, r7); r7 = HI4.selectFrom(t, r7);
+        t = r0; r0 = LO2.selectFrom(t, r2); r2 = HI2.selectFrom(t, r2);
+        t = r1; r1 = LO2.selectFrom(t, r3); r3 = HI2.selectFrom(t, r3);
+        t = r4; r4 = LO2.selectFrom(t, r6); r6 = HI2.selectFrom(t, r6);
+        t = r5; r5 = LO2.selectFrom(t, r7); r7 = HI2.selectFrom(t, r7);
+        t = r0; r0 = LO1.selectFrom(t, r1); r1 = HI1.selectFrom(t, r1);
+        t = r2; r2 = LO1.selectFrom(t, r3); r3 = HI1.selectFrom(t, r3);
+        t = r4; r4 = LO1.selectFrom(t, r5); r5 = HI1.selectFrom(t, r5);
+        t = r6; r6 = LO1.selectFrom(t, r7); r7 = HI1.selectFrom(t, r7);
+        r0.intoMemorySegment(scratch, scratchOff + 0, LE);
+        r1.intoMemorySegment(scratch, scratchOff + 64, LE);
+        r2.intoMemorySegment(scratch, scratchOff + 128, LE);
+        r3.intoMemorySegment(scratch, scratchOff + 192, LE);
+        r4.intoMemorySegment(scratch, scratchOff + 256, LE);
+        r5.intoMemorySegment(scratch, scratchOff + 320, LE);
+        r6.intoMemorySegment(scratch, scratchOff + 384, LE);
+        r7.intoMemorySegment(scratch, scratchOff + 448, LE);
     }
 
     private static void zero(MemorySegment buf, long from, long count) {
