@@ -174,11 +174,16 @@ final class VectorGemm {
         long aOff = (long) ir * kc * Float.BYTES, bOff = (long) jr * kc * Float.BYTES;
         long aRow = aColumns ? Float.BYTES : (long) kc * Float.BYTES;               // see packA for the two layouts
         long aStep = aColumns ? (long) MR * Float.BYTES : Float.BYTES;
-        if (beta == 0f && mr == MR && nr == NR) {
-            long cOff = (c.offset() + (long) (ic + ir) * c.stride() + jc + jr) * Float.BYTES;
-            microKernel(kc, ws.packA, aOff, aRow, aStep, ws.packB, bOff, c.segment(), cOff, (long) c.stride() * Float.BYTES);
+        boolean full = mr == MR && nr == NR;
+        long cOff = (c.offset() + (long) (ic + ir) * c.stride() + jc + jr) * Float.BYTES, cRow = (long) c.stride() * Float.BYTES;
+        if (beta == 0f && full) {
+            microKernel(kc, ws.packA, aOff, aRow, aStep, ws.packB, bOff, c.segment(), cOff, cRow);
+            return;
+        }
+        microKernel(kc, ws.packA, aOff, aRow, aStep, ws.packB, bOff, ws.tile, 0, (long) NR * Float.BYTES);
+        if (full) {
+            addFullTile(ws.tile, beta, c.segment(), cOff, cRow);
         } else {
-            microKernel(kc, ws.packA, aOff, aRow, aStep, ws.packB, bOff, ws.tile, 0, (long) NR * Float.BYTES);
             writeBack(ws.tile, beta, c, ic + ir, jc + jr, mr, nr);
         }
     }
@@ -256,6 +261,18 @@ final class VectorGemm {
         o += outRow;
         c70.intoMemorySegment(out, o, LE);
         c71.intoMemorySegment(out, o + h, LE);
+    }
+
+    /** {@code C = T + β·C} for a full MR×NR tile at byte offset {@code cOff} of C, rows {@code cRow} bytes apart. */
+    private static void addFullTile(MemorySegment tile, float beta, MemorySegment cs, long cOff, long cRow) {
+        FloatVector betaV = FloatVector.broadcast(S, beta);
+        long h = (long) L * Float.BYTES;
+        for (int r = 0; r < MR; r++) {
+            long t = (long) r * NR * Float.BYTES, at = cOff + r * cRow;
+            FloatVector c0 = FloatVector.fromMemorySegment(S, cs, at, LE), c1 = FloatVector.fromMemorySegment(S, cs, at + h, LE);
+            c0.fma(betaV, FloatVector.fromMemorySegment(S, tile, t, LE)).intoMemorySegment(cs, at, LE);
+            c1.fma(betaV, FloatVector.fromMemorySegment(S, tile, t + h, LE)).intoMemorySegment(cs, at + h, LE);
+        }
     }
 
     /** {@code C[i0:i0+mr, j0:j0+nr] = T + β·C} (β = 0: C not read), for the valid part of the tile. */
