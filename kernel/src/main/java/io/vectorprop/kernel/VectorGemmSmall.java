@@ -238,30 +238,92 @@ final class VectorGemmSmall {
     }
 
     /**
-     * C[i0:i1, :] = α·op(A)·B + βC row by row, 4 vectors of C at a time, B streamed by rows: for a few
-     * rows of A, or for a small k (a rank-k update such as the batch-1 weight gradient δᵀ·a).
+     * C[i0:i1, :] = α·op(A)·B + βC with B streamed by rows: four rows of C at a time, then pairs, then
+     * single rows, two vectors wide; columns past the last 2L one row at a time. For a few rows of A, or
+     * for a small k (a rank-k update such as the batch-1 weight gradient δᵀ·a).
      */
     static void rowsNN(Transpose ta, float alpha, Matrix a, Matrix b, float beta, Matrix c, int i0, int i1) {
         int pairEnd = c.cols() / (2 * L) * (2 * L);
         int i = i0;
-        for (; i + 1 < i1; i += 2) {
-            rowPair(ta, alpha, a, b, beta, c, i, pairEnd);
-            rows(ta, alpha, a, b, beta, c, i, i + 2, pairEnd);
-        }
-        rows(ta, alpha, a, b, beta, c, i, i1, 0);
+        for (; i + 3 < i1; i += 4) rowQuad(ta, alpha, a, b, beta, c, i, 0, pairEnd);
+        for (; i + 1 < i1; i += 2) rowPair(ta, alpha, a, b, beta, c, i, 0, pairEnd);
+        rows(ta, alpha, a, b, beta, c, i, i1, 0, pairEnd);
+        rows(ta, alpha, a, b, beta, c, i0, i1, pairEnd, c.cols());
     }
 
     /**
-     * Rows i and i+1 of C, columns [0, jEnd) (a multiple of 2L): each step p loads two vectors of
+     * Rows i … i+3 of C, columns [j0, j1) (multiples of 2L): each step p loads two vectors of B's row p
+     * once for four rows (eight accumulators). Measured against pairs alone (same JVM, interleaved): the
+     * batch-10 update of the 256×784 layer 1.33× faster, 128×256 at k = 10 1.28×, four rows at k = 256 1.46×.
+     */
+    private static void rowQuad(Transpose ta, float alpha, Matrix a, Matrix b, float beta, Matrix c, int i, int j0, int j1) {
+        int k = b.rows();
+        MemorySegment as = a.segment(), bs = b.segment(), cs = c.segment();
+        long aRow = ta == Transpose.N ? a.stride() : 1, aCol = ta == Transpose.N ? 1 : a.stride();
+        long a0 = a.offset() + (long) i * aRow, a1 = a0 + aRow, a2 = a1 + aRow, a3 = a2 + aRow;
+        long cRow = (long) c.stride() * Float.BYTES, h = (long) L * Float.BYTES;
+        FloatVector betaV = FloatVector.broadcast(S, beta);
+        for (int j = j0; j < j1; j += 2 * L) {
+            FloatVector s00 = FloatVector.zero(S), s01 = FloatVector.zero(S), s10 = FloatVector.zero(S), s11 = FloatVector.zero(S);
+            FloatVector s20 = FloatVector.zero(S), s21 = FloatVector.zero(S), s30 = FloatVector.zero(S), s31 = FloatVector.zero(S);
+            for (int p = 0; p < k; p++) {
+                long bo = (b.offset() + (long) p * b.stride() + j) * Float.BYTES, ap = p * aCol;
+                FloatVector b0 = FloatVector.fromMemorySegment(S, bs, bo, LE);
+                FloatVector b1 = FloatVector.fromMemorySegment(S, bs, bo + h, LE);
+                FloatVector x = FloatVector.broadcast(S, as.getAtIndex(FLOAT, a0 + ap));
+                s00 = x.fma(b0, s00);
+                s01 = x.fma(b1, s01);
+                x = FloatVector.broadcast(S, as.getAtIndex(FLOAT, a1 + ap));
+                s10 = x.fma(b0, s10);
+                s11 = x.fma(b1, s11);
+                x = FloatVector.broadcast(S, as.getAtIndex(FLOAT, a2 + ap));
+                s20 = x.fma(b0, s20);
+                s21 = x.fma(b1, s21);
+                x = FloatVector.broadcast(S, as.getAtIndex(FLOAT, a3 + ap));
+                s30 = x.fma(b0, s30);
+                s31 = x.fma(b1, s31);
+            }
+            long c0 = (c.offset() + (long) i * c.stride() + j) * Float.BYTES, c1 = c0 + cRow, c2 = c1 + cRow, c3 = c2 + cRow;
+            s00 = s00.mul(alpha);
+            s01 = s01.mul(alpha);
+            s10 = s10.mul(alpha);
+            s11 = s11.mul(alpha);
+            s20 = s20.mul(alpha);
+            s21 = s21.mul(alpha);
+            s30 = s30.mul(alpha);
+            s31 = s31.mul(alpha);
+            if (beta != 0f) {
+                s00 = FloatVector.fromMemorySegment(S, cs, c0, LE).fma(betaV, s00);
+                s01 = FloatVector.fromMemorySegment(S, cs, c0 + h, LE).fma(betaV, s01);
+                s10 = FloatVector.fromMemorySegment(S, cs, c1, LE).fma(betaV, s10);
+                s11 = FloatVector.fromMemorySegment(S, cs, c1 + h, LE).fma(betaV, s11);
+                s20 = FloatVector.fromMemorySegment(S, cs, c2, LE).fma(betaV, s20);
+                s21 = FloatVector.fromMemorySegment(S, cs, c2 + h, LE).fma(betaV, s21);
+                s30 = FloatVector.fromMemorySegment(S, cs, c3, LE).fma(betaV, s30);
+                s31 = FloatVector.fromMemorySegment(S, cs, c3 + h, LE).fma(betaV, s31);
+            }
+            s00.intoMemorySegment(cs, c0, LE);
+            s01.intoMemorySegment(cs, c0 + h, LE);
+            s10.intoMemorySegment(cs, c1, LE);
+            s11.intoMemorySegment(cs, c1 + h, LE);
+            s20.intoMemorySegment(cs, c2, LE);
+            s21.intoMemorySegment(cs, c2 + h, LE);
+            s30.intoMemorySegment(cs, c3, LE);
+            s31.intoMemorySegment(cs, c3 + h, LE);
+        }
+    }
+
+    /**
+     * Rows i and i+1 of C, columns [j0, j1) (multiples of 2L): each step p loads two vectors of
      * B's row p once for both rows, so B is read half as often as row by row.
      */
-    private static void rowPair(Transpose ta, float alpha, Matrix a, Matrix b, float beta, Matrix c, int i, int jEnd) {
+    private static void rowPair(Transpose ta, float alpha, Matrix a, Matrix b, float beta, Matrix c, int i, int j0, int j1) {
         int k = b.rows();
         MemorySegment as = a.segment(), bs = b.segment(), cs = c.segment();
         long aRow = ta == Transpose.N ? a.stride() : 1, aCol = ta == Transpose.N ? 1 : a.stride();
         long ao = a.offset() + (long) i * aRow, co = c.offset() + (long) i * c.stride(), cs1 = c.stride();
         FloatVector betaV = FloatVector.broadcast(S, beta);
-        for (int j = 0; j < jEnd; j += 2 * L) {
+        for (int j = j0; j < j1; j += 2 * L) {
             FloatVector s00 = FloatVector.zero(S), s01 = FloatVector.zero(S), s10 = FloatVector.zero(S), s11 = FloatVector.zero(S);
             for (int p = 0; p < k; p++) {
                 long bo = (b.offset() + (long) p * b.stride() + j) * Float.BYTES;
@@ -292,9 +354,9 @@ final class VectorGemmSmall {
         }
     }
 
-    /** Rows [i0, i1) of C, columns [j0, n), one row at a time. */
-    private static void rows(Transpose ta, float alpha, Matrix a, Matrix b, float beta, Matrix c, int i0, int i1, int j0) {
-        int n = c.cols(), k = b.rows();
+    /** Rows [i0, i1) of C, columns [j0, n), one row at a time (n need not be a multiple of L). */
+    private static void rows(Transpose ta, float alpha, Matrix a, Matrix b, float beta, Matrix c, int i0, int i1, int j0, int n) {
+        int k = b.rows();
         MemorySegment as = a.segment(), bs = b.segment(), cs = c.segment();
         long aRow = ta == Transpose.N ? a.stride() : 1, aCol = ta == Transpose.N ? 1 : a.stride();
         FloatVector betaV = FloatVector.broadcast(S, beta);
