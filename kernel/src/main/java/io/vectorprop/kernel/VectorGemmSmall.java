@@ -17,10 +17,12 @@ import static io.vectorprop.kernel.Matrix.FLOAT;
  *       pass {@code Z = A·Wᵀ}): every {@code c[i][j]} is a dot product of two contiguous rows. A 4×4
  *       block of outputs keeps 16 vector accumulators along k (4 A loads + 4 B loads per 16 FMAs),
  *       then reduces each across lanes. Rows of W are read straight from the weights, once per 4 rows
- *       of A: at batch 1 this streams each weight row once, eight rows at a time.</li>
+ *       of A (2×8 blocks for two leftover rows); at batch 1 this streams each weight row once, eight
+ *       rows at a time.</li>
  *   <li>{@link #rowsNN}: {@code C = α·A·B + βC} for a few rows of A, or a small k (a rank-k update):
- *       each row of C is {@code Σ_p a[i,p]·B[p,:]}, accumulated while B streams by rows, two rows
- *       of C at a time so each load of B serves both; C is read (β ≠ 0) and written once.</li>
+ *       each row of C is {@code Σ_p a[i,p]·B[p,:]}, accumulated while B streams by rows, four (or
+ *       two) rows of C at a time so each load of B serves all of them; C is read (β ≠ 0) and written
+ *       once.</li>
  * </ul>
  * Vector loads are written out rather than wrapped in a helper (see {@link VectorKernels}).
  */
@@ -68,6 +70,18 @@ final class VectorGemmSmall {
             }
             for (; j < j1; j++) {                     // the last n % 4 columns: rare, so plain loops (see dot)
                 for (int r = 0; r < 4; r++) put(c, i + r, j, alpha, beta, dot(a, i + r, b, j, k));
+            }
+        }
+        for (; i + 2 <= i1; i += 2) {
+            int j = j0;
+            for (; j + 8 <= j1; j += 8) {
+                dot2x8(a, b, i, j, k, scratch);
+                finish(alpha, a, b, beta, c, i, j, k, scratch, 2, 8);
+            }
+            for (int r = i; r < i + 2; r++) {
+                int jr = j;
+                for (; jr + 4 <= j1; jr += 4) dot1x4(alpha, a, b, beta, c, r, jr, k);
+                for (; jr < j1; jr++) put(c, r, jr, alpha, beta, dot(a, r, b, jr, k));
             }
         }
         for (; i < i1; i++) {
@@ -156,6 +170,66 @@ final class VectorGemmSmall {
     }
 
     /**
+     * A 2×8 block: rows i, i+1 of A against rows j … j+7 of B, 16 accumulators (c_rs = row r of A · row s
+     * of B); 10 loads feed 16 FMAs, so two leftover rows of A (batch 10 = 4 + 4 + 2) read the weights
+     * once, not twice. Parked for {@link #finish} like dot4x4.
+     */
+    static void dot2x8(Matrix a, Matrix b, int i, int j, int k, MemorySegment scratch) {
+        MemorySegment as = a.segment(), bs = b.segment();
+        long a0 = a.offset() + (long) i * a.stride(), a1 = a0 + a.stride();
+        long b0 = b.offset() + (long) j * b.stride(), bS = b.stride();
+        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c02 = FloatVector.zero(S), c03 = FloatVector.zero(S);
+        FloatVector c04 = FloatVector.zero(S), c05 = FloatVector.zero(S), c06 = FloatVector.zero(S), c07 = FloatVector.zero(S);
+        FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S), c12 = FloatVector.zero(S), c13 = FloatVector.zero(S);
+        FloatVector c14 = FloatVector.zero(S), c15 = FloatVector.zero(S), c16 = FloatVector.zero(S), c17 = FloatVector.zero(S);
+        for (int p = 0; p + L <= k; p += L) {
+            FloatVector x0 = FloatVector.fromMemorySegment(S, as, (a0 + p) * Float.BYTES, LE);
+            FloatVector x1 = FloatVector.fromMemorySegment(S, as, (a1 + p) * Float.BYTES, LE);
+            FloatVector w0 = FloatVector.fromMemorySegment(S, bs, (b0 + p) * Float.BYTES, LE);
+            c00 = x0.fma(w0, c00);
+            c10 = x1.fma(w0, c10);
+            FloatVector w1 = FloatVector.fromMemorySegment(S, bs, (b0 + bS + p) * Float.BYTES, LE);
+            c01 = x0.fma(w1, c01);
+            c11 = x1.fma(w1, c11);
+            FloatVector w2 = FloatVector.fromMemorySegment(S, bs, (b0 + 2 * bS + p) * Float.BYTES, LE);
+            c02 = x0.fma(w2, c02);
+            c12 = x1.fma(w2, c12);
+            FloatVector w3 = FloatVector.fromMemorySegment(S, bs, (b0 + 3 * bS + p) * Float.BYTES, LE);
+            c03 = x0.fma(w3, c03);
+            c13 = x1.fma(w3, c13);
+            FloatVector w4 = FloatVector.fromMemorySegment(S, bs, (b0 + 4 * bS + p) * Float.BYTES, LE);
+            c04 = x0.fma(w4, c04);
+            c14 = x1.fma(w4, c14);
+            FloatVector w5 = FloatVector.fromMemorySegment(S, bs, (b0 + 5 * bS + p) * Float.BYTES, LE);
+            c05 = x0.fma(w5, c05);
+            c15 = x1.fma(w5, c15);
+            FloatVector w6 = FloatVector.fromMemorySegment(S, bs, (b0 + 6 * bS + p) * Float.BYTES, LE);
+            c06 = x0.fma(w6, c06);
+            c16 = x1.fma(w6, c16);
+            FloatVector w7 = FloatVector.fromMemorySegment(S, bs, (b0 + 7 * bS + p) * Float.BYTES, LE);
+            c07 = x0.fma(w7, c07);
+            c17 = x1.fma(w7, c17);
+        }
+        long v = (long) L * Float.BYTES;
+        c00.intoMemorySegment(scratch, 0, LE);
+        c01.intoMemorySegment(scratch, v, LE);
+        c02.intoMemorySegment(scratch, 2 * v, LE);
+        c03.intoMemorySegment(scratch, 3 * v, LE);
+        c04.intoMemorySegment(scratch, 4 * v, LE);
+        c05.intoMemorySegment(scratch, 5 * v, LE);
+        c06.intoMemorySegment(scratch, 6 * v, LE);
+        c07.intoMemorySegment(scratch, 7 * v, LE);
+        c10.intoMemorySegment(scratch, 8 * v, LE);
+        c11.intoMemorySegment(scratch, 9 * v, LE);
+        c12.intoMemorySegment(scratch, 10 * v, LE);
+        c13.intoMemorySegment(scratch, 11 * v, LE);
+        c14.intoMemorySegment(scratch, 12 * v, LE);
+        c15.intoMemorySegment(scratch, 13 * v, LE);
+        c16.intoMemorySegment(scratch, 14 * v, LE);
+        c17.intoMemorySegment(scratch, 15 * v, LE);
+    }
+
+    /**
      * A 4×4 block: rows i … i+3 of A against rows j … j+3 of B, 16 accumulators (c_rs = row r of A ·
      * row s of B) along k; 8 loads feed 16 FMAs.
      */
@@ -214,7 +288,7 @@ final class VectorGemmSmall {
     }
 
     /**
-     * Reduces the rows×cols accumulators parked by dot4x4 or dot1x8 (accumulator r·cols + s is row i+r
+     * Reduces the rows×cols accumulators parked by dot4x4, dot2x8 or dot1x8 (accumulator r·cols + s is row i+r
      * of A against row j+s of B), adds the scalar tail past the last full vector and writes C with α, β.
      */
     private static void finish(float alpha, Matrix a, Matrix b, float beta, Matrix c, int i, int j, int k,
