@@ -18,7 +18,41 @@ final class Lanes {
     private static final VectorShuffle<Float> X2 = L >= 4 ? VectorShuffle.fromOp(S, i -> i ^ 2) : null;
     private static final VectorShuffle<Float> X1 = L >= 2 ? VectorShuffle.fromOp(S, i -> i ^ 1) : null;
 
+    /** Whether the block permutes below apply: 16 lanes (512-bit vectors). */
+    static final boolean SIXTEEN = L == 16;
+    /**
+     * Lane indices for {@code idx.selectFrom(a, b)} (0–15 pick a's lane, 16–31 b's) that swap the
+     * off-diagonal d×d blocks between rows a and b of every 2d×2d block of a 16×16 matrix: LOd gives
+     * the new row a (lanes with bit d clear from a, the others from b shifted down by d), HId the new
+     * row b. For a reduction, {@code LOd.selectFrom(a, b) + HId.selectFrom(a, b)} adds lanes l and
+     * l ^ d of a into the lanes of a with bit d clear, and those of b into the others.
+     */
+    static final FloatVector LO8 = swapIndices(8, false), HI8 = swapIndices(8, true),
+            LO4 = swapIndices(4, false), HI4 = swapIndices(4, true),
+            LO2 = swapIndices(2, false), HI2 = swapIndices(2, true),
+            LO1 = swapIndices(1, false), HI1 = swapIndices(1, true);
+    /**
+     * Reducing eight vectors at once with the swaps above (stages d = 8, 4, 2, see
+     * VectorGemmSmall.finish8) leaves the partial sums of input q in lanes 2·rev₃(q) and 2·rev₃(q) + 1
+     * (rev₃ reverses three bits); these two shuffles bring them to lane q for the last addition.
+     */
+    static final VectorShuffle<Float> PAIR_FIRST = SIXTEEN ? VectorShuffle.fromOp(S, q -> 2 * reverse3(q % 8)) : null;
+    static final VectorShuffle<Float> PAIR_SECOND = SIXTEEN ? VectorShuffle.fromOp(S, q -> 2 * reverse3(q % 8) + 1) : null;
+
     private Lanes() {}
+
+    private static FloatVector swapIndices(int d, boolean high) {
+        float[] idx = new float[L];
+        for (int l = 0; l < L; l++) {
+            boolean second = (l & d) != 0;                 // lane l of the new row lies in the right-hand block
+            idx[l] = high ? (second ? L + l : l + d) : (second ? L + l - d : l);
+        }
+        return FloatVector.fromArray(S, idx, 0);
+    }
+
+    private static int reverse3(int q) {
+        return (q & 1) << 2 | (q & 2) | (q & 4) >> 2;
+    }
 
     /** Σ lanes of v, always added in the same order. */
     static float sum(FloatVector v) {

@@ -414,25 +414,7 @@ final class VectorGemm {
     }
 
     /** Whether packB transposes B 16×16 blocks at a time in registers (512-bit vectors only). */
-    private static final boolean TRANSPOSE_IN_REGISTERS = L == 16;
-    /**
-     * Lane indices for {@code selectFrom(a, b)} (0–15 pick a's lane, 16–31 b's) that swap the off-diagonal
-     * d×d blocks between rows a and b = a + d of every 2d×2d block: LOd gives the new row a, HId the new row b.
-     */
-    private static final FloatVector LO8 = swapIndices(8, false), HI8 = swapIndices(8, true),
-            LO4 = swapIndices(4, false), HI4 = swapIndices(4, true),
-            LO2 = swapIndices(2, false), HI2 = swapIndices(2, true),
-            LO1 = swapIndices(1, false), HI1 = swapIndices(1, true);
-
-    private static FloatVector swapIndices(int d, boolean high) {
-        float[] idx = new float[L];
-        for (int l = 0; l < L; l++) {
-            boolean second = (l & d) != 0;                 // lane l of the new row lies in the right-hand block
-            idx[l] = high ? (second ? L + l : l + d) : (second ? L + l - d : l);
-        }
-        return FloatVector.fromArray(S, idx, 0);
-    }
-
+    private static final boolean TRANSPOSE_IN_REGISTERS = Lanes.SIXTEEN;
     /**
      * Transposes the 16×16 block whose row i is the 16 floats at {@code inOff + i·inRow} of {@code in} into
      * rows at {@code outOff + p·outRow} of {@code out}, through {@code scratch} (16×16 floats). Four stages,
@@ -450,8 +432,8 @@ final class VectorGemm {
         for (int i = 0; i < L / 2; i++) {
             FloatVector a = FloatVector.fromMemorySegment(S, scratch, i * row, LE);
             FloatVector b = FloatVector.fromMemorySegment(S, scratch, half + i * row, LE);
-            LO8.selectFrom(a, b).intoMemorySegment(out, outOff + i * outRow, LE);
-            HI8.selectFrom(a, b).intoMemorySegment(out, outOff + (i + L / 2) * outRow, LE);
+            Lanes.LO8.selectFrom(a, b).intoMemorySegment(out, outOff + i * outRow, LE);
+            Lanes.HI8.selectFrom(a, b).intoMemorySegment(out, outOff + (i + L / 2) * outRow, LE);
         }
     }
 
@@ -466,18 +448,18 @@ final class VectorGemm {
         FloatVector r6 = FloatVector.fromMemorySegment(S, in, inOff + 6 * inRow, LE);
         FloatVector r7 = FloatVector.fromMemorySegment(S, in, inOff + 7 * inRow, LE);
         FloatVector t;
-        t = r0; r0 = LO4.selectFrom(t, r4); r4 = HI4.selectFrom(t, r4);
-        t = r1; r1 = LO4.selectFrom(t, r5); r5 = HI4.selectFrom(t, r5);
-        t = r2; r2 = LO4.selectFrom(t, r6); r6 = HI4.selectFrom(t, r6);
-        t = r3; r3 = LO4.selectFrom(t, r7); r7 = HI4.selectFrom(t, r7);
-        t = r0; r0 = LO2.selectFrom(t, r2); r2 = HI2.selectFrom(t, r2);
-        t = r1; r1 = LO2.selectFrom(t, r3); r3 = HI2.selectFrom(t, r3);
-        t = r4; r4 = LO2.selectFrom(t, r6); r6 = HI2.selectFrom(t, r6);
-        t = r5; r5 = LO2.selectFrom(t, r7); r7 = HI2.selectFrom(t, r7);
-        t = r0; r0 = LO1.selectFrom(t, r1); r1 = HI1.selectFrom(t, r1);
-        t = r2; r2 = LO1.selectFrom(t, r3); r3 = HI1.selectFrom(t, r3);
-        t = r4; r4 = LO1.selectFrom(t, r5); r5 = HI1.selectFrom(t, r5);
-        t = r6; r6 = LO1.selectFrom(t, r7); r7 = HI1.selectFrom(t, r7);
+        t = r0; r0 = Lanes.LO4.selectFrom(t, r4); r4 = Lanes.HI4.selectFrom(t, r4);
+        t = r1; r1 = Lanes.LO4.selectFrom(t, r5); r5 = Lanes.HI4.selectFrom(t, r5);
+        t = r2; r2 = Lanes.LO4.selectFrom(t, r6); r6 = Lanes.HI4.selectFrom(t, r6);
+        t = r3; r3 = Lanes.LO4.selectFrom(t, r7); r7 = Lanes.HI4.selectFrom(t, r7);
+        t = r0; r0 = Lanes.LO2.selectFrom(t, r2); r2 = Lanes.HI2.selectFrom(t, r2);
+        t = r1; r1 = Lanes.LO2.selectFrom(t, r3); r3 = Lanes.HI2.selectFrom(t, r3);
+        t = r4; r4 = Lanes.LO2.selectFrom(t, r6); r6 = Lanes.HI2.selectFrom(t, r6);
+        t = r5; r5 = Lanes.LO2.selectFrom(t, r7); r7 = Lanes.HI2.selectFrom(t, r7);
+        t = r0; r0 = Lanes.LO1.selectFrom(t, r1); r1 = Lanes.HI1.selectFrom(t, r1);
+        t = r2; r2 = Lanes.LO1.selectFrom(t, r3); r3 = Lanes.HI1.selectFrom(t, r3);
+        t = r4; r4 = Lanes.LO1.selectFrom(t, r5); r5 = Lanes.HI1.selectFrom(t, r5);
+        t = r6; r6 = Lanes.LO1.selectFrom(t, r7); r7 = Lanes.HI1.selectFrom(t, r7);
         r0.intoMemorySegment(scratch, scratchOff + 0, LE);
         r1.intoMemorySegment(scratch, scratchOff + 64, LE);
         r2.intoMemorySegment(scratch, scratchOff + 128, LE);

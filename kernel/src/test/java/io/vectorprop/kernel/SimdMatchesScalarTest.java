@@ -100,7 +100,7 @@ class SimdMatchesScalarTest {
     @Test
     void everyGemmPathOnItsOwn() {
         int[][] shapes = {{1, 1, 1}, {1, 33, 17}, {3, 7, 31}, {4, 64, 784}, {5, 17, 257}, {9, 63, 65}, {70, 100, 129},
-                {256, 784, 1}, {33, 65, 3}};
+                {256, 784, 1}, {33, 65, 3}, {1, 24, 64}, {10, 40, 48}};   // the last two: k a multiple of 16 (dotNT's finish8)
         for (int[] s : shapes) {
             for (int path : new int[] {VectorGemm.PACKED, VectorGemm.DOT_NT, VectorGemm.ROWS_NN, VectorGemm.ROWS_NN + 10}) {
                 Transpose tb = path >= VectorGemm.ROWS_NN ? Transpose.N : Transpose.T;
