@@ -15,7 +15,8 @@ import static io.vectorprop.kernel.Matrix.FLOAT;
  * <pre>
  * for jc in N step NC:                  B panel  KC×NC  (L3)
  *   for pc in K step KC:
- *     pack op(B)[pc:pc+kc, jc:jc+nc] into NR-wide slivers
+ *     pack op(B)[pc:pc+kc, jc:jc+nc] into NR-wide slivers (B as stored with rows an odd number of
+ *       cache lines apart: only the partial last sliver; full ones are read in place)
  *     for ic in M step MC:              A block  MC×KC  (L2)
  *       pack α·op(A)[ic:ic+mc, pc:pc+kc] into MR-row slivers
  *       for jr in nc step NR:           B sliver KC×NR  (64 KiB: L2)
@@ -28,9 +29,10 @@ import static io.vectorprop.kernel.Matrix.FLOAT;
  * enough to cover FMA latency, leaving registers for the two B vectors and the A broadcast) for the
  * whole k loop, in outer-product form: two vector loads from B, MR broadcasts from A, 2·MR FMAs per
  * step. α is applied while packing A. When C is not accumulated onto (β = 0, first panel) a full tile
- * goes from the registers straight into C; otherwise, and for edge tiles, it goes through a small
- * buffer, {@code C = T + β·C}, into the valid part of C, so edge tiles need no special kernel. Pack
- * buffers are allocated once per thread and reused: no allocation per call.
+ * goes from the registers straight into C; otherwise it goes through a small buffer, {@code C = T + β·C}
+ * (one unrolled pass for a full tile, {@link #writeBack} for the valid part of an edge tile), so edge
+ * tiles need no special kernel. Pack buffers are allocated once per thread and reused: no allocation
+ * per call.
  */
 final class VectorGemm {
     static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -133,6 +135,22 @@ final class VectorGemm {
     /** Computes rows [i0, i1) and columns [j0, j1) of C on the calling thread. */
     static void gemmBlock(Transpose ta, Transpose tb, float alpha, Matrix a, Matrix b, float beta, Matrix c,
                           int i0, int i1, int j0, int j1) {
+        gemmBlock(ta, tb, alpha, a, b, beta, c, i0, i1, j0, j1, readsBInPlace(tb, b));
+    }
+
+    /**
+     * Whether full slivers of B are read where B is stored instead of packed: for B as stored (tb = N)
+     * whose rows lie an odd number of cache lines apart (or not a whole number), so a sliver's steps
+     * spread over all L1 sets. Measured (same JVM, interleaved, bit-identical results): 64×784×256 NN
+     * 1.10×, 256×784×256 NN 1.06×, TN with β = 1 1.00–1.04×; with rows 2ⁿ lines apart a sliver lands
+     * on a few sets and reading in place was slower (512³ 0.96×, 1024³ 0.83×), so those are packed.
+     */
+    static boolean readsBInPlace(Transpose tb, Matrix b) {
+        return tb == Transpose.N && (long) b.stride() * Float.BYTES % 128 != 0;
+    }
+
+    static void gemmBlock(Transpose ta, Transpose tb, float alpha, Matrix a, Matrix b, float beta, Matrix c,
+                          int i0, int i1, int j0, int j1, boolean directB) {
         int k = transKDim(ta, a);
         Workspace ws = WORKSPACE.get();
         for (int jc = j0; jc < j1; jc += NC) {
@@ -140,22 +158,22 @@ final class VectorGemm {
             for (int pc = 0; pc < k; pc += KC) {
                 int kc = Math.min(KC, k - pc);
                 float betaHere = pc == 0 ? beta : 1f;           // later panels accumulate onto the first
-                packB(tb, b, pc, kc, jc, nc, ws.packB, ws.transposeScratch);
+                packB(tb, b, pc, kc, jc, nc, ws.packB, ws.transposeScratch, directB ? nc / NR : 0);
                 for (int ic = i0; ic < i1; ic += MC) {
                     int mc = Math.min(MC, i1 - ic);
                     packA(ta, alpha, a, ic, mc, pc, kc, ws.packA);
-                    macroKernel(ws, kc, mc, nc, betaHere, c, ic, jc, ta == Transpose.T);
+                    macroKernel(ws, kc, mc, nc, betaHere, c, ic, jc, ta == Transpose.T, directB ? b : null, pc);
                 }
             }
         }
     }
 
     private static void macroKernel(Workspace ws, int kc, int mc, int nc, float beta, Matrix c, int ic, int jc,
-                                    boolean aColumns) {
+                                    boolean aColumns, Matrix directB, int pc) {
         if (A_OUTER) {
             for (int ir = 0; ir < mc; ir += MR) {
                 for (int jr = 0; jr < nc; jr += NR) {
-                    tile(ws, kc, ir, jr, aColumns, beta, c, ic, jc, Math.min(MR, mc - ir), Math.min(NR, nc - jr));
+                    tile(ws, kc, ir, jr, aColumns, beta, c, ic, jc, Math.min(MR, mc - ir), Math.min(NR, nc - jr), directB, pc);
                 }
             }
             return;
@@ -163,7 +181,7 @@ final class VectorGemm {
         for (int jr = 0; jr < nc; jr += NR) {
             int nr = Math.min(NR, nc - jr);
             for (int ir = 0; ir < mc; ir += MR) {
-                tile(ws, kc, ir, jr, aColumns, beta, c, ic, jc, Math.min(MR, mc - ir), nr);
+                tile(ws, kc, ir, jr, aColumns, beta, c, ic, jc, Math.min(MR, mc - ir), nr, directB, pc);
             }
         }
     }
@@ -174,17 +192,24 @@ final class VectorGemm {
      * {@code C = T + β·C}, into the valid part of C.
      */
     private static void tile(Workspace ws, int kc, int ir, int jr, boolean aColumns, float beta, Matrix c, int ic, int jc,
-                             int mr, int nr) {
-        long aOff = (long) ir * kc * Float.BYTES, bOff = (long) jr * kc * Float.BYTES;
+                             int mr, int nr, Matrix directB, int pc) {
+        long aOff = (long) ir * kc * Float.BYTES;
         long aRow = aColumns ? Float.BYTES : (long) kc * Float.BYTES;               // see packA for the two layouts
         long aStep = aColumns ? (long) MR * Float.BYTES : Float.BYTES;
+        MemorySegment bs = ws.packB;
+        long bOff = (long) jr * kc * Float.BYTES, bStep = (long) NR * Float.BYTES;
+        if (directB != null && nr == NR) {                 // a full sliver of B read where it is stored
+            bs = directB.segment();
+            bOff = (directB.offset() + (long) pc * directB.stride() + jc + jr) * Float.BYTES;
+            bStep = (long) directB.stride() * Float.BYTES;
+        }
         boolean full = mr == MR && nr == NR;
         long cOff = (c.offset() + (long) (ic + ir) * c.stride() + jc + jr) * Float.BYTES, cRow = (long) c.stride() * Float.BYTES;
         if (beta == 0f && full) {
-            microKernel(kc, ws.packA, aOff, aRow, aStep, ws.packB, bOff, c.segment(), cOff, cRow);
+            microKernel(kc, ws.packA, aOff, aRow, aStep, bs, bOff, bStep, c.segment(), cOff, cRow);
             return;
         }
-        microKernel(kc, ws.packA, aOff, aRow, aStep, ws.packB, bOff, ws.tile, 0, (long) NR * Float.BYTES);
+        microKernel(kc, ws.packA, aOff, aRow, aStep, bs, bOff, bStep, ws.tile, 0, (long) NR * Float.BYTES);
         if (full) {
             addFullTile(ws.tile, beta, c.segment(), cOff, cRow);
         } else {
@@ -194,13 +219,14 @@ final class VectorGemm {
 
     /**
      * The MR×NR tile {@code T = Σ_p a[:, p] ⊗ b[p, :]} over kc steps, stored into an MR×NR block of
-     * {@code out} whose rows are {@code outRow} bytes apart. B is packed NR floats per step; A float
+     * {@code out} whose rows are {@code outRow} bytes apart. Step p of the B sliver is the NR floats at
+     * {@code bOff + p·bStep} bytes (packed: bStep = NR floats; read in place: B's row stride); A float
      * (r, p) is at {@code aOff + r·aRow + p·aStep} bytes (packA's two layouts). Kept flat and free of calls that
      * take vectors, so C2 keeps all 16 accumulators in registers; and kept this small on purpose: a
      * version that also read C and applied β here failed in C1's profiling tier, was sometimes left in
      * C1's tier 2 and never reached C2 (≈ 1 GFLOP/s for the rest of the run).
      */
-    static void microKernel(int kc, MemorySegment pa, long aOff, long aRow, long aStep, MemorySegment pb, long bOff,
+    static void microKernel(int kc, MemorySegment pa, long aOff, long aRow, long aStep, MemorySegment pb, long bOff, long bStep,
                             MemorySegment out, long outOff, long outRow) {
         FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S);
         FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
@@ -212,7 +238,7 @@ final class VectorGemm {
         FloatVector c70 = FloatVector.zero(S), c71 = FloatVector.zero(S);
         long a1 = aRow, a2 = 2 * aRow, a3 = 3 * aRow, a4 = 4 * aRow, a5 = 5 * aRow, a6 = 6 * aRow, a7 = 7 * aRow;
         for (int p = 0; p < kc; p++) {
-            long bp = bOff + (long) p * NR * Float.BYTES;
+            long bp = bOff + p * bStep;
             long ap = aOff + p * aStep;
             FloatVector b0 = FloatVector.fromMemorySegment(S, pb, bp, LE);
             FloatVector b1 = FloatVector.fromMemorySegment(S, pb, bp + (long) L * Float.BYTES, LE);
@@ -361,13 +387,14 @@ final class VectorGemm {
      * Packs op(B)[pc:pc+kc, jc:jc+nc] as NR-column slivers: sliver s, step p holds the NR floats
      * op(B)[pc+p, jc+s·NR+j], j < NR, zero past column nc. B as stored (tb = N): two vector copies per
      * step; transposed: full slivers 16×16 blocks at a time through registers ({@link #transpose16}),
-     * the rest by a scalar transpose that reads each row of B in order.
+     * the rest by a scalar transpose that reads each row of B in order. Slivers before
+     * {@code fromSliver} are skipped (read in place, see {@link #readsBInPlace}).
      */
     private static void packB(Transpose tb, Matrix b, int pc, int kc, int jc, int nc, MemorySegment buf,
-                              MemorySegment scratch) {
+                              MemorySegment scratch, int fromSliver) {
         MemorySegment bs = b.segment();
         long stride = b.stride();
-        for (int s = 0; s * NR < nc; s++) {
+        for (int s = fromSliver; s * NR < nc; s++) {
             int cols = Math.min(NR, nc - s * NR);
             long dst = (long) s * NR * kc;                     // in floats
             if (tb == Transpose.N) {
