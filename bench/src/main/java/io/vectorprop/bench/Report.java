@@ -100,6 +100,12 @@ public final class Report {
             if (primary.getStatistics().getN() > 0 && r.getParams().getMode() == org.openjdk.jmh.annotations.Mode.SampleTime) {
                 extra.put("p50", primary.getStatistics().getPercentile(50));
                 extra.put("p99", primary.getStatistics().getPercentile(99));
+            } else if (primary.getStatistics().getN() > 0) {
+                // Per-iteration statistics: this machine slows down in phases of tens of seconds, so the
+                // mean of one impl and the mean of another, measured a minute apart, can differ by the
+                // phase alone; the median and the best iteration say more about the code.
+                extra.put("median", primary.getStatistics().getPercentile(50));
+                extra.put("best", primary.getStatistics().getMax());
             }
             rows.add(new Row(r.getParams().getBenchmark().replaceAll(".*\\.(\\w+\\.\\w+)$", "$1"), p, primary.getScore(),
                     primary.getScoreError(), primary.getScoreUnit(), extra));
@@ -130,8 +136,18 @@ public final class Report {
     // ---------------------------------------------------------------- output
 
     static double gflops(Row r) {
+        return gflops(r, r.score());
+    }
+
+    /** GFLOP/s of a GemmBench row at the given ops/s. */
+    static double gflops(Row r, double opsPerSecond) {
         String[] mnk = r.params().get("shape").split("x");
-        return 2.0 * Long.parseLong(mnk[0]) * Long.parseLong(mnk[1]) * Long.parseLong(mnk[2]) * r.score() / 1e9;
+        return 2.0 * Long.parseLong(mnk[0]) * Long.parseLong(mnk[1]) * Long.parseLong(mnk[2]) * opsPerSecond / 1e9;
+    }
+
+    /** The row's per-iteration statistic (median, best), or NaN. */
+    static double stat(Row r, String key) {
+        return r == null ? Double.NaN : r.extra().getOrDefault(key, Double.NaN);
     }
 
     static Row find(List<Row> rows, String bench, String... kv) {
@@ -170,8 +186,8 @@ public final class Report {
         s.append("Benchmark report ").append(date).append(" (").append(System.getProperty("os.arch")).append(", ")
                 .append(Runtime.getRuntime().availableProcessors()).append(" cores, JDK ").append(Runtime.version())
                 .append(", default JVM flags; JMH 1 fork, 3×2 s warm-up, 4×1 s measurement)\n\n");
-        s.append("| GEMM shape | trans | threads | simd GFLOP/s | openblas GFLOP/s | scalar GFLOP/s | simd/openblas | simd/scalar |\n");
-        s.append("|---|---|---|---|---|---|---|---|\n");
+        s.append("| GEMM shape | trans | threads | simd GFLOP/s | openblas GFLOP/s | scalar GFLOP/s | simd/openblas | simd/openblas, best iterations | simd/scalar |\n");
+        s.append("|---|---|---|---|---|---|---|---|---|\n");
         List<String> seen = new ArrayList<>();
         for (Row r : rows) {
             if (!r.benchmark().equals("GemmBench.gemm")) continue;
@@ -187,19 +203,22 @@ public final class Report {
             String err = simd == null ? "" : " ± " + f("%.1f", gflops(simd) * simd.error() / simd.score());
             s.append("| ").append(kv[1]).append(" | ").append(kv[3]).append(" | ").append(kv[5]).append(" | ")
                     .append(f("%.1f", gs)).append(err).append(" | ").append(f("%.1f", gb)).append(" | ").append(f("%.2f", gc))
-                    .append(" | ").append(f("%.2f", gs / gb)).append(" | ").append(f("%.1f", gs / gc)).append(" |\n");
+                    .append(" | ").append(f("%.2f", gs / gb)).append(" | ").append(f("%.2f", stat(simd, "best") / stat(blas, "best")))
+                    .append(" | ").append(f("%.1f", gs / gc)).append(" |\n");
         }
-        s.append("\n| training 784-256-128-10, SGD | threads | vectorprop samples/s | B/op | PyTorch samples/s | ours/PyTorch |\n");
-        s.append("|---|---|---|---|---|---|\n");
+        s.append("\n| training 784-256-128-10, SGD | threads | vectorprop samples/s | vectorprop median | B/op | PyTorch samples/s (median) | ours/PyTorch | ours/PyTorch, medians |\n");
+        s.append("|---|---|---|---|---|---|---|---|\n");
         for (String t : new String[] {"1", "2"}) {
             for (String b : new String[] {"1", "10", "64", "256"}) {
                 Row r = find(rows, "TrainStepBench.step", "batch", b, "threads", t);
                 if (r == null) continue;
                 double ours = r.score() * Integer.parseInt(b), torch = torchRate(peerJson, Integer.parseInt(t), Integer.parseInt(b));
+                double oursMedian = stat(r, "median") * Integer.parseInt(b);
                 s.append("| batch ").append(b).append(" | ").append(t).append(" | ").append(f("%,.0f", ours)).append(" ± ")
-                        .append(f("%,.0f", r.error() * Integer.parseInt(b))).append(" | ")
+                        .append(f("%,.0f", r.error() * Integer.parseInt(b))).append(" | ").append(f("%,.0f", oursMedian)).append(" | ")
                         .append(f("%.1f", r.extra().getOrDefault("bytesPerOp", Double.NaN))).append(" | ")
-                        .append(f("%,.0f", torch)).append(" | ").append(f("%.2f", ours / torch)).append(" |\n");
+                        .append(f("%,.0f", torch)).append(" | ").append(f("%.2f", ours / torch)).append(" | ")
+                        .append(f("%.2f", oursMedian / torch)).append(" |\n");
             }
         }
         s.append("\n| prediction, batch 1 | median µs | p99 µs | B/op | PyTorch median µs | PyTorch p99 µs |\n|---|---|---|---|---|---|\n");
