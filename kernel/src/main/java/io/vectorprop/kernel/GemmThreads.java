@@ -1,22 +1,32 @@
 package io.vectorprop.kernel;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * Splits a large GEMM into independent blocks of C for several threads: columns when C is at least as
- * wide as it is tall (always for the no-packing dot-product path), rows otherwise, in whole
- * micro-tiles. The caller's thread computes the first block; the others go to a fixed set of
- * persistent daemon workers, created on first use, {@code vectorprop.threads − 1} of them (default:
- * available processors − 1). A hand-off writes the job into the worker's fields and unparks it: no
- * allocation per call. Problems under {@link #MIN_FLOPS_PER_THREAD} per thread, operands from a
- * confined arena (which other threads may not touch), and calls made while another thread is
- * using the workers run on the caller's thread alone. Each block is computed exactly as it would be
- * alone, so for a fixed thread count results are bit-identical run to run.
+ * Runs a large GEMM on several threads. A packed product tall enough for {@link #CHUNKS_PER_THREAD}
+ * chunks of rows per thread is computed by a team ({@link VectorGemm#gemmShared}): B packed once into
+ * one shared buffer, chunks of rows of C taken from a shared counter, so a thread on a slower core
+ * (shared machines: another tenant on it) takes fewer chunks instead of holding the others back.
+ * Other products are split into fixed, independent blocks of C: columns when C is at least as wide as
+ * it is tall (always for the no-packing dot-product path), rows otherwise, in whole micro-tiles. The
+ * caller's thread takes the first share; the others go to a fixed set of persistent daemon workers,
+ * created on first use, {@code vectorprop.threads − 1} of them (default: available processors − 1). A
+ * hand-off writes the job into the worker's fields and unparks it: no allocation per call. Problems
+ * under {@link #MIN_FLOPS_PER_THREAD} per thread, operands from a confined arena (which other threads
+ * may not touch), and calls made while another thread is using the workers run on the caller's thread
+ * alone. Every element of C is computed by the same operations whichever thread computes it, so
+ * results are bit-identical run to run (and, for the team, to the single-thread result).
  */
 final class GemmThreads {
     /** Below this many multiply-adds per thread, a hand-off costs more than it saves. */
     static final long MIN_FLOPS_PER_THREAD = 1L << 20;
+
+    /** A team splits the rows of C into about this many chunks per thread (fewer if they would be under MR rows). */
+    static final int CHUNKS_PER_THREAD = 4;
 
     /** Spins this many times waiting before parking: hand-offs are often only tens of microseconds apart. */
     private static final int SPINS = 1 << 14;
@@ -27,7 +37,7 @@ final class GemmThreads {
         Transpose ta, tb;
         float alpha, beta;
         Matrix a, b, c;
-        boolean byColumns;
+        boolean byColumns, team;
         volatile boolean pending;
         volatile Thread waiter;
         volatile RuntimeException failure;
@@ -44,9 +54,14 @@ final class GemmThreads {
                     if (spin < SPINS) Thread.onSpinWait(); else LockSupport.park(this);
                 }
                 try {
-                    block(path, ta, tb, alpha, a, b, beta, c, byColumns, from, to, m, n);
+                    if (team) {
+                        VectorGemm.gemmShared(ta, tb, alpha, a, b, beta, c, Pool.TEAM, from);
+                    } else {
+                        block(path, ta, tb, alpha, a, b, beta, c, byColumns, from, to, m, n);
+                    }
                 } catch (RuntimeException e) {
                     failure = e;
+                    if (team) Pool.TEAM.broken = true;        // releases the others from the barrier
                 }
                 a = b = c = null;
                 pending = false;
@@ -60,12 +75,56 @@ final class GemmThreads {
                 Runtime.getRuntime().availableProcessors()));
         static final Worker[] WORKERS = new Worker[SIZE - 1];
         static final ReentrantLock LOCK = new ReentrantLock();
+        static final Team TEAM = new Team();
 
         static {
             for (int i = 0; i < WORKERS.length; i++) {
                 WORKERS[i] = new Worker(i + 1);
                 WORKERS[i].start();
             }
+        }
+    }
+
+    /**
+     * What the members of a team share (one team at a time, under {@link Pool#LOCK}): the packed B
+     * panel, the counter that hands out chunks of rows, and a spinning barrier.
+     */
+    static final class Team {
+        final MemorySegment packB = Arena.ofAuto().allocate((long) VectorGemm.KC * VectorGemm.NC * Float.BYTES,
+                Matrix.ALIGNMENT);
+        final AtomicInteger nextChunk = new AtomicInteger();
+        int size, chunkRows;
+        private final AtomicInteger arrived = new AtomicInteger();
+        private volatile int phase;
+        volatile boolean broken;
+
+        /** Prepares the team for a new product (before the workers are handed their share). */
+        void reset(int size, int chunkRows) {
+            this.size = size;
+            this.chunkRows = chunkRows;
+            arrived.set(0);
+            broken = false;
+        }
+
+        /** Waits until all {@code size} members have called it; throws if a member failed meanwhile. */
+        void await() {
+            int p = phase;                                 // cannot advance before this member arrives
+            if (arrived.incrementAndGet() == size) {
+                arrived.set(0);
+                phase = p + 1;
+                return;
+            }
+            for (int spin = 0; phase == p; spin++) {
+                if (broken) throw new TeamBroken();
+                if (spin < SPINS) Thread.onSpinWait(); else Thread.yield();
+            }
+        }
+    }
+
+    /** Thrown by the members a failed member leaves waiting; the failure reported is the original one. */
+    private static final class TeamBroken extends IllegalStateException {
+        TeamBroken() {
+            super("gemm: another thread of the team failed");
         }
     }
 
@@ -93,6 +152,8 @@ final class GemmThreads {
             return;
         }
         try {
+            boolean team = byTeam(path, m, parts);
+            if (team) Pool.TEAM.reset(parts, chunkRows(m, parts));
             int unitsPerPart = ((extent + unit - 1) / unit + parts - 1) / parts;
             Thread me = Thread.currentThread();
             for (int part = 1; part < parts; part++) {
@@ -106,7 +167,8 @@ final class GemmThreads {
                 w.b = b;
                 w.c = c;
                 w.byColumns = byColumns;
-                w.from = Math.min(extent, part * unitsPerPart * unit);
+                w.team = team;
+                w.from = team ? part : Math.min(extent, part * unitsPerPart * unit);
                 w.to = Math.min(extent, w.from + unitsPerPart * unit);
                 w.m = m;
                 w.n = n;
@@ -115,19 +177,41 @@ final class GemmThreads {
                 w.pending = true;
                 LockSupport.unpark(w);
             }
-            block(path, ta, tb, alpha, a, b, beta, c, byColumns, 0, Math.min(extent, unitsPerPart * unit), m, n);
             RuntimeException failure = null;
+            try {
+                if (team) {
+                    VectorGemm.gemmShared(ta, tb, alpha, a, b, beta, c, Pool.TEAM, 0);
+                } else {
+                    block(path, ta, tb, alpha, a, b, beta, c, byColumns, 0, Math.min(extent, unitsPerPart * unit), m, n);
+                }
+            } catch (RuntimeException e) {
+                failure = e;
+                if (team) Pool.TEAM.broken = true;
+            }
             for (int part = 1; part < parts; part++) {
                 Worker w = Pool.WORKERS[part - 1];
                 for (int spin = 0; w.pending; spin++) {
                     if (spin < SPINS) Thread.onSpinWait(); else LockSupport.park(w);
                 }
-                if (w.failure != null) failure = w.failure;
+                if (w.failure != null && (failure == null || failure instanceof TeamBroken)) failure = w.failure;
             }
             if (failure != null) throw failure;
         } finally {
             Pool.LOCK.unlock();
         }
+    }
+
+    /** Whether {@code parts} threads compute the product as a team: packed, with at least two chunks of rows each. */
+    static boolean byTeam(int path, int m, int parts) {
+        int chunkRows = chunkRows(m, parts);
+        return path == VectorGemm.PACKED && parts > 1 && (m + chunkRows - 1) / chunkRows >= 2 * parts;
+    }
+
+    /** Rows per team chunk: about {@link #CHUNKS_PER_THREAD} chunks per thread, whole micro-tiles, at most one A block. */
+    static int chunkRows(int m, int parts) {
+        int rows = (m + parts * CHUNKS_PER_THREAD - 1) / (parts * CHUNKS_PER_THREAD);
+        rows = (rows + VectorGemm.MR - 1) / VectorGemm.MR * VectorGemm.MR;
+        return Math.min(VectorGemm.MC, rows);
     }
 
     private static boolean sharable(Matrix m) {

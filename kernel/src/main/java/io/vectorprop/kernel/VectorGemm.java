@@ -158,22 +158,61 @@ final class VectorGemm {
             for (int pc = 0; pc < k; pc += KC) {
                 int kc = Math.min(KC, k - pc);
                 float betaHere = pc == 0 ? beta : 1f;           // later panels accumulate onto the first
-                packB(tb, b, pc, kc, jc, nc, ws.packB, ws.transposeScratch, directB ? nc / NR : 0);
+                packB(tb, b, pc, kc, jc, nc, ws.packB, ws.transposeScratch, directB ? nc / NR : 0, slivers(nc));
                 for (int ic = i0; ic < i1; ic += MC) {
                     int mc = Math.min(MC, i1 - ic);
                     packA(ta, alpha, a, ic, mc, pc, kc, ws.packA);
-                    macroKernel(ws, kc, mc, nc, betaHere, c, ic, jc, ta == Transpose.T, directB ? b : null, pc);
+                    macroKernel(ws, ws.packB, kc, mc, nc, betaHere, c, ic, jc, ta == Transpose.T, directB ? b : null, pc);
                 }
             }
         }
     }
 
-    private static void macroKernel(Workspace ws, int kc, int mc, int nc, float beta, Matrix c, int ic, int jc,
+    private static int slivers(int nc) {
+        return (nc + NR - 1) / NR;
+    }
+
+    /**
+     * Member {@code t} of {@code team}'s share of one packed product that the team computes together,
+     * the BLIS way: for each B panel every member packs an equal share of the slivers into the team's one
+     * buffer; all wait for each other; then each takes chunks of {@code team.chunkRows} rows of C from
+     * the team's counter, packs that A block into its own buffer and computes it; all wait again before
+     * the buffer is refilled. B is packed once, not once per thread, and a member whose core runs
+     * slower (another tenant on it) just takes fewer chunks. Every element of C goes through exactly
+     * the operations it would on one thread, so results are bit-identical to the single-thread ones.
+     */
+    static void gemmShared(Transpose ta, Transpose tb, float alpha, Matrix a, Matrix b, float beta, Matrix c,
+                           GemmThreads.Team team, int t) {
+        int m = c.rows(), n = c.cols(), k = transKDim(ta, a);
+        boolean directB = readsBInPlace(tb, b);
+        Workspace ws = WORKSPACE.get();
+        int chunkRows = team.chunkRows, chunks = (m + chunkRows - 1) / chunkRows;
+        for (int jc = 0; jc < n; jc += NC) {
+            int nc = Math.min(NC, n - jc);
+            int first = directB ? nc / NR : 0, share = (slivers(nc) - first + team.size - 1) / team.size;
+            for (int pc = 0; pc < k; pc += KC) {
+                int kc = Math.min(KC, k - pc);
+                float betaHere = pc == 0 ? beta : 1f;
+                int from = first + t * share, to = Math.min(slivers(nc), from + share);
+                if (from < to) packB(tb, b, pc, kc, jc, nc, team.packB, ws.transposeScratch, from, to);
+                if (t == 0) team.nextChunk.set(0);         // nobody takes chunks until all have passed the barrier
+                team.await();
+                for (int chunk; (chunk = team.nextChunk.getAndIncrement()) < chunks; ) {
+                    int ic = chunk * chunkRows, mc = Math.min(chunkRows, m - ic);
+                    packA(ta, alpha, a, ic, mc, pc, kc, ws.packA);
+                    macroKernel(ws, team.packB, kc, mc, nc, betaHere, c, ic, jc, ta == Transpose.T, directB ? b : null, pc);
+                }
+                team.await();                               // the buffer is refilled only when all are done with it
+            }
+        }
+    }
+
+    private static void macroKernel(Workspace ws, MemorySegment packedB, int kc, int mc, int nc, float beta, Matrix c, int ic, int jc,
                                     boolean aColumns, Matrix directB, int pc) {
         if (A_OUTER) {
             for (int ir = 0; ir < mc; ir += MR) {
                 for (int jr = 0; jr < nc; jr += NR) {
-                    tile(ws, kc, ir, jr, aColumns, beta, c, ic, jc, Math.min(MR, mc - ir), Math.min(NR, nc - jr), directB, pc);
+                    tile(ws, packedB, kc, ir, jr, aColumns, beta, c, ic, jc, Math.min(MR, mc - ir), Math.min(NR, nc - jr), directB, pc);
                 }
             }
             return;
@@ -181,7 +220,7 @@ final class VectorGemm {
         for (int jr = 0; jr < nc; jr += NR) {
             int nr = Math.min(NR, nc - jr);
             for (int ir = 0; ir < mc; ir += MR) {
-                tile(ws, kc, ir, jr, aColumns, beta, c, ic, jc, Math.min(MR, mc - ir), nr, directB, pc);
+                tile(ws, packedB, kc, ir, jr, aColumns, beta, c, ic, jc, Math.min(MR, mc - ir), nr, directB, pc);
             }
         }
     }
@@ -191,12 +230,12 @@ final class VectorGemm {
      * registers straight into C; otherwise (β ≠ 0, or an edge tile) it goes to ws.tile and from there,
      * {@code C = T + β·C}, into the valid part of C.
      */
-    private static void tile(Workspace ws, int kc, int ir, int jr, boolean aColumns, float beta, Matrix c, int ic, int jc,
+    private static void tile(Workspace ws, MemorySegment packedB, int kc, int ir, int jr, boolean aColumns, float beta, Matrix c, int ic, int jc,
                              int mr, int nr, Matrix directB, int pc) {
         long aOff = (long) ir * kc * Float.BYTES;
         long aRow = aColumns ? Float.BYTES : (long) kc * Float.BYTES;               // see packA for the two layouts
         long aStep = aColumns ? (long) MR * Float.BYTES : Float.BYTES;
-        MemorySegment bs = ws.packB;
+        MemorySegment bs = packedB;
         long bOff = (long) jr * kc * Float.BYTES, bStep = (long) NR * Float.BYTES;
         if (directB != null && nr == NR) {                 // a full sliver of B read where it is stored
             bs = directB.segment();
@@ -388,13 +427,14 @@ final class VectorGemm {
      * op(B)[pc+p, jc+s·NR+j], j < NR, zero past column nc. B as stored (tb = N): two vector copies per
      * step; transposed: full slivers 16×16 blocks at a time through registers ({@link #transpose16}),
      * the rest by a scalar transpose that reads each row of B in order. Slivers before
-     * {@code fromSliver} are skipped (read in place, see {@link #readsBInPlace}).
+     * {@code fromSliver} (read in place, see {@link #readsBInPlace}) and from {@code toSliver} on
+     * (packed by another thread, see {@link #gemmShared}) are skipped.
      */
     private static void packB(Transpose tb, Matrix b, int pc, int kc, int jc, int nc, MemorySegment buf,
-                              MemorySegment scratch, int fromSliver) {
+                              MemorySegment scratch, int fromSliver, int toSliver) {
         MemorySegment bs = b.segment();
         long stride = b.stride();
-        for (int s = fromSliver; s * NR < nc; s++) {
+        for (int s = fromSliver; s < toSliver; s++) {
             int cols = Math.min(NR, nc - s * NR);
             long dst = (long) s * NR * kc;                     // in floats
             if (tb == Transpose.N) {

@@ -96,6 +96,43 @@ class SimdMatchesScalarTest {
         }
     }
 
+    /**
+     * A product computed by a team of two (B packed once and shared, rows handed out in chunks) gives
+     * exactly the single-thread result: a chunk skipped, computed twice (β ≠ 0) or read from a B panel
+     * before it is fully packed changes bits. Shapes: several chunks, several k panels and B panels, B
+     * read in place (odd stride) and packed, all transposes; the last one (16 rows) is split by columns.
+     */
+    @Test
+    void teamOfTwoIsBitIdenticalToOneThread() {
+        int[][] shapes = {{130, 257, 129}, {2 * VectorGemm.MC + 3, 45, VectorGemm.KC + 17}, {64, 784, 256},
+                {257, 66, 1100}, {40, VectorGemm.NC + 45, 70}, {16, 300, 300}};
+        Kernels one = SIMD.withThreads(1), two = SIMD.withThreads(2);
+        int teams = 0;
+        for (int[] s : shapes) {
+            int m = s[0], n = s[1], k = s[2];
+            for (Transpose ta : Transpose.values()) {
+                for (Transpose tb : Transpose.values()) {
+                    int path = VectorGemm.path(ta, tb, m, k);
+                    if (path != VectorGemm.PACKED) continue;
+                    if (GemmThreads.byTeam(path, m, 2)) teams++;
+                    try (Arena arena = Arena.ofShared()) {
+                        Random rnd = new Random(m * 7 + n);
+                        boolean strided = (m + n) % 2 == 1;
+                        Matrix a = ta == Transpose.N ? random(arena, rnd, m, k, strided) : random(arena, rnd, k, m, strided);
+                        Matrix b = tb == Transpose.N ? random(arena, rnd, k, n, strided) : random(arena, rnd, n, k, strided);
+                        Matrix c0 = random(arena, rnd, m, n, strided);
+                        Matrix c1 = copy(arena, c0, strided), c2 = copy(arena, c0, strided);
+                        one.gemm(ta, tb, 0.5f, a, b, 0.75f, c1);
+                        two.gemm(ta, tb, 0.5f, a, b, 0.75f, c2);
+                        assertArrayEquals(c1.toArray(), c2.toArray(), "gemm " + ta + tb + " " + m + "x" + n + "x" + k
+                                + (GemmThreads.byTeam(path, m, 2) ? " (team)" : " (split)"));
+                    }
+                }
+            }
+        }
+        assertEquals(5 * 4, teams, "shapes computed by a team of two (the 16-row ones are split by columns)");
+    }
+
     /** Each GEMM path on its own (whatever the dispatcher would pick), against the reference. */
     @Test
     void everyGemmPathOnItsOwn() {
