@@ -22,8 +22,12 @@ import java.util.concurrent.locks.ReentrantLock;
  * results are bit-identical run to run (and, for the team, to the single-thread result).
  */
 final class GemmThreads {
-    /** Below this many multiply-adds per thread, a hand-off costs more than it saves. */
-    static final long MIN_FLOPS_PER_THREAD = 1L << 20;
+    /**
+     * Below this many multiply-adds per thread, a hand-off costs more than it saves
+     * ({@code -Dvectorprop.gemm.minWorkPerThread}). Training steps on two threads, JMH, two rounds:
+     * 8 Mi instead of 1 Mi ran batch 64 at 0.50–0.59× and batch 256 at 0.64–0.75×; 32 Mi worse still.
+     */
+    static final long MIN_FLOPS_PER_THREAD = Long.getLong("vectorprop.gemm.minWorkPerThread", 1L << 20);
 
     /** A team splits the rows of C into about this many chunks per thread (fewer if they would be under MR rows). */
     static final int CHUNKS_PER_THREAD = 4;
