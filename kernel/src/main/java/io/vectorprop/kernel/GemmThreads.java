@@ -3,17 +3,21 @@ package io.vectorprop.kernel;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Runs a large GEMM on several threads. A packed product tall enough for {@link #CHUNKS_PER_THREAD}
  * chunks of rows per thread is computed by a team ({@link VectorGemm#gemmShared}): B packed once into
- * one shared buffer, chunks of rows of C taken from a shared counter, so a thread on a slower core
- * (shared machines: another tenant on it) takes fewer chunks instead of holding the others back.
- * Other products are split into fixed, independent blocks of C: columns when C is at least as wide as
- * it is tall (always for the no-packing dot-product path), rows otherwise, in whole micro-tiles. The
- * caller's thread takes the first share; the others go to a fixed set of persistent daemon workers,
+ * one shared buffer, chunks of rows of C dealt out so that each thread computes the same rows call
+ * after call while the cores keep pace, and a thread on a slower core (shared machines: another
+ * tenant on it) computes fewer instead of holding the others back.
+ * Other products are cut into independent blocks of C, about {@link #CHUNKS_PER_THREAD} per thread,
+ * dealt the same way ({@link Team#deal}: each thread its own run first, then help for the others):
+ * columns when C is at least as wide as it is tall (always for the no-packing dot-product path, in its
+ * column chunks), rows otherwise, in whole micro-tiles. The
+ * caller's thread works alongside a fixed set of persistent daemon workers,
  * created on first use, {@code vectorprop.threads − 1} of them (default: available processors − 1). A
  * hand-off writes the job into the worker's fields and unparks it: no allocation per call. Problems
  * under {@link #MIN_FLOPS_PER_THREAD} per thread, operands from a confined arena (which other threads
@@ -24,10 +28,12 @@ import java.util.concurrent.locks.ReentrantLock;
 final class GemmThreads {
     /**
      * Below this many multiply-adds per thread, a hand-off costs more than it saves
-     * ({@code -Dvectorprop.gemm.minWorkPerThread}). Training steps on two threads, JMH, two rounds:
-     * 8 Mi instead of 1 Mi ran batch 64 at 0.50–0.59× and batch 256 at 0.64–0.75×; 32 Mi worse still.
+     * ({@code -Dvectorprop.gemm.minWorkPerThread}). Training steps on two threads, JMH, two rounds each:
+     * 512 Ki instead of 1 Mi splits the three 2-M products of a batch-10 step (forward and weight
+     * update of the 784-input layer) and ran it 1.36–1.56× faster (SGD); 8 Mi instead of 1 Mi ran
+     * batch 64 at 0.50–0.59× and batch 256 at 0.64–0.75×.
      */
-    static final long MIN_FLOPS_PER_THREAD = Long.getLong("vectorprop.gemm.minWorkPerThread", 1L << 20);
+    static final long MIN_FLOPS_PER_THREAD = Long.getLong("vectorprop.gemm.minWorkPerThread", 1L << 19);
 
     /** A team splits the rows of C into about this many chunks per thread (fewer if they would be under MR rows). */
     static final int CHUNKS_PER_THREAD = 4;
@@ -37,6 +43,7 @@ final class GemmThreads {
 
     private static final class Worker extends Thread {
         // The job: written by the caller before `pending` is set (volatile), read by the worker after.
+        // from: the worker's index in the team; to: the block size for the other paths (see blocks).
         int path, from, to, m, n;
         Transpose ta, tb;
         float alpha, beta;
@@ -61,11 +68,11 @@ final class GemmThreads {
                     if (team) {
                         VectorGemm.gemmShared(ta, tb, alpha, a, b, beta, c, Pool.TEAM, from);
                     } else {
-                        block(path, ta, tb, alpha, a, b, beta, c, byColumns, from, to, m, n);
+                        blocks(path, ta, tb, alpha, a, b, beta, c, byColumns, from, to, m, n);
                     }
                 } catch (RuntimeException e) {
                     failure = e;
-                    if (team) Pool.TEAM.broken = true;        // releases the others from the barrier
+                    Pool.TEAM.broken = true;                  // releases the others from the barrier, stops the chunks
                 }
                 a = b = c = null;
                 pending = false;
@@ -91,12 +98,14 @@ final class GemmThreads {
 
     /**
      * What the members of a team share (one team at a time, under {@link Pool#LOCK}): the packed B
-     * panel, the counter that hands out chunks of rows, and a spinning barrier.
+     * panel, the counters that deal out chunks of C, and a spinning barrier.
      */
     static final class Team {
         final MemorySegment packB = Arena.ofAuto().allocate((long) VectorGemm.KC * VectorGemm.NC * Float.BYTES,
                 Matrix.ALIGNMENT);
-        final AtomicInteger nextChunk = new AtomicInteger();
+        /** Member t's next chunk at index 16·t (a cache line each), its share ending before end[t]. */
+        private final AtomicIntegerArray next = new AtomicIntegerArray(16 * Pool.SIZE);
+        private final int[] end = new int[Pool.SIZE];
         int size, chunkRows;
         private final AtomicInteger arrived = new AtomicInteger();
         private volatile int phase;
@@ -108,6 +117,30 @@ final class GemmThreads {
             this.chunkRows = chunkRows;
             arrived.set(0);
             broken = false;
+        }
+
+        /**
+         * Shares chunks 0 … count−1 out: member t owns a contiguous run of them, takes those first and
+         * in order, then helps the others with theirs. With cores of equal speed every member computes
+         * just its own run, the same rows or columns call after call (what it wrote stays in its cache
+         * for the next product); a slower member's last chunks go to the others. Called by one member
+         * while nobody takes chunks (before a barrier or before the hand-off).
+         */
+        void deal(int count) {
+            int share = (count + size - 1) / size;
+            for (int t = 0; t < size; t++) {
+                next.set(16 * t, Math.min(count, t * share));
+                end[t] = Math.min(count, (t + 1) * share);
+            }
+        }
+
+        /** The next chunk for member t, or −1 when all are taken. */
+        int take(int t) {
+            for (int q = 0; q < size; q++) {
+                int v = (t + q) % size, chunk = next.getAndIncrement(16 * v);
+                if (chunk < end[v]) return chunk;
+            }
+            return -1;
         }
 
         /** Waits until all {@code size} members have called it; throws if a member failed meanwhile. */
@@ -142,7 +175,7 @@ final class GemmThreads {
         long work = (long) m * n * k;
         int parts = (int) Math.min(threads, Math.max(1, work / MIN_FLOPS_PER_THREAD));
         boolean byColumns = path == VectorGemm.DOT_NT || (path == VectorGemm.PACKED && n >= m);
-        int unit = byColumns ? VectorGemm.NR : VectorGemm.MR;
+        int unit = path == VectorGemm.DOT_NT ? VectorGemmSmall.JC : byColumns ? VectorGemm.NR : VectorGemm.MR;
         int extent = byColumns ? n : m;
         parts = Math.min(parts, (extent + unit - 1) / unit);
         if (parts > 1 && !(sharable(a) && sharable(b) && sharable(c))) {
@@ -157,8 +190,10 @@ final class GemmThreads {
         }
         try {
             boolean team = byTeam(path, m, parts);
-            if (team) Pool.TEAM.reset(parts, chunkRows(m, parts));
-            int unitsPerPart = ((extent + unit - 1) / unit + parts - 1) / parts;
+            Pool.TEAM.reset(parts, chunkRows(m, parts));
+            int units = (extent + unit - 1) / unit;
+            int chunk = Math.max(1, (units + parts * CHUNKS_PER_THREAD - 1) / (parts * CHUNKS_PER_THREAD)) * unit;
+            if (!team) Pool.TEAM.deal((extent + chunk - 1) / chunk);
             Thread me = Thread.currentThread();
             for (int part = 1; part < parts; part++) {
                 Worker w = Pool.WORKERS[part - 1];
@@ -172,8 +207,8 @@ final class GemmThreads {
                 w.c = c;
                 w.byColumns = byColumns;
                 w.team = team;
-                w.from = team ? part : Math.min(extent, part * unitsPerPart * unit);
-                w.to = Math.min(extent, w.from + unitsPerPart * unit);
+                w.from = part;
+                w.to = chunk;
                 w.m = m;
                 w.n = n;
                 w.failure = null;
@@ -186,11 +221,11 @@ final class GemmThreads {
                 if (team) {
                     VectorGemm.gemmShared(ta, tb, alpha, a, b, beta, c, Pool.TEAM, 0);
                 } else {
-                    block(path, ta, tb, alpha, a, b, beta, c, byColumns, 0, Math.min(extent, unitsPerPart * unit), m, n);
+                    blocks(path, ta, tb, alpha, a, b, beta, c, byColumns, 0, chunk, m, n);
                 }
             } catch (RuntimeException e) {
                 failure = e;
-                if (team) Pool.TEAM.broken = true;
+                Pool.TEAM.broken = true;
             }
             for (int part = 1; part < parts; part++) {
                 Worker w = Pool.WORKERS[part - 1];
@@ -220,6 +255,18 @@ final class GemmThreads {
 
     private static boolean sharable(Matrix m) {
         return m.segment().isAccessibleBy(OTHER_THREAD);
+    }
+
+    /**
+     * Member t computes blocks of {@code chunk} columns (or rows) of C, as the team deals them, until
+     * none is left; each block is computed exactly as it would be alone, so the split changes no result.
+     */
+    private static void blocks(int path, Transpose ta, Transpose tb, float alpha, Matrix a, Matrix b, float beta,
+                               Matrix c, boolean byColumns, int t, int chunk, int m, int n) {
+        int extent = byColumns ? n : m;
+        for (int next; !Pool.TEAM.broken && (next = Pool.TEAM.take(t)) >= 0; ) {
+            block(path, ta, tb, alpha, a, b, beta, c, byColumns, next * chunk, Math.min(extent, (next + 1) * chunk), m, n);
+        }
     }
 
     private static void block(int path, Transpose ta, Transpose tb, float alpha, Matrix a, Matrix b, float beta,

@@ -175,10 +175,11 @@ final class VectorGemm {
     /**
      * Member {@code t} of {@code team}'s share of one packed product that the team computes together,
      * the BLIS way: for each B panel every member packs an equal share of the slivers into the team's one
-     * buffer; all wait for each other; then each takes chunks of {@code team.chunkRows} rows of C from
-     * the team's counter, packs that A block into its own buffer and computes it; all wait again before
-     * the buffer is refilled. B is packed once, not once per thread, and a member whose core runs
-     * slower (another tenant on it) just takes fewer chunks. Every element of C goes through exactly
+     * buffer; all wait for each other; then each takes chunks of {@code team.chunkRows} rows of C as the
+     * team deals them (its own run of rows first, see {@link GemmThreads.Team#deal}), packs that A block
+     * into its own buffer and computes it; all wait again before the buffer is refilled. B is packed
+     * once, not once per thread, and a member whose core runs slower (another tenant on it) just
+     * computes fewer chunks. Every element of C goes through exactly
      * the operations it would on one thread, so results are bit-identical to the single-thread ones.
      */
     static void gemmShared(Transpose ta, Transpose tb, float alpha, Matrix a, Matrix b, float beta, Matrix c,
@@ -195,9 +196,9 @@ final class VectorGemm {
                 float betaHere = pc == 0 ? beta : 1f;
                 int from = first + t * share, to = Math.min(slivers(nc), from + share);
                 if (from < to) packB(tb, b, pc, kc, jc, nc, team.packB, ws.transposeScratch, from, to);
-                if (t == 0) team.nextChunk.set(0);         // nobody takes chunks until all have passed the barrier
+                if (t == 0) team.deal(chunks);              // nobody takes chunks until all have passed the barrier
                 team.await();
-                for (int chunk; (chunk = team.nextChunk.getAndIncrement()) < chunks; ) {
+                for (int chunk; (chunk = team.take(t)) >= 0; ) {
                     int ic = chunk * chunkRows, mc = Math.min(chunkRows, m - ic);
                     packA(ta, alpha, a, ic, mc, pc, kc, ws.packA);
                     macroKernel(ws, team.packB, kc, mc, nc, betaHere, c, ic, jc, ta == Transpose.T, directB ? b : null, pc);

@@ -8,6 +8,7 @@ import static io.vectorprop.kernel.TestData.maxAbs;
 import static io.vectorprop.kernel.TestData.random;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.foreign.Arena;
 import java.util.Random;
@@ -97,24 +98,27 @@ class SimdMatchesScalarTest {
     }
 
     /**
-     * A product computed by a team of two (B packed once and shared, rows handed out in chunks) gives
-     * exactly the single-thread result: a chunk skipped, computed twice (β ≠ 0) or read from a B panel
-     * before it is fully packed changes bits. Shapes: several chunks, several k panels and B panels, B
-     * read in place (odd stride) and packed, all transposes; the last one (16 rows) is split by columns.
+     * Two threads give exactly the single-thread result, on every path. A team (packed: B packed once
+     * and shared, rows handed out in chunks) would change bits if a chunk were skipped, computed twice
+     * (β ≠ 0) or read from a B panel before it was fully packed; the other paths hand out blocks of
+     * columns or rows from the same counter. Shapes: several chunks, k panels and B panels, B read in
+     * place (odd stride) and packed, all transposes; the dot-product path, the row path (few rows, and
+     * a rank-12 update), and packed products too short for a team (16 rows, split by columns).
      */
     @Test
-    void teamOfTwoIsBitIdenticalToOneThread() {
+    void twoThreadsAreBitIdenticalToOne() {
         int[][] shapes = {{130, 257, 129}, {2 * VectorGemm.MC + 3, 45, VectorGemm.KC + 17}, {64, 784, 256},
-                {257, 66, 1100}, {40, VectorGemm.NC + 45, 70}, {16, 300, 300}};
+                {257, 66, 1100}, {40, VectorGemm.NC + 45, 70}, {16, 1030, 300}, {40, 256, 784}, {256, 784, 12}};
         Kernels one = SIMD.withThreads(1), two = SIMD.withThreads(2);
-        int teams = 0;
+        int[] seen = new int[4];                           // team, dot, rows, packed split by columns
         for (int[] s : shapes) {
             int m = s[0], n = s[1], k = s[2];
             for (Transpose ta : Transpose.values()) {
                 for (Transpose tb : Transpose.values()) {
                     int path = VectorGemm.path(ta, tb, m, k);
-                    if (path != VectorGemm.PACKED) continue;
-                    if (GemmThreads.byTeam(path, m, 2)) teams++;
+                    boolean team = GemmThreads.byTeam(path, m, 2);
+                    assertTrue((long) m * n * k >= 2 * GemmThreads.MIN_FLOPS_PER_THREAD, "shape too small to split");
+                    seen[team ? 0 : path == VectorGemm.DOT_NT ? 1 : path == VectorGemm.ROWS_NN ? 2 : 3]++;
                     try (Arena arena = Arena.ofShared()) {
                         Random rnd = new Random(m * 7 + n);
                         boolean strided = (m + n) % 2 == 1;
@@ -125,12 +129,12 @@ class SimdMatchesScalarTest {
                         one.gemm(ta, tb, 0.5f, a, b, 0.75f, c1);
                         two.gemm(ta, tb, 0.5f, a, b, 0.75f, c2);
                         assertArrayEquals(c1.toArray(), c2.toArray(), "gemm " + ta + tb + " " + m + "x" + n + "x" + k
-                                + (GemmThreads.byTeam(path, m, 2) ? " (team)" : " (split)"));
+                                + " path " + path + (team ? " (team)" : ""));
                     }
                 }
             }
         }
-        assertEquals(5 * 4, teams, "shapes computed by a team of two (the 16-row ones are split by columns)");
+        for (int i = 0; i < seen.length; i++) assertTrue(seen[i] >= 2, "kind " + i + " of split covered " + seen[i] + " times");
     }
 
     /** Each GEMM path on its own (whatever the dispatcher would pick), against the reference. */
