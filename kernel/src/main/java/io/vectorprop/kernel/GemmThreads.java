@@ -51,7 +51,7 @@ final class GemmThreads {
         boolean byColumns, team;
         volatile boolean pending;
         volatile Thread waiter;
-        volatile RuntimeException failure;
+        volatile Throwable failure;
 
         Worker(int index) {
             super("vectorprop-gemm-" + index);
@@ -70,7 +70,7 @@ final class GemmThreads {
                     } else {
                         blocks(path, ta, tb, alpha, a, b, beta, c, byColumns, from, to, m, n);
                     }
-                } catch (RuntimeException e) {
+                } catch (Throwable e) {                       // an Error too: nobody may be left waiting
                     failure = e;
                     Pool.TEAM.broken = true;                  // releases the others from the barrier, stops the chunks
                 }
@@ -216,14 +216,14 @@ final class GemmThreads {
                 w.pending = true;
                 LockSupport.unpark(w);
             }
-            RuntimeException failure = null;
+            Throwable failure = null;
             try {
                 if (team) {
                     VectorGemm.gemmShared(ta, tb, alpha, a, b, beta, c, Pool.TEAM, 0);
                 } else {
                     blocks(path, ta, tb, alpha, a, b, beta, c, byColumns, 0, chunk, m, n);
                 }
-            } catch (RuntimeException e) {
+            } catch (Throwable e) {                           // an Error too: the workers must not be left waiting
                 failure = e;
                 Pool.TEAM.broken = true;
             }
@@ -234,7 +234,9 @@ final class GemmThreads {
                 }
                 if (w.failure != null && (failure == null || failure instanceof TeamBroken)) failure = w.failure;
             }
-            if (failure != null) throw failure;
+            if (failure instanceof RuntimeException e) throw e;
+            if (failure instanceof Error e) throw e;
+            if (failure != null) throw new IllegalStateException("gemm: a worker failed", failure);
         } finally {
             Pool.LOCK.unlock();
         }

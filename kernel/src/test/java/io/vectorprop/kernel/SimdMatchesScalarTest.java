@@ -8,6 +8,7 @@ import static io.vectorprop.kernel.TestData.maxAbs;
 import static io.vectorprop.kernel.TestData.random;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.foreign.Arena;
@@ -135,6 +136,36 @@ class SimdMatchesScalarTest {
             }
         }
         for (int i = 0; i < seen.length; i++) assertTrue(seen[i] >= 2, "kind " + i + " of split covered " + seen[i] + " times");
+    }
+
+    /**
+     * A failure in any thread of a threaded product reaches the caller as the original exception, nobody
+     * is left waiting at the team's barrier, and the pool works afterwards. The failure is forced with a
+     * C whose last rows lie past its segment (built around the checks of Matrix.wrap, which would refuse
+     * it): writing them throws IndexOutOfBoundsException in whichever thread computes them.
+     */
+    @Test
+    void aFailingThreadFailsTheProductAndLeavesThePoolUsable() throws Exception {
+        var make = Matrix.class.getDeclaredConstructor(java.lang.foreign.MemorySegment.class, long.class, int.class,
+                int.class, int.class);
+        make.setAccessible(true);
+        Kernels two = SIMD.withThreads(2);
+        int[][] shapes = {{256, 256, 300}, {40, 256, 784}, {256, 300, 12}};   // team, dot path, row path
+        for (int[] s : shapes) {
+            int m = s[0], n = s[1], k = s[2];
+            try (Arena arena = Arena.ofShared()) {
+                Random rnd = new Random(5);
+                Matrix a = random(arena, rnd, m, k, false);
+                Matrix bt = random(arena, rnd, n, k, false), b = random(arena, rnd, k, n, false);
+                Matrix c = (Matrix) make.newInstance(arena.allocate((long) (m - 8) * n * Float.BYTES, 64), 0L, m, n, n);
+                Transpose tb = k <= 16 ? Transpose.N : Transpose.T;
+                int path = VectorGemm.path(Transpose.N, tb, m, k);
+                assertThrows(IndexOutOfBoundsException.class, () -> org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(
+                        java.time.Duration.ofSeconds(20), () -> GemmThreads.run(Transpose.N, tb, 1f, a, tb == Transpose.N ? b : bt,
+                                0f, c, 2, m, n, k, path)), "path " + path);
+            }
+            checkGemm(two, Transpose.N, Transpose.T, 130, 257, 129, 1f, 1f, false, 7);   // the pool still works
+        }
     }
 
     /** Each GEMM path on its own (whatever the dispatcher would pick), against the reference. */
