@@ -43,8 +43,8 @@ final class GemmThreads {
 
     private static final class Worker extends Thread {
         // The job: written by the caller before `pending` is set (volatile), read by the worker after.
-        // from: the worker's index in the team; to: the block size for the other paths (see blocks).
-        int path, from, to, m, n;
+        // member: the worker's index in the team; chunk: the block size when not a team (see blocks).
+        int path, member, chunk, m, n;
         Transpose ta, tb;
         float alpha, beta;
         Matrix a, b, c;
@@ -66,9 +66,9 @@ final class GemmThreads {
                 }
                 try {
                     if (team) {
-                        VectorGemm.gemmShared(ta, tb, alpha, a, b, beta, c, Pool.TEAM, from);
+                        VectorGemm.gemmShared(ta, tb, alpha, a, b, beta, c, Pool.TEAM, member);
                     } else {
-                        blocks(path, ta, tb, alpha, a, b, beta, c, byColumns, from, to, m, n);
+                        blocks(path, ta, tb, alpha, a, b, beta, c, byColumns, member, chunk, m, n);
                     }
                 } catch (Throwable e) {                       // an Error too: nobody may be left waiting
                     failure = e;
@@ -207,8 +207,8 @@ final class GemmThreads {
                 w.c = c;
                 w.byColumns = byColumns;
                 w.team = team;
-                w.from = part;
-                w.to = chunk;
+                w.member = part;
+                w.chunk = chunk;
                 w.m = m;
                 w.n = n;
                 w.failure = null;

@@ -191,10 +191,10 @@ final class VectorGemm {
         for (int jc = 0; jc < n; jc += NC) {
             int nc = Math.min(NC, n - jc);
             int first = directB ? nc / NR : 0, share = (slivers(nc) - first + team.size - 1) / team.size;
+            int from = first + t * share, to = Math.min(slivers(nc), from + share);   // this member's slivers
             for (int pc = 0; pc < k; pc += KC) {
                 int kc = Math.min(KC, k - pc);
                 float betaHere = pc == 0 ? beta : 1f;
-                int from = first + t * share, to = Math.min(slivers(nc), from + share);
                 if (from < to) packB(tb, b, pc, kc, jc, nc, team.packB, ws.transposeScratch, from, to);
                 if (t == 0) team.deal(chunks);              // nobody takes chunks until all have passed the barrier
                 team.await();
