@@ -23,7 +23,8 @@ import static io.vectorprop.kernel.Matrix.FLOAT;
  *   <li>{@link #rowsNN}: {@code C = α·A·B + βC} for a few rows of A, or a small k (a rank-k update):
  *       each row of C is {@code Σ_p a[i,p]·B[p,:]}, accumulated while B streams by rows, four (or
  *       two) rows of C at a time so each load of B serves all of them; C is read (β ≠ 0) and written
- *       once.</li>
+ *       once. For k a multiple of 5 up to 15 (the update at batch 10), five steps per pass over two rows
+ *       of C, their broadcasts held in registers.</li>
  * </ul>
  * Vector loads are written out rather than wrapped in a helper (see {@link VectorKernels}).
  */
@@ -357,9 +358,14 @@ final class VectorGemmSmall {
     /**
      * C[i0:i1, :] = α·op(A)·B + βC with B streamed by rows: four rows of C at a time, then pairs, then
      * single rows, two vectors wide; columns past the last 2L one row at a time. For a few rows of A, or
-     * for a small k (a rank-k update such as the batch-1 weight gradient δᵀ·a).
+     * for a small k (a rank-k update such as the batch-1 weight gradient δᵀ·a); k = 5, 10, 15 go to
+     * {@link #rankUpdate} instead.
      */
     static void rowsNN(Transpose ta, float alpha, Matrix a, Matrix b, float beta, Matrix c, int i0, int i1) {
+        if (b.rows() % 5 == 0 && b.rows() <= RANK5_MAX_K) {
+            rankUpdate(ta, alpha, a, b, beta, c, i0, i1);
+            return;
+        }
         int pairEnd = c.cols() / (2 * L) * (2 * L);
         int i = i0;
         for (; i + 3 < i1; i += 4) rowQuad(ta, alpha, a, b, beta, c, i, 0, pairEnd);
@@ -427,6 +433,108 @@ final class VectorGemmSmall {
             s21.intoMemorySegment(cs, c2 + h, LE);
             s30.intoMemorySegment(cs, c3, LE);
             s31.intoMemorySegment(cs, c3 + h, LE);
+        }
+    }
+
+    /**
+     * {@link #rowsNN} takes k = 5, 10 or 15 five steps at a time ({@link #rankUpdate}); other k one step
+     * at a time. Leftover steps would cost a pass over C of their own: at k = 16 (15 in groups, then one)
+     * the 128×256 layer's update was 22 % slower than the step-at-a-time kernels, the 256×784 one 6 % faster.
+     */
+    static final int RANK5_MAX_K = 15;
+
+    /**
+     * C[i0:i1, :] = α·op(A)·B + βC for a small k (a rank-k update: the weight gradient, or the fused SGD
+     * step, {@code W ← βW + α·Δᵀ·A_prev} at a small batch): k is taken five steps at a time, and each
+     * group of five makes one pass over two rows of C with their ten broadcasts of α·op(A) held in
+     * registers, so the inner loop is five loads of B and ten FMAs per vector of each row, with no
+     * broadcasts and no epilogue. β is applied first, in its own pass over the two rows, so the kernel
+     * only adds (a branch on β inside its loop cost C2's loop predication: 2× slower once β = 0 had been
+     * seen). k is a multiple of 5 (see {@link #RANK5_MAX_K}). An odd last row goes through the same kernels
+     * paired with itself, so every row of C is computed by the same arithmetic however the rows are split
+     * between threads. Columns past the last multiple of L are done by {@link #rows}.
+     */
+    private static void rankUpdate(Transpose ta, float alpha, Matrix a, Matrix b, float beta, Matrix c, int i0, int i1) {
+        int k = b.rows(), n = c.cols(), vecEnd = n / L * L;
+        long aRow = ta == Transpose.N ? a.stride() : 1, aCol = ta == Transpose.N ? 1 : a.stride();
+        // Every test on ta and β stays out of the loops: C2 hoists a loop-invariant test by its profile,
+        // and when the other case comes (β = 0, ta = N for a layer's BP2 at k = 10) it recompiles the
+        // method without that kind of hoisting, which left this update 2× slower.
+        if (beta == 1f) {
+            for (int i = i0; i < i1; i += 2) {
+                int i2 = Math.min(i + 1, i1 - 1);
+                for (int p = 0; p < k; p += 5) twoRowsRank5(alpha, a, aRow, aCol, b, c, i, i2, vecEnd, p);
+            }
+        } else {
+            for (int i = i0; i < i1; i += 2) {
+                int i2 = Math.min(i + 1, i1 - 1);
+                scaleRows(beta, c, i, i2, vecEnd);
+                for (int p = 0; p < k; p += 5) twoRowsRank5(alpha, a, aRow, aCol, b, c, i, i2, vecEnd, p);
+            }
+        }
+        if (vecEnd < n) rows(ta, alpha, a, b, beta, c, i0, i1, vecEnd, n);
+    }
+
+    /** Rows i and i2 of C, columns [0, n) (a multiple of L): {@code C ← βC}; for β = 0 zeros, C not read (it may hold NaN). */
+    private static void scaleRows(float beta, Matrix c, int i, int i2, int n) {
+        MemorySegment cs = c.segment();
+        long c0 = (c.offset() + (long) i * c.stride()) * Float.BYTES, c1 = (c.offset() + (long) i2 * c.stride()) * Float.BYTES;
+        for (int j = 0; j < n; j += L) {
+            long cj = (long) j * Float.BYTES;
+            FloatVector s = FloatVector.zero(S), t = s;
+            if (beta != 0f) {
+                s = FloatVector.fromMemorySegment(S, cs, c0 + cj, LE).mul(beta);
+                t = FloatVector.fromMemorySegment(S, cs, c1 + cj, LE).mul(beta);
+            }
+            s.intoMemorySegment(cs, c0 + cj, LE);
+            t.intoMemorySegment(cs, c1 + cj, LE);
+        }
+    }
+
+    /**
+     * Rows i and i2 of C, columns [0, n) (a multiple of L): {@code C += Σ_{p0≤p<p0+5} (α·op(A)[·,p])·B[p,:]},
+     * op(A)[r, p] being at {@code a.offset() + r·aRow + p·aCol}; the ten scalars α·op(A)[i|i2, p] broadcast once and held in registers while B's five rows stream.
+     * Measured against {@link #rowQuad} on the batch-10 update of the 256×784 layer (k = 10, one thread,
+     * same JVM, interleaved): 48 vs 59 µs. Three rows (15 broadcasts) gained 4 % more; ten steps in one
+     * pass (20 broadcasts) failed C1's register allocation and stayed in tier 2 (pitfall 2); two vectors
+     * per row were slower (53–57 µs).
+     */
+    private static void twoRowsRank5(float alpha, Matrix a, long aRow, long aCol, Matrix b, Matrix c, int i, int i2, int n, int p0) {
+        MemorySegment as = a.segment(), bs = b.segment(), cs = c.segment();
+        long ai = a.offset() + i * aRow + p0 * aCol, ai2 = a.offset() + i2 * aRow + p0 * aCol;
+        FloatVector x0 = FloatVector.broadcast(S, alpha * as.getAtIndex(FLOAT, ai));
+        FloatVector x1 = FloatVector.broadcast(S, alpha * as.getAtIndex(FLOAT, ai + aCol));
+        FloatVector x2 = FloatVector.broadcast(S, alpha * as.getAtIndex(FLOAT, ai + 2 * aCol));
+        FloatVector x3 = FloatVector.broadcast(S, alpha * as.getAtIndex(FLOAT, ai + 3 * aCol));
+        FloatVector x4 = FloatVector.broadcast(S, alpha * as.getAtIndex(FLOAT, ai + 4 * aCol));
+        FloatVector y0 = FloatVector.broadcast(S, alpha * as.getAtIndex(FLOAT, ai2));
+        FloatVector y1 = FloatVector.broadcast(S, alpha * as.getAtIndex(FLOAT, ai2 + aCol));
+        FloatVector y2 = FloatVector.broadcast(S, alpha * as.getAtIndex(FLOAT, ai2 + 2 * aCol));
+        FloatVector y3 = FloatVector.broadcast(S, alpha * as.getAtIndex(FLOAT, ai2 + 3 * aCol));
+        FloatVector y4 = FloatVector.broadcast(S, alpha * as.getAtIndex(FLOAT, ai2 + 4 * aCol));
+        long bRow = (long) b.stride() * Float.BYTES, b0 = (b.offset() + (long) p0 * b.stride()) * Float.BYTES;
+        long c0 = (c.offset() + (long) i * c.stride()) * Float.BYTES, c1 = (c.offset() + (long) i2 * c.stride()) * Float.BYTES;
+        for (int j = 0; j < n; j += L) {
+            long bj = b0 + (long) j * Float.BYTES, cj = (long) j * Float.BYTES;
+            FloatVector s = FloatVector.fromMemorySegment(S, cs, c0 + cj, LE);
+            FloatVector t = FloatVector.fromMemorySegment(S, cs, c1 + cj, LE);
+            FloatVector v = FloatVector.fromMemorySegment(S, bs, bj, LE);
+            s = x0.fma(v, s);
+            t = y0.fma(v, t);
+            v = FloatVector.fromMemorySegment(S, bs, bj + bRow, LE);
+            s = x1.fma(v, s);
+            t = y1.fma(v, t);
+            v = FloatVector.fromMemorySegment(S, bs, bj + 2 * bRow, LE);
+            s = x2.fma(v, s);
+            t = y2.fma(v, t);
+            v = FloatVector.fromMemorySegment(S, bs, bj + 3 * bRow, LE);
+            s = x3.fma(v, s);
+            t = y3.fma(v, t);
+            v = FloatVector.fromMemorySegment(S, bs, bj + 4 * bRow, LE);
+            s = x4.fma(v, s);
+            t = y4.fma(v, t);
+            s.intoMemorySegment(cs, c0 + cj, LE);
+            t.intoMemorySegment(cs, c1 + cj, LE);
         }
     }
 

@@ -109,7 +109,8 @@ class SimdMatchesScalarTest {
     @Test
     void twoThreadsAreBitIdenticalToOne() {
         int[][] shapes = {{130, 257, 129}, {2 * VectorGemm.MC + 3, 45, VectorGemm.KC + 17}, {64, 784, 256},
-                {257, 66, 1100}, {40, VectorGemm.NC + 45, 70}, {16, 1030, 300}, {40, 256, 784}, {256, 784, 12}};
+                {257, 66, 1100}, {40, VectorGemm.NC + 45, 70}, {16, 1030, 300}, {40, 256, 784}, {256, 784, 12},
+                {301, 790, 10}};   // rank-5 groups, an odd last row and columns past the last vector
         Kernels one = SIMD.withThreads(1), two = SIMD.withThreads(2);
         int[] seen = new int[4];                           // team, dot, rows, packed split by columns
         for (int[] s : shapes) {
@@ -172,7 +173,8 @@ class SimdMatchesScalarTest {
     @Test
     void everyGemmPathOnItsOwn() {
         int[][] shapes = {{1, 1, 1}, {1, 33, 17}, {3, 7, 31}, {4, 64, 784}, {5, 17, 257}, {9, 63, 65}, {70, 100, 129},
-                {256, 784, 1}, {33, 65, 3}, {1, 24, 64}, {10, 40, 48}};   // the last two: k a multiple of 16 (dotNT's finish8)
+                {256, 784, 1}, {33, 65, 3}, {1, 24, 64}, {10, 40, 48},   // these two: k a multiple of 16 (dotNT's finish8)
+                {9, 33, 5}, {7, 50, 10}, {256, 784, 10}, {3, 17, 15}};   // rank-5 groups of the row path, odd rows and columns
         for (int[] s : shapes) {
             for (int path : new int[] {VectorGemm.PACKED, VectorGemm.DOT_NT, VectorGemm.ROWS_NN, VectorGemm.ROWS_NN + 10}) {
                 Transpose tb = path >= VectorGemm.ROWS_NN ? Transpose.N : Transpose.T;
@@ -188,6 +190,35 @@ class SimdMatchesScalarTest {
                     VectorGemm.block(Math.min(path, VectorGemm.ROWS_NN), ta, tb, 0.5f, a, b, 2f, actual, 0, m, 0, n);
                     assertClose(expected, actual, 1e-6 * k * maxAbs(a) * maxAbs(b) + 4e-6 * maxAbs(c0) + 1e-7,
                             "path " + path + " " + m + "x" + n + "x" + k);
+                }
+            }
+        }
+    }
+
+    /**
+     * With β = 0, C is only written (Kernels.gemm's contract): a C full of NaN gives the same result as a
+     * C of zeros, on every path, through the dispatcher and each path on its own. Fails if any kernel
+     * computes β·C (0·NaN = NaN) instead of ignoring C.
+     */
+    @Test
+    void betaZeroNeverReadsC() {
+        int[][] shapes = {{70, 100, 129}, {4, 64, 784}, {9, 63, 65}, {33, 50, 10}, {7, 40, 15}, {256, 300, 3}};
+        for (int[] s : shapes) {
+            int m = s[0], n = s[1], k = s[2];
+            for (int path : new int[] {-1, VectorGemm.PACKED, VectorGemm.DOT_NT, VectorGemm.ROWS_NN, VectorGemm.ROWS_NN + 10}) {
+                Transpose tb = path >= VectorGemm.ROWS_NN || (path == -1 && k <= 16) ? Transpose.N : Transpose.T;
+                Transpose ta = path == VectorGemm.ROWS_NN + 10 || (path == -1 && k == 10) ? Transpose.T : Transpose.N;
+                try (Arena arena = Arena.ofConfined()) {
+                    Random rnd = new Random(m * 13 + path);
+                    Matrix a = ta == Transpose.N ? random(arena, rnd, m, k, true) : random(arena, rnd, k, m, true);
+                    Matrix b = tb == Transpose.N ? random(arena, rnd, k, n, true) : random(arena, rnd, n, k, true);
+                    Matrix expected = Matrix.allocate(arena, m, n), actual = Matrix.allocate(arena, m, n, n + 3);
+                    actual.fill(Float.NaN);
+                    SCALAR.gemm(ta, tb, 0.5f, a, b, 0f, expected);
+                    if (path < 0) SIMD.gemm(ta, tb, 0.5f, a, b, 0f, actual);
+                    else VectorGemm.block(Math.min(path, VectorGemm.ROWS_NN), ta, tb, 0.5f, a, b, 0f, actual, 0, m, 0, n);
+                    assertClose(expected, actual, 1e-6 * k * maxAbs(a) * maxAbs(b) + 1e-7,
+                            "β = 0 over a C of NaN, path " + path + " " + ta + tb + " " + m + "x" + n + "x" + k);
                 }
             }
         }
