@@ -23,8 +23,8 @@ import static io.vectorprop.kernel.Matrix.FLOAT;
  *   <li>{@link #rowsNN}: {@code C = α·A·B + βC} for a few rows of A, or a small k (a rank-k update):
  *       each row of C is {@code Σ_p a[i,p]·B[p,:]}, accumulated while B streams by rows, four (or
  *       two) rows of C at a time so each load of B serves all of them; C is read (β ≠ 0) and written
- *       once. For k a multiple of 5 up to 15 (the update at batch 10), five steps per pass over two rows
- *       of C, their broadcasts held in registers.</li>
+ *       once. For the weight update Δᵀ·A_prev with k a multiple of 5 up to 15 (batch 10), five steps per
+ *       pass over two rows of C, their broadcasts held in registers.</li>
  * </ul>
  * Vector loads are written out rather than wrapped in a helper (see {@link VectorKernels}).
  */
@@ -358,11 +358,11 @@ final class VectorGemmSmall {
     /**
      * C[i0:i1, :] = α·op(A)·B + βC with B streamed by rows: four rows of C at a time, then pairs, then
      * single rows, two vectors wide; columns past the last 2L one row at a time. For a few rows of A, or
-     * for a small k (a rank-k update such as the batch-1 weight gradient δᵀ·a); k = 5, 10, 15 go to
-     * {@link #rankUpdate} instead.
+     * for a small k (a rank-k update such as the batch-1 weight gradient δᵀ·a); weight updates
+     * (op(A) = Aᵀ) with k = 5, 10, 15 go to {@link #rankUpdate} instead.
      */
     static void rowsNN(Transpose ta, float alpha, Matrix a, Matrix b, float beta, Matrix c, int i0, int i1) {
-        if (b.rows() % 5 == 0 && b.rows() <= RANK5_MAX_K) {
+        if (ta == Transpose.T && b.rows() % 5 == 0 && b.rows() <= RANK5_MAX_K) {
             rankUpdate(ta, alpha, a, b, beta, c, i0, i1);
             return;
         }
@@ -440,6 +440,9 @@ final class VectorGemmSmall {
      * {@link #rowsNN} takes k = 5, 10 or 15 five steps at a time ({@link #rankUpdate}); other k one step
      * at a time. Leftover steps would cost a pass over C of their own: at k = 16 (15 in groups, then one)
      * the 128×256 layer's update was 22 % slower than the step-at-a-time kernels, the 256×784 one 6 % faster.
+     * Only for op(A) = Aᵀ (the weight update Δᵀ·A_prev): sent BP2 of the 10-output layer at batch 64
+     * (64×128×10, NN) too, the kernel ran boxed in JMH's training step (40 KB allocated per step, the
+     * same product alone allocated nothing; cause not found), and that product is too small to gain.
      */
     static final int RANK5_MAX_K = 15;
 
@@ -479,13 +482,20 @@ final class VectorGemmSmall {
     private static void scaleRows(float beta, Matrix c, int i, int i2, int n) {
         MemorySegment cs = c.segment();
         long c0 = (c.offset() + (long) i * c.stride()) * Float.BYTES, c1 = (c.offset() + (long) i2 * c.stride()) * Float.BYTES;
+        // Two loops, so no vector is merged from two branches (zero or loaded) inside a loop.
+        if (beta == 0f) {
+            FloatVector zero = FloatVector.zero(S);
+            for (int j = 0; j < n; j += L) {
+                long cj = (long) j * Float.BYTES;
+                zero.intoMemorySegment(cs, c0 + cj, LE);
+                zero.intoMemorySegment(cs, c1 + cj, LE);
+            }
+            return;
+        }
         for (int j = 0; j < n; j += L) {
             long cj = (long) j * Float.BYTES;
-            FloatVector s = FloatVector.zero(S), t = s;
-            if (beta != 0f) {
-                s = FloatVector.fromMemorySegment(S, cs, c0 + cj, LE).mul(beta);
-                t = FloatVector.fromMemorySegment(S, cs, c1 + cj, LE).mul(beta);
-            }
+            FloatVector s = FloatVector.fromMemorySegment(S, cs, c0 + cj, LE).mul(beta);
+            FloatVector t = FloatVector.fromMemorySegment(S, cs, c1 + cj, LE).mul(beta);
             s.intoMemorySegment(cs, c0 + cj, LE);
             t.intoMemorySegment(cs, c1 + cj, LE);
         }
