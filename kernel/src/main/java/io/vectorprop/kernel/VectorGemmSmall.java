@@ -441,8 +441,10 @@ final class VectorGemmSmall {
      * at a time. Leftover steps would cost a pass over C of their own: at k = 16 (15 in groups, then one)
      * the 128×256 layer's update was 22 % slower than the step-at-a-time kernels, the 256×784 one 6 % faster.
      * Only for op(A) = Aᵀ (the weight update Δᵀ·A_prev): sent BP2 of the 10-output layer at batch 64
-     * (64×128×10, NN) too, the kernel ran boxed in JMH's training step (40 KB allocated per step, the
-     * same product alone allocated nothing; cause not found), and that product is too small to gain.
+     * (64×128×10, NN) too, the kernel ran boxed in JMH's training step (40 KB allocated per step; the
+     * same product alone allocated nothing): C2's compile of it there failed a vector load intrinsic
+     * ({@code -XX:+PrintIntrinsics}: "missing constant: vclass=DecodeN"), for a reason not found. As
+     * used now, every JMH -prof gc run showed ≈ 0 B/op; that product is too small to gain anyway.
      */
     static final int RANK5_MAX_K = 15;
 
