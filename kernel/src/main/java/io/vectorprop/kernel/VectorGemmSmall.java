@@ -363,7 +363,7 @@ final class VectorGemmSmall {
      */
     static void rowsNN(Transpose ta, float alpha, Matrix a, Matrix b, float beta, Matrix c, int i0, int i1) {
         if (ta == Transpose.T && b.rows() % 5 == 0 && b.rows() <= RANK5_MAX_K) {
-            rankUpdate(ta, alpha, a, b, beta, c, i0, i1);
+            rankUpdate(alpha, a, b, beta, c, i0, i1);
             return;
         }
         int pairEnd = c.cols() / (2 * L) * (2 * L);
@@ -446,12 +446,12 @@ final class VectorGemmSmall {
      * ({@code -XX:+PrintIntrinsics}: "missing constant: vclass=DecodeN"), for a reason not found. As
      * used now, every JMH -prof gc run showed ≈ 0 B/op; that product is too small to gain anyway.
      */
-    static final int RANK5_MAX_K = 15;
+    private static final int RANK5_MAX_K = 15;
 
     /**
-     * C[i0:i1, :] = α·op(A)·B + βC for a small k (a rank-k update: the weight gradient, or the fused SGD
-     * step, {@code W ← βW + α·Δᵀ·A_prev} at a small batch): k is taken five steps at a time, and each
-     * group of five makes one pass over two rows of C with their ten broadcasts of α·op(A) held in
+     * C[i0:i1, :] = α·Aᵀ·B + βC for a small k (a rank-k update: the weight gradient, or the fused SGD
+     * step, {@code W ← βW + α·Δᵀ·A_prev} at a small batch; A is k × m): k is taken five steps at a time, and each
+     * group of five makes one pass over two rows of C with their ten broadcasts of α·Aᵀ held in
      * registers, so the inner loop is five loads of B and ten FMAs per vector of each row, with no
      * broadcasts and no epilogue. β is applied first, in its own pass over the two rows, so the kernel
      * only adds (a branch on β inside its loop cost C2's loop predication: 2× slower once β = 0 had been
@@ -459,25 +459,24 @@ final class VectorGemmSmall {
      * paired with itself, so every row of C is computed by the same arithmetic however the rows are split
      * between threads. Columns past the last multiple of L are done by {@link #rows}.
      */
-    private static void rankUpdate(Transpose ta, float alpha, Matrix a, Matrix b, float beta, Matrix c, int i0, int i1) {
+    private static void rankUpdate(float alpha, Matrix a, Matrix b, float beta, Matrix c, int i0, int i1) {
         int k = b.rows(), n = c.cols(), vecEnd = n / L * L;
-        long aRow = ta == Transpose.N ? a.stride() : 1, aCol = ta == Transpose.N ? 1 : a.stride();
-        // Every test on ta and β stays out of the loops: C2 hoists a loop-invariant test by its profile,
-        // and when the other case comes (β = 0, ta = N for a layer's BP2 at k = 10) it recompiles the
-        // method without that kind of hoisting, which left this update 2× slower.
+        // The test on β stays out of the loops: C2 hoists a loop-invariant test by its profile, and when
+        // the other case comes (β = 0 after many β = 1) it recompiles the method without that kind of
+        // hoisting, which left this update 2× slower.
         if (beta == 1f) {
             for (int i = i0; i < i1; i += 2) {
                 int i2 = Math.min(i + 1, i1 - 1);
-                for (int p = 0; p < k; p += 5) twoRowsRank5(alpha, a, aRow, aCol, b, c, i, i2, vecEnd, p);
+                for (int p = 0; p < k; p += 5) twoRowsRank5(alpha, a, b, c, i, i2, vecEnd, p);
             }
         } else {
             for (int i = i0; i < i1; i += 2) {
                 int i2 = Math.min(i + 1, i1 - 1);
                 scaleRows(beta, c, i, i2, vecEnd);
-                for (int p = 0; p < k; p += 5) twoRowsRank5(alpha, a, aRow, aCol, b, c, i, i2, vecEnd, p);
+                for (int p = 0; p < k; p += 5) twoRowsRank5(alpha, a, b, c, i, i2, vecEnd, p);
             }
         }
-        if (vecEnd < n) rows(ta, alpha, a, b, beta, c, i0, i1, vecEnd, n);
+        if (vecEnd < n) rows(Transpose.T, alpha, a, b, beta, c, i0, i1, vecEnd, n);
     }
 
     /** Rows i and i2 of C, columns [0, n) (a multiple of L): {@code C ← βC}; for β = 0 zeros, C not read (it may hold NaN). */
@@ -504,16 +503,17 @@ final class VectorGemmSmall {
     }
 
     /**
-     * Rows i and i2 of C, columns [0, n) (a multiple of L): {@code C += Σ_{p0≤p<p0+5} (α·op(A)[·,p])·B[p,:]},
-     * op(A)[r, p] being at {@code a.offset() + r·aRow + p·aCol}; the ten scalars α·op(A)[i|i2, p] broadcast once and held in registers while B's five rows stream.
+     * Rows i and i2 of C, columns [0, n) (a multiple of L): {@code C += Σ_{p0≤p<p0+5} α·A[p, i|i2]·B[p,:]}
+     * (A is k × m, so column i of A is row i of Aᵀ); the ten scalars α·A[p, i|i2] are broadcast once and
+     * held in registers while B's five rows stream.
      * Measured against {@link #rowQuad} on the batch-10 update of the 256×784 layer (k = 10, one thread,
      * same JVM, interleaved): 48 vs 59 µs. Three rows (15 broadcasts) gained 4 % more; ten steps in one
      * pass (20 broadcasts) failed C1's register allocation and stayed in tier 2 (pitfall 2); two vectors
      * per row were slower (53–57 µs).
      */
-    private static void twoRowsRank5(float alpha, Matrix a, long aRow, long aCol, Matrix b, Matrix c, int i, int i2, int n, int p0) {
+    private static void twoRowsRank5(float alpha, Matrix a, Matrix b, Matrix c, int i, int i2, int n, int p0) {
         MemorySegment as = a.segment(), bs = b.segment(), cs = c.segment();
-        long ai = a.offset() + i * aRow + p0 * aCol, ai2 = a.offset() + i2 * aRow + p0 * aCol;
+        long aCol = a.stride(), ai = a.offset() + (long) p0 * aCol + i, ai2 = a.offset() + (long) p0 * aCol + i2;
         FloatVector x0 = FloatVector.broadcast(S, alpha * as.getAtIndex(FLOAT, ai));
         FloatVector x1 = FloatVector.broadcast(S, alpha * as.getAtIndex(FLOAT, ai + aCol));
         FloatVector x2 = FloatVector.broadcast(S, alpha * as.getAtIndex(FLOAT, ai + 2 * aCol));
