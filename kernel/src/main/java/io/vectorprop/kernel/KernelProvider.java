@@ -9,9 +9,14 @@ import java.util.Optional;
  * readable; otherwise the scalar reference, with one warning line saying how to enable SIMD. The
  * system property {@code vectorprop.kernels=scalar|simd} forces either. {@link VectorKernels} is
  * loaded reflectively, so this class and everything else load without the incubator module.
- * One line names the choice on standard error, unless {@code vectorprop.quiet=true}.
+ * The choice is reported once through {@link System.Logger} {@code io.vectorprop.kernel}: at INFO
+ * (unless {@code vectorprop.quiet=true}), or at WARNING when the scalar kernels were taken because
+ * the Vector API is missing. A service routes or silences it like any other JDK logger (by default
+ * it goes to {@code java.util.logging}'s console handler); {@link Kernels#status()} gives the same
+ * facts as data.
  */
 final class KernelProvider {
+    private static final System.Logger LOG = System.getLogger("io.vectorprop.kernel");
     static final Kernels INSTANCE = pick();
 
     private KernelProvider() {}
@@ -33,12 +38,12 @@ final class KernelProvider {
                 throw new IllegalStateException("vectorprop.kernels=simd but jdk.incubator.vector is not available:"
                         + " run java with --add-modules jdk.incubator.vector");
             }
-            System.err.println("vectorprop: WARNING jdk.incubator.vector is not available, using the slow scalar"
-                    + " kernels; run java with --add-modules jdk.incubator.vector");
+            LOG.log(System.Logger.Level.WARNING, "vectorprop: jdk.incubator.vector is not available, using the slow"
+                    + " scalar kernels; run java with --add-modules jdk.incubator.vector");
             return ScalarKernels.INSTANCE;
         }
         if (!quiet) {
-            System.err.println("vectorprop: " + chosen.description());
+            LOG.log(System.Logger.Level.INFO, "vectorprop: " + chosen.description());
         }
         return chosen;
     }

@@ -49,6 +49,18 @@ public abstract class Kernels {
 
     protected abstract Kernels newInstance(int threads);
 
+    /** Floats per vector of the implementation: 1 for scalar. */
+    protected abstract int floatLanes();
+
+    /**
+     * Which kernels compute and whether the JIT can make them fast: for a service to check at start-up
+     * (see {@link KernelStatus#isFullSpeed()}) rather than find a 10× slowdown in its latencies.
+     */
+    public final KernelStatus status() {
+        int lanes = floatLanes();
+        return KernelStatus.of(this, lanes == 1 ? 0 : lanes * Float.SIZE, lanes);
+    }
+
     // ---------------------------------------------------------------- GEMM
 
     /**
@@ -77,6 +89,26 @@ public abstract class Kernels {
     /** Computes a checked GEMM; all shapes are valid, C overlaps nothing. */
     protected abstract void gemmKernel(Transpose transA, Transpose transB, float alpha, Matrix a, Matrix b,
                                        float beta, Matrix c);
+
+    /**
+     * {@code z = x·Wᵀ} for one sample with bfloat16 weights: {@code x} is 1 × in, {@code w} holds
+     * W (out × in), {@code z} is 1 × out and is only written. Each output is accumulated over
+     * {@code k = 0 … in−1} in order with fused multiply-adds, in float, from zero: the scalar and the
+     * SIMD implementation give the same bits.
+     */
+    public final void vecMatBf16(Matrix x, Bf16Weights w, Matrix z) {
+        alive("vecMatBf16", x, z);
+        if (!w.isAlive()) throw new IllegalStateException("vecMatBf16: the bf16 weights' memory has been freed");
+        if (x.rows() != 1 || x.cols() != w.in() || z.rows() != 1 || z.cols() != w.out()) {
+            throw new IllegalArgumentException("vecMatBf16: x " + x.shape() + ", W " + w.out() + "x" + w.in() + ", z "
+                    + z.shape() + ": need x 1x" + w.in() + " and z 1x" + w.out());
+        }
+        if (overlaps(z, x)) throw new IllegalArgumentException("vecMatBf16: z overlaps x; the output must be separate memory");
+        vecMatBf16(x.segment(), x.offset(), w, z.segment(), z.offset());
+    }
+
+    /** Computes a checked {@link #vecMatBf16(Matrix, Bf16Weights, Matrix)}; offsets in floats. */
+    protected abstract void vecMatBf16(MemorySegment x, long xo, Bf16Weights w, MemorySegment z, long zo);
 
     // ---------------------------------------------------------------- element-wise
 

@@ -23,6 +23,8 @@ public final class ScalarKernels extends Kernels {
 
     @Override protected Kernels newInstance(int threads) { return new ScalarKernels(threads); }
 
+    @Override protected int floatLanes() { return 1; }
+
     // ---------------------------------------------------------------- per-element definitions
 
     /** {@code f(z)} for an element-wise activation. */
@@ -152,6 +154,15 @@ public final class ScalarKernels extends Kernels {
         float inv = 1f / sum;
         for (int i = 0; i < n; i++) {
             out.setAtIndex(FLOAT, oo + i, out.getAtIndex(FLOAT, oo + i) * inv);
+        }
+    }
+
+    @Override
+    protected void vecMatBf16(MemorySegment x, long xo, Bf16Weights w, MemorySegment z, long zo) {
+        for (int j = 0; j < w.out(); j++) {
+            float acc = 0f;
+            for (int k = 0; k < w.in(); k++) acc = Math.fma(x.getAtIndex(FLOAT, xo + k), w.get(j, k), acc);
+            z.setAtIndex(FLOAT, zo + j, acc);
         }
     }
 

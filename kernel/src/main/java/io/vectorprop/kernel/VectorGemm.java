@@ -60,15 +60,23 @@ final class VectorGemm {
     /** Loop order inside a block: true keeps one A sliver in L1 while B slivers stream (ir outer). */
     static final boolean A_OUTER = Boolean.getBoolean("vectorprop.gemm.aOuter");
 
-    /** Per-thread pack buffers and tile, 64-byte aligned, allocated on first use and then reused. */
+    /**
+     * Pack buffers and tile of one running product, 64-byte aligned (6.4 MiB with the default blocking),
+     * taken from {@link #WORKSPACES} for the call: a thread-local cache would keep one per thread that
+     * ever multiplied, which with a virtual thread per request is one per request.
+     */
     private static final class Workspace {
-        final MemorySegment packA = Arena.ofAuto().allocate((long) MC * KC * Float.BYTES, Matrix.ALIGNMENT);
-        final MemorySegment packB = Arena.ofAuto().allocate((long) KC * NC * Float.BYTES, Matrix.ALIGNMENT);
-        final MemorySegment tile = Arena.ofAuto().allocate((long) MR * NR * Float.BYTES, Matrix.ALIGNMENT);
-        final MemorySegment transposeScratch = Arena.ofAuto().allocate((long) L * L * Float.BYTES, Matrix.ALIGNMENT);
+        final Arena arena = Arena.ofShared();
+        final MemorySegment packA = arena.allocate((long) MC * KC * Float.BYTES, Matrix.ALIGNMENT);
+        final MemorySegment packB = arena.allocate((long) KC * NC * Float.BYTES, Matrix.ALIGNMENT);
+        final MemorySegment tile = arena.allocate((long) MR * NR * Float.BYTES, Matrix.ALIGNMENT);
+        final MemorySegment transposeScratch = arena.allocate((long) L * L * Float.BYTES, Matrix.ALIGNMENT);
+
+        void free() { arena.close(); }
     }
 
-    private static final ThreadLocal<Workspace> WORKSPACE = ThreadLocal.withInitial(Workspace::new);
+    private static final ScratchPool<Workspace> WORKSPACES =
+            new ScratchPool<>(2 * Runtime.getRuntime().availableProcessors(), Workspace::new, Workspace::free);
 
     private VectorGemm() {}
 
@@ -151,8 +159,17 @@ final class VectorGemm {
 
     static void gemmBlock(Transpose ta, Transpose tb, float alpha, Matrix a, Matrix b, float beta, Matrix c,
                           int i0, int i1, int j0, int j1, boolean directB) {
+        Workspace ws = WORKSPACES.acquire();
+        try {
+            gemmBlock(ta, tb, alpha, a, b, beta, c, i0, i1, j0, j1, directB, ws);
+        } finally {
+            WORKSPACES.release(ws);
+        }
+    }
+
+    private static void gemmBlock(Transpose ta, Transpose tb, float alpha, Matrix a, Matrix b, float beta, Matrix c,
+                                  int i0, int i1, int j0, int j1, boolean directB, Workspace ws) {
         int k = transKDim(ta, a);
-        Workspace ws = WORKSPACE.get();
         for (int jc = j0; jc < j1; jc += NC) {
             int nc = Math.min(NC, j1 - jc);
             for (int pc = 0; pc < k; pc += KC) {
@@ -184,9 +201,18 @@ final class VectorGemm {
      */
     static void gemmShared(Transpose ta, Transpose tb, float alpha, Matrix a, Matrix b, float beta, Matrix c,
                            GemmThreads.Team team, int t) {
+        Workspace ws = WORKSPACES.acquire();
+        try {
+            gemmShared(ta, tb, alpha, a, b, beta, c, team, t, ws);
+        } finally {
+            WORKSPACES.release(ws);
+        }
+    }
+
+    private static void gemmShared(Transpose ta, Transpose tb, float alpha, Matrix a, Matrix b, float beta, Matrix c,
+                                   GemmThreads.Team team, int t, Workspace ws) {
         int m = c.rows(), n = c.cols(), k = transKDim(ta, a);
         boolean directB = readsBInPlace(tb, b);
-        Workspace ws = WORKSPACE.get();
         int chunkRows = team.chunkRows, chunks = (m + chunkRows - 1) / chunkRows;
         for (int jc = 0; jc < n; jc += NC) {
             int nc = Math.min(NC, n - jc);

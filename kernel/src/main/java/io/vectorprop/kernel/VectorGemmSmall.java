@@ -48,15 +48,29 @@ final class VectorGemmSmall {
      */
     static final int JC = 64;
 
-    /** Per-thread room for the 16 accumulators of a 4×4 block (reduced after the k loop). */
-    private static final ThreadLocal<MemorySegment> SCRATCH =
-            ThreadLocal.withInitial(() -> java.lang.foreign.Arena.ofAuto().allocate(16L * L * Float.BYTES, 64));
+    /**
+     * Room for the 16 accumulators of a 4×4 block (reduced after the k loop), one per running call from a
+     * bounded pool (not per thread: see {@link ScratchPool}).
+     */
+    private static final ScratchPool<Scratch> SCRATCH = new ScratchPool<>(
+            2 * Runtime.getRuntime().availableProcessors(), Scratch::new, Scratch::free);
+
+    private static final class Scratch {
+        final java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofShared();
+        final MemorySegment accumulators = arena.allocate(16L * L * Float.BYTES, Matrix.ALIGNMENT);
+
+        void free() { arena.close(); }
+    }
 
     /** C[i0:i1, j0:j1] = α·A·Bᵀ + βC, A (M×K) and B (N×K) not transposed in memory along k. */
     static void dotNT(float alpha, Matrix a, Matrix b, float beta, Matrix c, int i0, int i1, int j0, int j1) {
-        MemorySegment scratch = SCRATCH.get();
-        for (int jc = j0; jc < j1; jc += JC) {
-            dotChunk(alpha, a, b, beta, c, i0, i1, jc, Math.min(j1, jc + JC), scratch);
+        Scratch held = SCRATCH.acquire();
+        try {
+            for (int jc = j0; jc < j1; jc += JC) {
+                dotChunk(alpha, a, b, beta, c, i0, i1, jc, Math.min(j1, jc + JC), held.accumulators);
+            }
+        } finally {
+            SCRATCH.release(held);
         }
     }
 

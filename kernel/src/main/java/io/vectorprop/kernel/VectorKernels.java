@@ -36,22 +36,13 @@ final class VectorKernels extends Kernels {
     @Override
     public String description() {
         return "Vector API kernels, species " + S + " (" + L + " floats), FMA "
-                + (fmaIsFast() ? "used" : "emulated (slow on this CPU)") + ", GEMM tile " + VectorGemm.MR + "x"
+                + (KernelStatus.hotSpotUsesFma() ? "used" : "emulated (slow on this CPU)") + ", GEMM tile " + VectorGemm.MR + "x"
                 + VectorGemm.NR + ", threads " + threads();
     }
 
-    /** HotSpot's UseFMA flag, read through the management API; true on every x86 since Haswell. */
-    static boolean fmaIsFast() {
-        try {
-            var bean = java.lang.management.ManagementFactory.getPlatformMXBean(
-                    com.sun.management.HotSpotDiagnosticMXBean.class);
-            return Boolean.parseBoolean(bean.getVMOption("UseFMA").getValue());
-        } catch (RuntimeException | LinkageError e) {
-            return false;
-        }
-    }
-
     @Override protected Kernels newInstance(int threads) { return new VectorKernels(threads); }
+
+    @Override protected int floatLanes() { return L; }
 
     @Override
     protected void gemmKernel(Transpose transA, Transpose transB, float alpha, Matrix a, Matrix b, float beta,
@@ -188,6 +179,11 @@ final class VectorKernels extends Kernels {
             sum += e;
         }
         scale(1f / sum, out, oo, n);
+    }
+
+    @Override
+    protected void vecMatBf16(MemorySegment x, long xo, Bf16Weights w, MemorySegment z, long zo) {
+        VectorBf16.vecMat(x, xo, w, z, zo);
     }
 
     @Override

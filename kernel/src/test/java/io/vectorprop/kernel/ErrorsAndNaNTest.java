@@ -149,5 +149,29 @@ class ErrorsAndNaNTest {
         assertTrue(out.contains("--add-modules jdk.incubator.vector"), out);
         assertTrue(out.contains("impl=scalar"), out);
         assertTrue(out.contains("result=12.0"), out);
+        assertTrue(out.contains("full=false"), "scalar kernels are not full speed: " + out);
+    }
+
+    /** The status a service checks: SIMD with C2 is full speed; the same kernels with C1 only are not. */
+    @Test
+    void statusTellsSimdAndAMissingOptimizingJitApart() throws IOException, InterruptedException {
+        String withC2 = probe("--add-modules", "jdk.incubator.vector");
+        assertTrue(withC2.contains("impl=simd") && withC2.contains("full=true") && withC2.contains("bits="
+                + jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.vectorBitSize()), withC2);
+        String c1Only = probe("--add-modules", "jdk.incubator.vector", "-XX:TieredStopAtLevel=1");
+        assertTrue(c1Only.contains("impl=simd") && c1Only.contains("optimizing=false") && c1Only.contains("C1 only"), c1Only);
+        String interpreted = probe("-Xint", "-Dvectorprop.kernels=scalar");
+        assertTrue(interpreted.contains("optimizing=false") && interpreted.contains("-Xint"), interpreted);
+    }
+
+    private static String probe(String... flags) throws IOException, InterruptedException {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        List<String> cmd = new ArrayList<>(List.of(java));
+        cmd.addAll(List.of(flags));
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "io.vectorprop.kernel.ProviderProbe"));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, p.waitFor(), out);
+        return out;
     }
 }

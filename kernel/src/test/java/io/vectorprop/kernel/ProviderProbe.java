@@ -9,7 +9,9 @@ public final class ProviderProbe {
         try (Arena arena = Arena.ofConfined()) {
             Matrix a = Matrix.of(arena, 1, 2, 1, 2), b = Matrix.of(arena, 2, 1, 2, 5), c = Matrix.allocate(arena, 1, 1);
             k.gemm(Transpose.N, Transpose.N, 1f, a, b, 0f, c);
-            System.out.println("impl=" + k.name() + " result=" + c.get(0, 0));
+            KernelStatus s = k.status();
+            System.out.println("impl=" + k.name() + " result=" + c.get(0, 0) + " bits=" + s.vectorBits() + " full="
+                    + s.isFullSpeed() + " optimizing=" + s.optimizingJit() + " jit=" + s.jit());
         }
     }
 }

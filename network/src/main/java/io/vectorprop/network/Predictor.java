@@ -1,100 +1,171 @@
 package io.vectorprop.network;
 
+import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
 
+import io.vectorprop.kernel.Bf16Weights;
+import io.vectorprop.kernel.KernelStatus;
 import io.vectorprop.kernel.Kernels;
 import io.vectorprop.kernel.Matrix;
+import io.vectorprop.kernel.ScratchPool;
 import io.vectorprop.kernel.Transpose;
+import io.vectorprop.model.ModelFiles;
 
 /**
- * Inference for services: immutable and thread-safe. It holds its own copy of the parameters; each
- * calling thread gets its own buffers on first use (a thread-local workspace), so after warm-up a
- * prediction allocates nothing on the heap. Close it to free the parameters; a closed predictor
- * refuses to work.
+ * Inference for services: immutable and safe to call from any number of threads, platform or
+ * virtual. It holds its own copy of the parameters. Scratch space (the activations of one call) comes
+ * from a bounded lock-free pool, not from the calling thread: buffers are made only when every pooled
+ * one is busy, so their number never exceeds the calls in flight at once (with virtual threads, at
+ * most the number of carrier threads, since a prediction never blocks) and a thread per request costs
+ * nothing extra. After warm-up a prediction allocates nothing on the heap.
+ *
+ * <p>Close it to free the parameters; a closed predictor refuses to work. Closing while calls are in
+ * flight makes those calls fail: to replace the model of a running service, use
+ * {@link SwappablePredictor}, which closes the old predictor after its last call.
  */
 public final class Predictor implements AutoCloseable {
     /** Rows computed together by {@link #predict(Matrix, Matrix)}; larger inputs go in chunks. */
     public static final int BATCH = 64;
 
-    private final Architecture arch;
-    private final Kernels kernels;
-    private final Arena arena = Arena.ofShared();
-    private final Matrix[] weights, biases;
-    /**
-     * Wᵀ (in × out) of the layers with at least {@link #TRANSPOSED_MIN_OUT} outputs, else null. One sample
-     * is then {@code z = Σ_k x_k·Wᵀ[k, :]}: every weight read once, in order, with no lane sums at the end
-     * (measured 1.27× the dot-product form at 1×256×784); batches keep using W. It costs a second copy of
-     * those weights.
-     */
-    private final Matrix[] transposed;
-    static final int TRANSPOSED_MIN_OUT = 32;
-    private final ThreadLocal<Buffers> buffers;
-
-    /** Per-thread activations: one row for single predictions, {@link #BATCH} rows for batches. */
-    private final class Buffers {
-        final Arena own = Arena.ofAuto();
-        final Matrix[] single = new Matrix[arch.layers() + 1];
-        final Matrix[] batch = new Matrix[arch.layers() + 1];
-
-        Buffers() {
-            for (int l = 0; l <= arch.layers(); l++) {
-                single[l] = Matrix.allocate(own, 1, arch.size(l));
-                batch[l] = Matrix.allocate(own, BATCH, arch.size(l));
-            }
-        }
+    /** How the weights are stored for prediction. */
+    public enum Precision {
+        /** fp32, as trained. */
+        FP32,
+        /**
+         * bfloat16 for the layers with at least {@link #TRANSPOSED_MIN_OUT} outputs (the wide ones, which
+         * hold nearly all the weights), widened to fp32 in registers; activations and sums stay fp32.
+         * Half the weight bytes are streamed per prediction. Each weight is rounded to 8 significant
+         * bits, so outputs differ from fp32 by about 0.4 % of a layer's typical term; batches are
+         * computed row by row through the same path, so a row gives the same result alone or in a batch.
+         */
+        BF16
     }
 
-    private Predictor(Network net) {
+    private final Architecture arch;
+    private final Kernels kernels;
+    private final Precision precision;
+    private final Arena arena = Arena.ofShared();
+    /** W (out × in) per layer; null for the layers held in bf16. */
+    private final Matrix[] weights;
+    private final Matrix[] biases;
+    /**
+     * Wᵀ (in × out) of the layers with at least {@link #TRANSPOSED_MIN_OUT} outputs, else null (FP32 only).
+     * One sample is then {@code z = Σ_k x_k·Wᵀ[k, :]}: every weight read once, in order, with no lane sums
+     * at the end (1.27× the dot-product form at 1×256×784); batches keep using W.
+     */
+    private final Matrix[] transposed;
+    /** The bf16 weights of the wide layers (BF16 only), else null. */
+    private final Bf16Weights[] bf16;
+    static final int TRANSPOSED_MIN_OUT = 32;
+    private final ScratchPool<Scratch> singles, batches;
+
+    /**
+     * Activations of one call: one row for single predictions or {@link #BATCH} rows for batches, in an
+     * arena of its own so that the pool can free it alone.
+     */
+    private static final class Scratch {
+        final Arena own = Arena.ofShared();
+        final Matrix[] acts;
+
+        Scratch(Architecture arch, int rows) {
+            acts = new Matrix[arch.layers() + 1];
+            for (int l = 0; l <= arch.layers(); l++) acts[l] = Matrix.allocate(own, rows, arch.size(l));
+        }
+
+        void free() { own.close(); }
+    }
+
+    private Predictor(Network net, Precision precision) {
         this.arch = net.architecture();
         this.kernels = net.kernels().withThreads(1);
-        weights = new Matrix[arch.layers()];
-        biases = new Matrix[arch.layers()];
-        for (int l = 0; l < arch.layers(); l++) {
-            weights[l] = Matrix.allocate(arena, arch.size(l + 1), arch.size(l));
-            weights[l].copyFrom(net.weight(l));
-            biases[l] = Matrix.allocate(arena, 1, arch.size(l + 1));
-            biases[l].copyFrom(net.bias(l));
-        }
-        transposed = new Matrix[arch.layers()];
-        for (int l = 0; l < arch.layers(); l++) {
+        this.precision = precision;
+        int layers = arch.layers();
+        weights = new Matrix[layers];
+        biases = new Matrix[layers];
+        transposed = new Matrix[layers];
+        bf16 = new Bf16Weights[layers];
+        for (int l = 0; l < layers; l++) {
             int out = arch.size(l + 1), in = arch.size(l);
-            if (out < TRANSPOSED_MIN_OUT) continue;
-            float[] w = weights[l].toArray(), wt = new float[w.length];
-            for (int j = 0; j < out; j++) {
-                for (int k = 0; k < in; k++) wt[k * out + j] = w[j * in + k];
+            biases[l] = Matrix.allocate(arena, 1, out).copyFrom(net.bias(l).toArray());
+            boolean wide = out >= TRANSPOSED_MIN_OUT;
+            if (wide && precision == Precision.BF16) {
+                bf16[l] = Bf16Weights.of(arena, net.weight(l));
+                continue;
             }
-            transposed[l] = Matrix.allocate(arena, in, out);
-            transposed[l].copyFrom(wt);
+            weights[l] = Matrix.allocate(arena, out, in);
+            weights[l].copyFrom(net.weight(l));
+            if (wide) {
+                float[] w = weights[l].toArray(), wt = new float[w.length];
+                for (int j = 0; j < out; j++) {
+                    for (int k = 0; k < in; k++) wt[k * out + j] = w[j * in + k];
+                }
+                transposed[l] = Matrix.allocate(arena, in, out).copyFrom(wt);
+            }
         }
-        buffers = ThreadLocal.withInitial(Buffers::new);
+        int capacity = Math.max(2, 2 * Runtime.getRuntime().availableProcessors());
+        singles = new ScratchPool<>(capacity, () -> new Scratch(arch, 1), Scratch::free);
+        batches = new ScratchPool<>(capacity, () -> new Scratch(arch, BATCH), Scratch::free);
     }
 
     /** A predictor with a copy of {@code net}'s current parameters (later training does not affect it). */
     public static Predictor of(Network net) {
-        return new Predictor(net);
+        return new Predictor(net, Precision.FP32);
+    }
+
+    /** A predictor with a copy of {@code net}'s current parameters, stored at {@code precision}. */
+    public static Predictor of(Network net, Precision precision) {
+        return new Predictor(net, precision);
     }
 
     /**
-     * A predictor for the model in a safetensors file; {@code architecture} may be null when the file
-     * carries it in its metadata (a PyTorch export needs it).
+     * A predictor for a model file whose architecture is in the file: a vectorprop safetensors file
+     * (architecture in its metadata) or an ONNX file of a dense network ({@code .onnx}; see
+     * {@link io.vectorprop.model.Onnx} for the operators read).
      */
-    public static Predictor load(java.nio.file.Path model, Architecture architecture) throws java.io.IOException {
-        try (Network net = io.vectorprop.model.SafeTensors.load(model, architecture, Kernels.get())) {
-            return new Predictor(net);
+    public static Predictor load(Path model) throws IOException {
+        return load(model, Precision.FP32);
+    }
+
+    /** {@link #load(Path)} with the weights stored at {@code precision}. */
+    public static Predictor load(Path model, Precision precision) throws IOException {
+        try (Network net = ModelFiles.load(model, null, Kernels.get())) {
+            return new Predictor(net, precision);
+        }
+    }
+
+    /**
+     * A predictor for a model file; {@code architecture} may be null when the file carries it (a
+     * safetensors file exported from PyTorch has none and needs it).
+     */
+    public static Predictor load(Path model, Architecture architecture) throws IOException {
+        try (Network net = ModelFiles.load(model, architecture, Kernels.get())) {
+            return new Predictor(net, Precision.FP32);
         }
     }
 
     public Architecture architecture() { return arch; }
 
+    public Precision precision() { return precision; }
+
+    /** Which kernels compute and whether the JIT can make them fast (see {@link KernelStatus#isFullSpeed()}). */
+    public KernelStatus kernelStatus() { return kernels.status(); }
+
     /** One sample: {@code in} has n₀ features, {@code out} receives n_L outputs. */
     public void predict(float[] in, float[] out) {
         check(in.length, out.length);
-        Buffers b = buffers.get();
-        MemorySegment.copy(in, 0, b.single[0].segment(), ValueLayout.JAVA_FLOAT, 0, in.length);
-        forward(b.single, true);
-        MemorySegment.copy(b.single[arch.layers()].segment(), ValueLayout.JAVA_FLOAT, 0, out, 0, out.length);
+        Scratch s = singles.acquire();
+        try {
+            MemorySegment.copy(in, 0, s.acts[0].segment(), ValueLayout.JAVA_FLOAT, 0, in.length);
+            forwardOne(s.acts);
+            MemorySegment.copy(s.acts[arch.layers()].segment(), ValueLayout.JAVA_FLOAT, 0, out, 0, out.length);
+        } finally {
+            singles.release(s);
+        }
     }
 
     /**
@@ -108,10 +179,14 @@ public final class Predictor implements AutoCloseable {
             throw new IllegalArgumentException("predict: need " + inBytes + " input bytes at " + inOffset + " (segment has "
                     + in.byteSize() + ") and " + outBytes + " output bytes at " + outOffset + " (segment has " + out.byteSize() + ")");
         }
-        Buffers b = buffers.get();
-        MemorySegment.copy(in, inOffset, b.single[0].segment(), 0, inBytes);
-        forward(b.single, true);
-        MemorySegment.copy(b.single[arch.layers()].segment(), 0, out, outOffset, outBytes);
+        Scratch s = singles.acquire();
+        try {
+            MemorySegment.copy(in, inOffset, s.acts[0].segment(), 0, inBytes);
+            forwardOne(s.acts);
+            MemorySegment.copy(s.acts[arch.layers()].segment(), 0, out, outOffset, outBytes);
+        } finally {
+            singles.release(s);
+        }
     }
 
     /** A batch: {@code in} is B × n₀ and {@code out} is B × n_L, any B; computed {@link #BATCH} rows at a time. */
@@ -121,34 +196,130 @@ public final class Predictor implements AutoCloseable {
             throw new IllegalArgumentException("predict: input " + in.shape() + " and output " + out.shape()
                     + " must be B x " + arch.inputs() + " and B x " + arch.outputs());
         }
-        Buffers b = buffers.get();
-        for (int from = 0; from < in.rows(); from += BATCH) {
-            int rows = Math.min(BATCH, in.rows() - from);
-            Matrix[] acts = b.batch;
-            if (rows < BATCH) {
-                acts = new Matrix[b.batch.length];                // a partial last chunk: views, a few objects
-                for (int l = 0; l < acts.length; l++) acts[l] = b.batch[l].rows(0, rows);
+        if (precision == Precision.BF16) {
+            predictRowByRow(in, out);
+            return;
+        }
+        Scratch s = batches.acquire();
+        try {
+            for (int from = 0; from < in.rows(); from += BATCH) {
+                int rows = Math.min(BATCH, in.rows() - from);
+                Matrix[] acts = s.acts;
+                if (rows < BATCH) {
+                    acts = new Matrix[s.acts.length];                // a partial last chunk: views, a few objects
+                    for (int l = 0; l < acts.length; l++) acts[l] = s.acts[l].rows(0, rows);
+                }
+                acts[0].copyFrom(rows == in.rows() ? in : in.rows(from, from + rows));
+                forwardBatch(acts);
+                (rows == out.rows() ? out : out.rows(from, from + rows)).copyFrom(acts[arch.layers()]);
             }
-            acts[0].copyFrom(rows == in.rows() ? in : in.rows(from, from + rows));
-            forward(acts, false);
-            (rows == out.rows() ? out : out.rows(from, from + rows)).copyFrom(acts[arch.layers()]);
+        } finally {
+            batches.release(s);
+        }
+    }
+
+    private void predictRowByRow(Matrix in, Matrix out) {
+        Scratch s = singles.acquire();
+        try {
+            for (int r = 0; r < in.rows(); r++) {
+                s.acts[0].copyFrom(in.rows(r, r + 1));
+                forwardOne(s.acts);
+                out.rows(r, r + 1).copyFrom(s.acts[arch.layers()]);
+            }
+        } finally {
+            singles.release(s);
         }
     }
 
     /**
-     * Forward through all layers; the activation is applied in place over Z. A single sample goes
-     * through the transposed copy of a layer where there is one ({@code x·Wᵀ} by rows), batches through W.
+     * One sample through all layers, the activation applied in place over Z: bf16 layers through the
+     * widening kernel, wide fp32 layers through their transposed copy ({@code x·Wᵀ} by rows), the
+     * others through W.
      */
-    private void forward(Matrix[] acts, boolean single) {
-        for (int l = 0; l < weights.length; l++) {
-            if (single && transposed[l] != null) {
+    private void forwardOne(Matrix[] acts) {
+        for (int l = 0; l < biases.length; l++) {
+            if (bf16[l] != null) {
+                kernels.vecMatBf16(acts[l], bf16[l], acts[l + 1]);
+            } else if (transposed[l] != null) {
                 kernels.gemm(Transpose.N, Transpose.N, 1f, acts[l], transposed[l], 0f, acts[l + 1]);
             } else {
                 kernels.gemm(Transpose.N, Transpose.T, 1f, acts[l], weights[l], 0f, acts[l + 1]);
             }
-            kernels.addBias(acts[l + 1], biases[l]);
-            kernels.activate(arch.activation(l), acts[l + 1], acts[l + 1]);
+            biasAndActivation(l, acts[l + 1]);
         }
+    }
+
+    /** A batch (FP32) through all layers: {@code Z = A·Wᵀ + 1·bᵀ}, {@code A = f(Z)} in place. */
+    private void forwardBatch(Matrix[] acts) {
+        for (int l = 0; l < biases.length; l++) {
+            kernels.gemm(Transpose.N, Transpose.T, 1f, acts[l], weights[l], 0f, acts[l + 1]);
+            biasAndActivation(l, acts[l + 1]);
+        }
+    }
+
+    private void biasAndActivation(int l, Matrix z) {
+        kernels.addBias(z, biases[l]);
+        kernels.activate(arch.activation(l), z, z);
+    }
+
+    /** What {@link #warmUp} did and how fast a prediction was at its end. */
+    public record WarmUp(long predictions, Duration took, double microsPerPrediction, KernelStatus kernels) {
+        @Override
+        public String toString() {
+            return String.format(java.util.Locale.ROOT, "%d predictions in %d ms, last round %.2f us per prediction; %s%s",
+                    predictions, took.toMillis(), microsPerPrediction, kernels.description(),
+                    kernels.isFullSpeed() ? "" : " (NOT full speed: " + kernels.jit() + ")");
+        }
+    }
+
+    /** {@link #warmUp(Duration)} with at most 10 seconds. */
+    public WarmUp warmUp() {
+        return warmUp(Duration.ofSeconds(10));
+    }
+
+    /**
+     * Runs single and batch predictions on synthetic inputs until the JIT has compiled the prediction
+     * path (rounds of 2,000 single predictions until one is no faster than the round before it, and at
+     * least 10 rounds), or until {@code budget} is spent; call it before the service takes traffic.
+     * Compiled code is shared by all threads, so one thread is enough. The result reports the speed of
+     * the last round and the kernel status: a service can log it, or refuse to start when
+     * {@link KernelStatus#isFullSpeed()} is false.
+     */
+    public WarmUp warmUp(Duration budget) {
+        checkOpen();
+        long start = System.nanoTime(), deadline = start + budget.toNanos(), predictions = 0;
+        float[] in = new float[arch.inputs()], out = new float[arch.outputs()];
+        java.util.Random rnd = new java.util.Random(1);
+        for (int i = 0; i < in.length; i++) in[i] = rnd.nextFloat();
+        double last = Double.MAX_VALUE, current = Double.MAX_VALUE;
+        try (Arena a = Arena.ofConfined()) {
+            Matrix batchIn = Matrix.allocate(a, BATCH, arch.inputs()), batchOut = Matrix.allocate(a, BATCH, arch.outputs());
+            for (int round = 0; System.nanoTime() < deadline; round++) {
+                long t0 = System.nanoTime();
+                final int perRound = 2_000;
+                for (int i = 0; i < perRound; i++) predict(in, out);
+                current = (System.nanoTime() - t0) / 1e3 / perRound;
+                predictions += perRound;
+                if (round % 4 == 0) {
+                    predict(batchIn, batchOut);
+                    predictions += BATCH;
+                }
+                if (round >= 10 && current >= last * 0.98) break;
+                last = Math.min(last, current);
+            }
+        }
+        return new WarmUp(predictions, Duration.ofNanos(System.nanoTime() - start), current, kernelStatus());
+    }
+
+    /**
+     * Scratch buffers made so far: for single samples (4 bytes × the sum of the layer sizes each) and
+     * for batches ({@link #BATCH} times that). Each count stays at or below the largest number of
+     * calls of its kind that were ever running at once.
+     */
+    public record ScratchBuffers(int single, int batch) {}
+
+    public ScratchBuffers scratchBuffers() {
+        return new ScratchBuffers(singles.created(), batches.created());
     }
 
     private void check(int in, int out) {
@@ -163,8 +334,27 @@ public final class Predictor implements AutoCloseable {
         if (!arena.scope().isAlive()) throw new IllegalStateException("predict: this predictor has been closed");
     }
 
+    /** Bytes of parameters this predictor holds (weights in their stored precision, biases, transposed copies). */
+    public long parameterBytes() {
+        long bytes = 0;
+        for (int l = 0; l < biases.length; l++) {
+            bytes += biases[l].size() * Float.BYTES;
+            if (weights[l] != null) bytes += weights[l].size() * Float.BYTES;
+            if (transposed[l] != null) bytes += transposed[l].size() * Float.BYTES;
+            if (bf16[l] != null) bytes += bf16[l].byteSize();
+        }
+        return bytes;
+    }
+
     @Override
     public void close() {
         arena.close();
+        singles.close();
+        batches.close();
+    }
+
+    @Override
+    public String toString() {
+        return "Predictor " + arch + ", " + precision + " weights, " + Arrays.stream(arch.sizes()).sum() + " units";
     }
 }

@@ -35,7 +35,7 @@ class SafeTensorsTest {
                 assertEquals(arch, back.architecture());
                 assertArrayEquals(net.parameters().toArray(), back.parameters().toArray());
             }
-            try (var fromFile = io.vectorprop.network.Predictor.load(f, null); var fromNet = io.vectorprop.network.Predictor.of(net)) {
+            try (var fromFile = io.vectorprop.network.Predictor.load(f); var fromNet = io.vectorprop.network.Predictor.of(net)) {
                 float[] x = {1, -2, 3, -4, 5, -6, 7}, a = new float[3], b = new float[3];
                 fromFile.predict(x, a);
                 fromNet.predict(x, b);
