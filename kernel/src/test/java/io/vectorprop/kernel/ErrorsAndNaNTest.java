@@ -141,7 +141,7 @@ class ErrorsAndNaNTest {
     @Test
     void fallsBackToScalarWithoutTheVectorModule() throws IOException, InterruptedException {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        List<String> cmd = new ArrayList<>(List.of(java, "-cp", System.getProperty("java.class.path"),
+        List<String> cmd = new ArrayList<>(List.of(java, "-cp", classPath(),
                 "io.vectorprop.kernel.ProviderProbe"));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
@@ -168,10 +168,17 @@ class ErrorsAndNaNTest {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         List<String> cmd = new ArrayList<>(List.of(java));
         cmd.addAll(List.of(flags));
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "io.vectorprop.kernel.ProviderProbe"));
+        cmd.addAll(List.of("-cp", classPath(), "io.vectorprop.kernel.ProviderProbe"));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertEquals(0, p.waitFor(), out);
         return out;
+    }
+
+    /** The test JVM's class path plus its module path (surefire puts the module under test there), for a child on the class path. */
+    private static String classPath() {
+        String modules = System.getProperty("jdk.module.path", "");
+        return modules.isEmpty() ? System.getProperty("java.class.path")
+                : modules + java.io.File.pathSeparator + System.getProperty("java.class.path");
     }
 }

@@ -7,9 +7,10 @@ import java.util.concurrent.Callable;
 import io.vectorprop.data.Dataset;
 import io.vectorprop.kernel.Activation;
 import io.vectorprop.kernel.Loss;
-import io.vectorprop.model.SafeTensors;
+import io.vectorprop.model.ModelFiles;
 import io.vectorprop.network.Architecture;
 import io.vectorprop.network.Network;
+import io.vectorprop.network.Predictor;
 import io.vectorprop.network.Trainer;
 import io.vectorprop.network.Workspace;
 import picocli.CommandLine.Command;
@@ -24,7 +25,7 @@ final class EvaluateCommand implements Callable<Integer> {
     @Mixin Common common;
     @Spec CommandSpec spec;
 
-    @Option(names = "--model", required = true, paramLabel = "FILE", description = "Model file (safetensors).")
+    @Option(names = "--model", required = true, paramLabel = "FILE", description = "Model file: safetensors, or ONNX (.onnx) of a dense network.")
     Path model;
     @Option(names = "--data", paramLabel = "DIR", description = "Directory with the IDX files (default: /usr/share/datasets/fashion-mnist).")
     Path data;
@@ -37,18 +38,34 @@ final class EvaluateCommand implements Callable<Integer> {
     @Option(names = "--loss", defaultValue = "softmax-cross-entropy", description = "Loss for a file without metadata (default: ${DEFAULT-VALUE}).")
     String loss;
 
+    @Option(names = "--precision", defaultValue = "fp32", paramLabel = "P",
+            description = "fp32: evaluate the network as trained; bf16: through a Predictor with bfloat16 weights (default: ${DEFAULT-VALUE}).")
+    String precision;
+
     @Override
     public Integer call() throws IOException {
+        Predictor.Precision p = switch (precision.trim().toLowerCase(java.util.Locale.ROOT)) {
+            case "fp32" -> null;
+            case "bf16" -> Predictor.Precision.BF16;
+            default -> throw new IllegalArgumentException("--precision " + precision + ": expected fp32 or bf16");
+        };
         var out = spec.commandLine().getOut();
         Architecture given = layers == null ? null
                 : Architecture.of(Architecture.parseSizes(layers), Activation.parse(activation), Loss.parse(loss));
-        try (Network net = SafeTensors.load(model, given, common.kernels());
+        try (Network net = ModelFiles.load(model, given, common.kernels());
              Dataset test = Common.load(data, testCsv, "t10k");
              Workspace ws = net.newWorkspace(256)) {
             int classes = Math.max(net.architecture().outputs(), 2);
             long[][] confusion = new long[classes][classes];
-            double accuracy = Trainer.evaluate(net, test, ws, confusion);
-            out.printf("model %s: %s%n", model, net.architecture());
+            double accuracy;
+            if (p == null) {
+                accuracy = Trainer.evaluate(net, test, ws, confusion);
+            } else {
+                try (Predictor predictor = Predictor.of(net, p)) {
+                    accuracy = Trainer.evaluate(predictor, test, confusion);
+                }
+            }
+            out.printf("model %s: %s%s%n", model, net.architecture(), p == null ? "" : ", " + p + " weights");
             out.printf("accuracy %.4f on %d samples (%s)%n", accuracy, test.size(), test.source());
             out.println("confusion matrix (rows: true class, columns: predicted):");
             for (long[] row : confusion) {

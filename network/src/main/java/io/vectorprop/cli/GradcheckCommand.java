@@ -2,7 +2,7 @@ package io.vectorprop.cli;
 
 import java.util.concurrent.Callable;
 
-import io.vectorprop.network.GradientCheck;
+import io.vectorprop.verify.GradientCheck;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;

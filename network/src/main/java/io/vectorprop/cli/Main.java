@@ -21,6 +21,8 @@ public final class Main {
     /** Runs a command line; returns the exit status. */
     public static int run(String[] args, PrintWriter out, PrintWriter err) {
         System.setProperty("java.awt.headless", "true");
+        // The commands print the kernels they use themselves; the library's start-up log line would repeat it.
+        if (System.getProperty("vectorprop.quiet") == null) System.setProperty("vectorprop.quiet", "true");
         CommandLine cl = new CommandLine(new Main());
         cl.setOut(out);
         cl.setErr(err);

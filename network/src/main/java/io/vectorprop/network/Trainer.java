@@ -192,4 +192,41 @@ public final class Trainer {
         }
         return (double) correct / data.size();
     }
+
+    /**
+     * Fraction of {@code data} a predictor classifies correctly (argmax of the outputs; a single output
+     * is class 1 from 0.5 up), counting into {@code confusion} [true][predicted] when it is not null.
+     * This is the serving path, so it also measures what a predictor option such as bf16 weights costs.
+     */
+    public static double evaluate(Predictor predictor, Dataset data, long[][] confusion) {
+        Architecture a = predictor.architecture();
+        if (data.featureCount() != a.inputs()) {
+            throw new IllegalArgumentException("evaluate: the data has " + data.featureCount() + " features, the network "
+                    + a.sizesText() + " takes " + a.inputs());
+        }
+        long correct = 0;
+        int chunk = 256;
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            Matrix out = Matrix.allocate(arena, chunk, a.outputs());
+            int[] predicted = new int[chunk];
+            for (int from = 0; from < data.size(); from += chunk) {
+                int rows = Math.min(chunk, data.size() - from);
+                Matrix o = out.rows(0, rows);
+                predictor.predict(data.features().rows(from, from + rows), o);
+                if (a.outputs() == 1) {
+                    for (int r = 0; r < rows; r++) predicted[r] = o.get(r, 0) >= 0.5f ? 1 : 0;
+                } else {
+                    int[] p = rows == chunk ? predicted : new int[rows];
+                    io.vectorprop.kernel.Kernels.get().argmax(o, p);
+                    if (p != predicted) System.arraycopy(p, 0, predicted, 0, rows);
+                }
+                for (int r = 0; r < rows; r++) {
+                    int label = data.label(from + r);
+                    if (predicted[r] == label) correct++;
+                    if (confusion != null) confusion[label][predicted[r]]++;
+                }
+            }
+        }
+        return (double) correct / data.size();
+    }
 }

@@ -1,5 +1,6 @@
 package io.vectorprop.network;
 
+import io.vectorprop.verify.GradientCheck;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;

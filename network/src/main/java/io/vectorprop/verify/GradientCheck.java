@@ -1,4 +1,4 @@
-package io.vectorprop.network;
+package io.vectorprop.verify;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -7,6 +7,10 @@ import java.util.Random;
 import io.vectorprop.kernel.Activation;
 import io.vectorprop.kernel.Kernels;
 import io.vectorprop.kernel.Loss;
+import io.vectorprop.network.Architecture;
+import io.vectorprop.network.Init;
+import io.vectorprop.network.Network;
+import io.vectorprop.network.Workspace;
 
 /**
  * Checks backpropagation against central finite differences. For each activation × loss pair, a
@@ -21,7 +25,7 @@ public final class GradientCheck {
     public static final double STEP = 1e-4;
     public static final double FLOOR = 1e-4;
     static final int[] SIZES = {5, 4, 3};
-    static final int BATCH = 4;
+    public static final int BATCH = 4;
 
     /** One activation × loss combination. */
     public record Case(String activation, String output, String loss, int parameters, double maxRelativeError) {}
@@ -118,7 +122,7 @@ public final class GradientCheck {
     }
 
     /** The batch-mean loss in double precision, written independently of the kernels. */
-    static double loss(Architecture arch, double[][] w, double[][] b, float[] x, float[] y) {
+    public static double loss(Architecture arch, double[][] w, double[][] b, float[] x, float[] y) {
         int out = arch.outputs();
         double total = 0;
         for (int r = 0; r < BATCH; r++) {
@@ -161,7 +165,7 @@ public final class GradientCheck {
     }
 
     /** The smallest |z| over all units with a ReLU-type activation and all samples (∞ when there are none). */
-    static double minAbsKinkInput(Architecture arch, double[][] w, double[][] b, float[] x) {
+    public static double minAbsKinkInput(Architecture arch, double[][] w, double[][] b, float[] x) {
         double[] min = {Double.POSITIVE_INFINITY};
         for (int r = 0; r < BATCH; r++) forward(arch, w, b, x, r, min);
         return min[0];
