@@ -30,6 +30,12 @@ import io.vectorprop.network.Predictor;
 /**
  * Prediction latency of the 784-256-128-10 network through the public {@link Predictor} API,
  * {@code Mode.SampleTime} in microseconds (JMH reports the percentiles).
+ *
+ * <p>Virtual threads: {@code predictOneVirtualThreads} is {@code predictOne} with JMH's benchmark
+ * thread itself a virtual thread ({@code -Djmh.executor=VIRTUAL}), the same call on the same predictor,
+ * to compare with {@code predictOne}. {@code predictOneThreadPerRequest} starts a new virtual thread per
+ * prediction and waits for it, as a thread-per-request server does; {@code startAndJoinVirtualThread}
+ * is that with no work, the part of it that is the JDK's.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.SampleTime)
@@ -39,7 +45,7 @@ import io.vectorprop.network.Predictor;
 @Measurement(iterations = 5, time = 1)
 public class InferenceBench {
     private Network net;
-    private Predictor predictor;
+    private Predictor predictor, bf16;
     private Arena arena;
     private MemorySegment inSeg, outSeg;
     private Matrix batchIn, batchOut;
@@ -62,6 +68,7 @@ public class InferenceBench {
         Architecture arch = Architecture.of(new int[] {784, 256, 128, 10}, Activation.RELU, Loss.SOFTMAX_CROSS_ENTROPY);
         net = Network.create(arch, Init.HE, 1);
         predictor = Predictor.of(net);
+        bf16 = Predictor.of(net, Predictor.Precision.BF16);
         arena = Arena.ofShared();
         inSeg = arena.allocate(784 * 4, 64);
         outSeg = arena.allocate(10 * 4, 64);
@@ -72,6 +79,7 @@ public class InferenceBench {
     @TearDown(Level.Trial)
     public void tearDown() {
         predictor.close();
+        bf16.close();
         net.close();
         arena.close();
     }
@@ -99,6 +107,33 @@ public class InferenceBench {
     @Threads(2)
     public float[] predictOneTwoThreads(Buffers b) {
         predictor.predict(b.in, b.out);
+        return b.out;
+    }
+
+    @Benchmark
+    @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "-Dvectorprop.quiet=true", "-Djmh.executor=VIRTUAL"})
+    public float[] predictOneVirtualThreads(Buffers b) {
+        predictor.predict(b.in, b.out);
+        return b.out;
+    }
+
+    @Benchmark
+    public float[] predictOneThreadPerRequest(Buffers b) throws InterruptedException {
+        Thread.ofVirtual().start(() -> predictor.predict(b.in, b.out)).join();
+        return b.out;
+    }
+
+    @Benchmark
+    public Thread startAndJoinVirtualThread() throws InterruptedException {
+        Thread t = Thread.ofVirtual().start(() -> { });
+        t.join();
+        return t;
+    }
+
+    /** bfloat16 weights for the 784→256 and 256→128 layers, fp32 for the 10 outputs. */
+    @Benchmark
+    public float[] predictOneBf16(Buffers b) {
+        bf16.predict(b.in, b.out);
         return b.out;
     }
 }

@@ -5,7 +5,6 @@ import java.nio.ByteOrder;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -57,10 +56,44 @@ final class VectorBf16 {
             lo3 = w3.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xk, lo3);
             hi3 = w3.lanewise(VectorOperators.AND, HIGH).reinterpretAsFloats().fma(xk, hi3);
         }
-        store(lo0, hi0, word0, w.out(), z, zo);
-        store(lo1, hi1, word0 + IL, w.out(), z, zo);
-        store(lo2, hi2, word0 + 2 * IL, w.out(), z, zo);
-        store(lo3, hi3, word0 + 3 * IL, w.out(), z, zo);
+        // Stores written out: a helper taking vectors, if C2 does not inline it, boxes each one.
+        int out = w.out(), col;
+        col = column(word0);
+        if (col + Bf16Weights.WORDS_PER_BLOCK + IL <= out) {
+            lo0.intoMemorySegment(z, (zo + col) * Float.BYTES, VectorKernels.LE);
+            hi0.intoMemorySegment(z, (zo + col + Bf16Weights.WORDS_PER_BLOCK) * Float.BYTES, VectorKernels.LE);
+        } else {
+            lo0.intoMemorySegment(z, (zo + col) * Float.BYTES, VectorKernels.LE, S.indexInRange(col, out));
+            hi0.intoMemorySegment(z, (zo + col + Bf16Weights.WORDS_PER_BLOCK) * Float.BYTES, VectorKernels.LE,
+                    S.indexInRange(col + Bf16Weights.WORDS_PER_BLOCK, out));
+        }
+        col = column(word0 + IL);
+        if (col + Bf16Weights.WORDS_PER_BLOCK + IL <= out) {
+            lo1.intoMemorySegment(z, (zo + col) * Float.BYTES, VectorKernels.LE);
+            hi1.intoMemorySegment(z, (zo + col + Bf16Weights.WORDS_PER_BLOCK) * Float.BYTES, VectorKernels.LE);
+        } else {
+            lo1.intoMemorySegment(z, (zo + col) * Float.BYTES, VectorKernels.LE, S.indexInRange(col, out));
+            hi1.intoMemorySegment(z, (zo + col + Bf16Weights.WORDS_PER_BLOCK) * Float.BYTES, VectorKernels.LE,
+                    S.indexInRange(col + Bf16Weights.WORDS_PER_BLOCK, out));
+        }
+        col = column(word0 + 2 * IL);
+        if (col + Bf16Weights.WORDS_PER_BLOCK + IL <= out) {
+            lo2.intoMemorySegment(z, (zo + col) * Float.BYTES, VectorKernels.LE);
+            hi2.intoMemorySegment(z, (zo + col + Bf16Weights.WORDS_PER_BLOCK) * Float.BYTES, VectorKernels.LE);
+        } else {
+            lo2.intoMemorySegment(z, (zo + col) * Float.BYTES, VectorKernels.LE, S.indexInRange(col, out));
+            hi2.intoMemorySegment(z, (zo + col + Bf16Weights.WORDS_PER_BLOCK) * Float.BYTES, VectorKernels.LE,
+                    S.indexInRange(col + Bf16Weights.WORDS_PER_BLOCK, out));
+        }
+        col = column(word0 + 3 * IL);
+        if (col + Bf16Weights.WORDS_PER_BLOCK + IL <= out) {
+            lo3.intoMemorySegment(z, (zo + col) * Float.BYTES, VectorKernels.LE);
+            hi3.intoMemorySegment(z, (zo + col + Bf16Weights.WORDS_PER_BLOCK) * Float.BYTES, VectorKernels.LE);
+        } else {
+            lo3.intoMemorySegment(z, (zo + col) * Float.BYTES, VectorKernels.LE, S.indexInRange(col, out));
+            hi3.intoMemorySegment(z, (zo + col + Bf16Weights.WORDS_PER_BLOCK) * Float.BYTES, VectorKernels.LE,
+                    S.indexInRange(col + Bf16Weights.WORDS_PER_BLOCK, out));
+        }
     }
 
     private static void oneVector(MemorySegment x, long xo, Bf16Weights w, int word0, MemorySegment z, long zo) {
@@ -74,23 +107,20 @@ final class VectorBf16 {
             lo = wv.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xk, lo);
             hi = wv.lanewise(VectorOperators.AND, HIGH).reinterpretAsFloats().fma(xk, hi);
         }
-        store(lo, hi, word0, w.out(), z, zo);
-    }
-
-    /** Writes the outputs of the words from {@code word0}: low halves then high halves, cut at {@code out}. */
-    private static void store(FloatVector lo, FloatVector hi, int word0, int out, MemorySegment z, long zo) {
-        int block = word0 / Bf16Weights.WORDS_PER_BLOCK, t = word0 % Bf16Weights.WORDS_PER_BLOCK;
-        int loCol = block * Bf16Weights.BLOCK + t, hiCol = loCol + Bf16Weights.WORDS_PER_BLOCK;
-        storeCut(lo, loCol, out, z, zo);
-        storeCut(hi, hiCol, out, z, zo);
-    }
-
-    private static void storeCut(FloatVector v, int col, int out, MemorySegment z, long zo) {
-        if (col + IL <= out) {
-            v.intoMemorySegment(z, (zo + col) * Float.BYTES, VectorKernels.LE);
-        } else if (col < out) {
-            VectorMask<Float> m = S.indexInRange(col, out);
-            v.intoMemorySegment(z, (zo + col) * Float.BYTES, VectorKernels.LE, m);
+        int out = w.out(), col;
+        col = column(word0);
+        if (col + Bf16Weights.WORDS_PER_BLOCK + IL <= out) {
+            lo.intoMemorySegment(z, (zo + col) * Float.BYTES, VectorKernels.LE);
+            hi.intoMemorySegment(z, (zo + col + Bf16Weights.WORDS_PER_BLOCK) * Float.BYTES, VectorKernels.LE);
+        } else {
+            lo.intoMemorySegment(z, (zo + col) * Float.BYTES, VectorKernels.LE, S.indexInRange(col, out));
+            hi.intoMemorySegment(z, (zo + col + Bf16Weights.WORDS_PER_BLOCK) * Float.BYTES, VectorKernels.LE,
+                    S.indexInRange(col + Bf16Weights.WORDS_PER_BLOCK, out));
         }
+    }
+
+    /** The output column of the low half of word {@code word} (its high half is 16 columns on). */
+    private static int column(int word) {
+        return word / Bf16Weights.WORDS_PER_BLOCK * Bf16Weights.BLOCK + word % Bf16Weights.WORDS_PER_BLOCK;
     }
 }

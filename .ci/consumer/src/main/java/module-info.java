@@ -1,0 +1,3 @@
+module example.service {
+    requires io.vectorprop.network;
+}
