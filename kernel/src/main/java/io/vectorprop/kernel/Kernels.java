@@ -198,6 +198,22 @@ public abstract class Kernels {
     }
 
     /**
+     * {@code m[r, :] = m[r, :] ⊙ scale} for every row: scales each column by its own factor (input
+     * standardization multiplies by 1/σ per feature). {@code scale} is 1 × cols.
+     */
+    public final void scaleColumns(Matrix m, Matrix scale) {
+        alive("scaleColumns", m, scale);
+        if (scale.rows() != 1 || scale.cols() != m.cols()) {
+            throw new IllegalArgumentException("scaleColumns: scale " + scale.shape() + " must be 1x" + m.cols()
+                    + " for " + m.shape());
+        }
+        if (overlaps(m, scale)) throw new IllegalArgumentException("scaleColumns: scale overlaps the matrix " + m.shape());
+        for (int r = 0; r < m.rows(); r++) {
+            hadamard(m.segment(), row(m, r), scale.segment(), scale.offset(), m.segment(), row(m, r), m.cols());
+        }
+    }
+
+    /**
      * Column sums (BP3): {@code out = α·Σ_rows m + β·out}, {@code out} being {@code 1 × cols}. When β
      * is 0, out is not read.
      */
