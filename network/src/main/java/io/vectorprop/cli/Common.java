@@ -30,7 +30,11 @@ class Common {
 
     /** Loads (train, test) from --data DIR (IDX) or from CSV files; prefix "train" / "t10k". */
     static Dataset load(Path dataDir, Path csv, String prefix) throws IOException {
-        if (csv != null) return CsvReader.read(csv);
+        return load(dataDir, csv, prefix, CsvReader.Options.DEFAULT);
+    }
+
+    static Dataset load(Path dataDir, Path csv, String prefix, CsvReader.Options options) throws IOException {
+        if (csv != null) return CsvReader.read(csv, options);
         return IdxReader.load(dataDir == null ? IdxReader.DEFAULT_DIR : dataDir, prefix);
     }
 

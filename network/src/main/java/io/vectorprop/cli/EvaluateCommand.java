@@ -31,6 +31,7 @@ final class EvaluateCommand implements Callable<Integer> {
     Path data;
     @Option(names = "--test-csv", paramLabel = "F", description = "Test data as CSV.")
     Path testCsv;
+    @Mixin CsvOptions csvOptions;
     @Option(names = "--layers", description = "Architecture for a file without metadata (a PyTorch export), e.g. 784,256,128,10.")
     String layers;
     @Option(names = "--activation", defaultValue = "relu", description = "Hidden activation for a file without metadata (default: ${DEFAULT-VALUE}).")
@@ -53,7 +54,7 @@ final class EvaluateCommand implements Callable<Integer> {
         Architecture given = layers == null ? null
                 : Architecture.of(Architecture.parseSizes(layers), Activation.parse(activation), Loss.parse(loss));
         try (Network net = ModelFiles.load(model, given, common.kernels());
-             Dataset test = Common.load(data, testCsv, "t10k");
+             Dataset test = Common.load(data, testCsv, "t10k", csvOptions.options());
              Workspace ws = net.newWorkspace(256)) {
             int classes = Math.max(net.architecture().outputs(), 2);
             long[][] confusion = new long[classes][classes];

@@ -19,12 +19,15 @@ final class Plot {
     static void write(List<Trainer.EpochResult> results, Path file) throws IOException {
         double[] epochs = new double[results.size()], loss = new double[results.size()];
         double[] train = new double[results.size()], test = new double[results.size()];
+        double[] valLoss = new double[results.size()], valAcc = new double[results.size()];
         for (int i = 0; i < results.size(); i++) {
             Trainer.EpochResult r = results.get(i);
             epochs[i] = r.epoch();
             loss[i] = r.loss();
             train[i] = r.trainAccuracy();
             test[i] = r.testAccuracy();
+            valLoss[i] = r.validationLoss();
+            valAcc[i] = r.validationAccuracy();
         }
         XYChart chart = new XYChartBuilder().width(900).height(500).title("Training").xAxisTitle("epoch")
                 .yAxisTitle("loss / accuracy").build();
@@ -32,6 +35,10 @@ final class Plot {
         chart.addSeries("loss", epochs, loss);
         chart.addSeries("train accuracy", epochs, train);
         chart.addSeries("test accuracy", epochs, test);
+        if (!results.isEmpty() && !Double.isNaN(results.get(0).validationLoss())) {
+            chart.addSeries("validation loss", epochs, valLoss);
+            chart.addSeries("validation accuracy", epochs, valAcc);
+        }
         Path abs = file.toAbsolutePath();
         if (abs.getParent() != null) Files.createDirectories(abs.getParent());
         String name = abs.toString();

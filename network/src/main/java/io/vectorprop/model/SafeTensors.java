@@ -12,7 +12,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 import com.fasterxml.jackson.core.JsonFactory;
@@ -26,6 +28,9 @@ import io.vectorprop.kernel.Loss;
 import io.vectorprop.kernel.Matrix;
 import io.vectorprop.network.Architecture;
 import io.vectorprop.network.Network;
+import io.vectorprop.network.Optimizer;
+import io.vectorprop.network.Trainer;
+import io.vectorprop.network.Standardization;
 
 /**
  * Model files in the safetensors format: an 8-byte little-endian header length, a JSON header
@@ -33,12 +38,17 @@ import io.vectorprop.network.Network;
  * data after the header), then the data. Tensors are {@code layers.{i}.weight} {@code [out, in]} and
  * {@code layers.{i}.bias} {@code [out]}, F32 little-endian (PyTorch's nn.Linear names inside an
  * nn.Sequential-like container). The architecture is stored in {@code __metadata__}
- * ({@code layers}, {@code activation}, {@code output}, {@code loss}). Files are read by memory-mapping,
- * with every offset and shape checked against the file's length first, and written atomically.
+ * ({@code layers}, {@code activation}, {@code output}, {@code loss}). A model trained on standardized
+ * inputs also holds {@code standardize.mean} and {@code standardize.scale} ({@code [n₀]} each; the
+ * network computes on {@code (x − mean) · scale}, scale = 1/σ), which {@link #load} restores, so every
+ * reader of the file applies the same transformation. Files are read by memory-mapping, with every
+ * offset and shape checked against the file's length first, and written atomically.
  */
 public final class SafeTensors {
     private static final JsonFactory JSON = new JsonFactory();
     private static final long MAX_HEADER = 100L << 20;
+    /** Input standardization tensors, [n₀] each: the model computes on {@code (x − mean) · scale}, scale = 1/σ. */
+    public static final String STANDARDIZE_MEAN = "standardize.mean", STANDARDIZE_SCALE = "standardize.scale";
     private static final ValueLayout.OfFloat FLOAT_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     private SafeTensors() {}
@@ -48,34 +58,60 @@ public final class SafeTensors {
 
     /** Writes {@code net} to {@code file} through a temporary file in the same directory and an atomic rename. */
     public static void save(Network net, Path file) throws IOException {
+        write(file, metadata(net, "vectorprop"), tensors(net));
+    }
+
+    /** The architecture as {@code __metadata__} entries. */
+    static Map<String, String> metadata(Network net, String format) {
         Architecture arch = net.architecture();
-        Map<String, Matrix> tensors = new LinkedHashMap<>();
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put("format", format);
+        m.put("layers", arch.sizesText());
+        m.put("activation", arch.hidden().id());
+        m.put("output", arch.output().id());
+        m.put("loss", arch.loss().id());
+        return m;
+    }
+
+    /** The model's tensors: weights and biases of every layer, then the input standardization if there is one. */
+    static Map<String, Tensor> tensors(Network net) {
+        Architecture arch = net.architecture();
+        Map<String, Tensor> tensors = new LinkedHashMap<>();
         for (int l = 0; l < arch.layers(); l++) {
-            tensors.put("layers." + l + ".weight", net.weight(l));
-            tensors.put("layers." + l + ".bias", net.bias(l));
+            Matrix w = net.weight(l), b = net.bias(l);
+            tensors.put("layers." + l + ".weight", new Tensor(new long[] {w.rows(), w.cols()}, w.toArray()));
+            tensors.put("layers." + l + ".bias", new Tensor(new long[] {b.cols()}, b.toArray()));
         }
+        Standardization st = net.standardization();
+        if (st != null) {
+            tensors.put(STANDARDIZE_MEAN, new Tensor(new long[] {st.features()}, st.mean()));
+            tensors.put(STANDARDIZE_SCALE, new Tensor(new long[] {st.features()}, st.scale()));
+        }
+        return tensors;
+    }
+
+    /** One F32 tensor to write: its shape and its values in row-major order. */
+    record Tensor(long[] shape, float[] values) {}
+
+    /** Writes a safetensors file through a temporary file in the same directory and an atomic rename. */
+    static void write(Path file, Map<String, String> metadata, Map<String, Tensor> tensors) throws IOException {
         StringWriter header = new StringWriter();
         try (JsonGenerator g = JSON.createGenerator(header)) {
             g.writeStartObject();
             g.writeObjectFieldStart("__metadata__");
-            g.writeStringField("format", "vectorprop");
-            g.writeStringField("layers", arch.sizesText());
-            g.writeStringField("activation", arch.hidden().id());
-            g.writeStringField("output", arch.output().id());
-            g.writeStringField("loss", arch.loss().id());
+            for (var e : metadata.entrySet()) g.writeStringField(e.getKey(), e.getValue());
             g.writeEndObject();
             long offset = 0;
             for (var e : tensors.entrySet()) {
-                Matrix m = e.getValue();
+                Tensor t = e.getValue();
                 g.writeObjectFieldStart(e.getKey());
                 g.writeStringField("dtype", "F32");
                 g.writeArrayFieldStart("shape");
-                if (m.rows() > 1 || e.getKey().endsWith("weight")) g.writeNumber(m.rows());
-                g.writeNumber(m.cols());
+                for (long d : t.shape()) g.writeNumber(d);
                 g.writeEndArray();
                 g.writeArrayFieldStart("data_offsets");
                 g.writeNumber(offset);
-                offset += m.size() * Float.BYTES;
+                offset += (long) t.values().length * Float.BYTES;
                 g.writeNumber(offset);
                 g.writeEndArray();
                 g.writeEndObject();
@@ -92,16 +128,14 @@ public final class SafeTensors {
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
                  Arena arena = Arena.ofConfined()) {
                 long dataBytes = 0;
-                for (Matrix m : tensors.values()) dataBytes += m.size() * Float.BYTES;
+                for (Tensor t : tensors.values()) dataBytes += (long) t.values().length * Float.BYTES;
                 MemorySegment buf = arena.allocate(8 + headerBytes.length + dataBytes);
                 buf.set(ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 0, headerBytes.length);
                 MemorySegment.copy(headerBytes, 0, buf, ValueLayout.JAVA_BYTE, 8, headerBytes.length);
                 long at = 8 + headerBytes.length;
-                for (Matrix m : tensors.values()) {
-                    for (float v : m.toArray()) {
-                        buf.set(FLOAT_LE, at, v);
-                        at += 4;
-                    }
+                for (Tensor t : tensors.values()) {
+                    MemorySegment.copy(t.values(), 0, buf, FLOAT_LE, at, t.values().length);
+                    at += (long) t.values().length * Float.BYTES;
                 }
                 ch.write(buf.asByteBuffer());
                 ch.force(true);
@@ -114,9 +148,17 @@ public final class SafeTensors {
 
     /**
      * Loads a model. The architecture comes from the file's metadata; {@code given} (may be null)
-     * is used when the file has none (a PyTorch export) and must agree with it when it has.
+     * is used when the file has none (a PyTorch export) and must agree with it when it has. The
+     * input standardization is restored when the file holds one.
      */
     public static Network load(Path file, Architecture given, Kernels kernels) throws IOException {
+        return network(file, read(file), given, kernels);
+    }
+
+    /** Everything in a file: metadata, header entries and the values of every tensor (all checked). */
+    record Contents(Map<String, String> metadata, Map<String, Entry> entries, Map<String, float[]> values) {}
+
+    static Contents read(Path file) throws IOException {
         if (!Files.isRegularFile(file)) throw new java.nio.file.NoSuchFileException(file + " (no such model file)");
         try (Arena arena = Arena.ofConfined(); FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             long size = ch.size();
@@ -130,6 +172,7 @@ public final class SafeTensors {
             Map<String, String> metadata = new LinkedHashMap<>();
             Map<String, Entry> entries = parseHeader(file, headerBytes, metadata);
             long dataStart = 8 + headerLength, dataLength = size - dataStart;
+            Map<String, float[]> values = new LinkedHashMap<>();
             for (var e : entries.entrySet()) {
                 Entry t = e.getValue();
                 long elements = 1;
@@ -145,27 +188,113 @@ public final class SafeTensors {
                             + "] do not fit its shape " + java.util.Arrays.toString(t.shape()) + " and the " + dataLength
                             + " data bytes");
                 }
+                float[] v = new float[(int) elements];
+                MemorySegment.copy(map, FLOAT_LE, dataStart + t.begin(), v, 0, v.length);   // unaligned is fine
+                values.put(e.getKey(), v);
             }
-            Architecture arch = architecture(file, entries, metadata, given);
-            Network net = Network.create(arch, kernels);
-            try {
-                for (int l = 0; l < arch.layers(); l++) {
-                    copy(map, dataStart, entries.get("layers." + l + ".weight"), net.weight(l));
-                    copy(map, dataStart, entries.get("layers." + l + ".bias"), net.bias(l));
-                }
-            } catch (RuntimeException e) {
-                net.close();
-                throw e;
-            }
-            return net;
+            return new Contents(metadata, entries, values);
         }
     }
 
-    private static void copy(MemorySegment map, long dataStart, Entry e, Matrix target) {
-        float[] values = new float[(int) target.size()];
-        long at = dataStart + e.begin();
-        for (int i = 0; i < values.length; i++, at += 4) values[i] = map.get(FLOAT_LE, at);   // unaligned is fine
-        target.copyFrom(values);
+    /** The network a file's contents describe, with its standardization. */
+    static Network network(Path file, Contents c, Architecture given, Kernels kernels) throws IOException {
+        Architecture arch = architecture(file, c.entries(), c.metadata(), given);
+        Standardization st = standardization(file, c, arch);
+        Network net = Network.create(arch, kernels);
+        try {
+            for (int l = 0; l < arch.layers(); l++) {
+                net.weight(l).copyFrom(c.values().get("layers." + l + ".weight"));
+                net.bias(l).copyFrom(c.values().get("layers." + l + ".bias"));
+            }
+            net.setStandardization(st);
+        } catch (RuntimeException e) {
+            net.close();
+            throw e;
+        }
+        return net;
+    }
+
+    private static Standardization standardization(Path file, Contents c, Architecture arch) throws IOException {
+        float[] mean = c.values().get(STANDARDIZE_MEAN), scale = c.values().get(STANDARDIZE_SCALE);
+        if (mean == null && scale == null) return null;
+        if (mean == null || scale == null || mean.length != arch.inputs() || scale.length != arch.inputs()) {
+            throw new IOException(file + ": " + STANDARDIZE_MEAN + " and " + STANDARDIZE_SCALE + " must both be there, with "
+                    + arch.inputs() + " values each (one per input)");
+        }
+        try {
+            return new Standardization(mean, scale);
+        } catch (IllegalArgumentException e) {
+            throw new IOException(file + ": " + e.getMessage());
+        }
+    }
+
+    // ---------------------------------------------------------------- checkpoints
+
+    /**
+     * A training checkpoint: the model (as {@link #save} writes it), the optimizer's state blocks
+     * ({@code optimizer.state.0}, {@code .1}, [P] each), for early stopping the best parameters so far
+     * ({@code best.parameters}), and in {@code __metadata__} the epoch, the optimizer's step count, the
+     * early-stopping counters and {@code options}: the settings that shape the run, which a resume
+     * must repeat.
+     */
+    public record Checkpoint(Network network, float[][] optimizerState, long optimizerSteps, Trainer.State state,
+                             String options) implements AutoCloseable {
+        @Override public void close() { network.close(); }
+    }
+
+    /** Writes a checkpoint atomically (write to a temporary file, then rename). */
+    public static void saveCheckpoint(Path file, Network net, Optimizer optimizer, Trainer.State state, String options)
+            throws IOException {
+        Map<String, String> m = metadata(net, "vectorprop-checkpoint");
+        m.put("epochs_done", Integer.toString(state.epochsDone()));
+        m.put("optimizer_steps", Long.toString(optimizer.steps()));
+        m.put("best_validation_loss", Double.toString(state.bestValidationLoss()));
+        m.put("best_epoch", Integer.toString(state.bestEpoch()));
+        m.put("epochs_without_improvement", Integer.toString(state.epochsWithoutImprovement()));
+        m.put("options", options);
+        Map<String, Tensor> t = tensors(net);
+        float[][] opt = optimizer.state();
+        for (int i = 0; i < opt.length; i++) t.put("optimizer.state." + i, new Tensor(new long[] {opt[i].length}, opt[i]));
+        if (state.bestParameters() != null) {
+            t.put("best.parameters", new Tensor(new long[] {state.bestParameters().length}, state.bestParameters()));
+        }
+        write(file, m, t);
+    }
+
+    /** Reads a checkpoint written by {@link #saveCheckpoint}. */
+    public static Checkpoint loadCheckpoint(Path file, Kernels kernels) throws IOException {
+        Contents c = read(file);
+        if (!"vectorprop-checkpoint".equals(c.metadata().get("format"))) {
+            throw new IOException(file + ": not a vectorprop checkpoint (format " + c.metadata().get("format") + ")");
+        }
+        List<float[]> opt = new ArrayList<>();
+        for (int i = 0; c.values().containsKey("optimizer.state." + i); i++) opt.add(c.values().get("optimizer.state." + i));
+        Network net = network(file, c, null, kernels);
+        try {
+            int p = net.parameters().cols();
+            for (float[] o : opt) if (o.length != p) throw new IOException(file + ": optimizer state of " + o.length + " values, not " + p);
+            float[] best = c.values().get("best.parameters");
+            if (best != null && best.length != p) throw new IOException(file + ": best.parameters has " + best.length + " values, not " + p);
+            Trainer.State state = new Trainer.State(intField(file, c, "epochs_done"),
+                    Double.parseDouble(field(file, c, "best_validation_loss")), intField(file, c, "best_epoch"),
+                    intField(file, c, "epochs_without_improvement"), best);
+            return new Checkpoint(net, opt.toArray(new float[0][]), Long.parseLong(field(file, c, "optimizer_steps")), state,
+                    field(file, c, "options"));
+        } catch (IOException | RuntimeException e) {
+            net.close();
+            if (e instanceof NumberFormatException) throw new IOException(file + ": checkpoint metadata: " + e.getMessage());
+            throw e;
+        }
+    }
+
+    private static String field(Path file, Contents c, String key) throws IOException {
+        String v = c.metadata().get(key);
+        if (v == null) throw new IOException(file + ": checkpoint metadata has no " + key);
+        return v;
+    }
+
+    private static int intField(Path file, Contents c, String key) throws IOException {
+        return Integer.parseInt(field(file, c, key));
     }
 
     private static Architecture architecture(Path file, Map<String, Entry> entries, Map<String, String> metadata,

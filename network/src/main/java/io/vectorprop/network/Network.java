@@ -31,6 +31,8 @@ public final class Network implements AutoCloseable {
     private final Matrix parameters, gradients, decayMask;
     private final DenseLayer[] layers;
     private final long[] weightOffsets, biasOffsets;
+    private Standardization standardization;
+    private Matrix negMean, scale;
 
     private Network(Architecture arch, Kernels kernels) {
         this.arch = arch;
@@ -114,6 +116,7 @@ public final class Network implements AutoCloseable {
     public Network withKernels(Kernels k) {
         Network copy = new Network(arch, k);
         copy.parameters.copyFrom(parameters);
+        copy.setStandardization(standardization);
         return copy;
     }
 
@@ -155,11 +158,47 @@ public final class Network implements AutoCloseable {
         return new Workspace(arch, capacity);
     }
 
-    /** Forward pass over the rows in use of {@code ws.x}; the output is {@code ws.output()}. */
+    /**
+     * Forward pass over the rows in use of {@code ws.x}; the output is {@code ws.output()}. With
+     * {@link Workspace#setDropout dropout on}, each hidden activation is multiplied by its mask.
+     */
     public void forward(Workspace ws) {
         for (int l = 0; l < layers.length; l++) {
             layers[l].forward(kernels, ws.a(l), ws.z(l + 1), ws.a(l + 1));
+            if (ws.dropout() && l + 1 < layers.length) {
+                kernels.hadamard(ws.a(l + 1), ws.dropoutMask(l + 1), ws.a(l + 1));   // inverted dropout
+            }
         }
+    }
+
+    /**
+     * The input standardization that is part of this model, or null. {@link Trainer} applies it to
+     * every batch it loads, {@link Predictor} to every input, and model files store it.
+     */
+    public Standardization standardization() { return standardization; }
+
+    /** Makes {@code s} (null: none) part of this model; its feature count must be the input size. */
+    public void setStandardization(Standardization s) {
+        if (s != null && s.features() != arch.inputs()) {
+            throw new IllegalArgumentException("standardization of " + s.features() + " features for a network with "
+                    + arch.inputs() + " inputs");
+        }
+        standardization = s;
+        if (s == null) {
+            negMean = scale = null;
+            return;
+        }
+        float[] m = s.mean();
+        for (int i = 0; i < m.length; i++) m[i] = -m[i];
+        negMean = Matrix.allocate(arena, 1, arch.inputs()).copyFrom(m);
+        scale = Matrix.allocate(arena, 1, arch.inputs()).copyFrom(s.scale());
+    }
+
+    /** {@code x = (x − μ) ⊙ (1/σ)} in place when the model has a standardization; else nothing. */
+    public void standardize(Matrix x) {
+        if (standardization == null) return;
+        kernels.addBias(x, negMean);
+        kernels.scaleColumns(x, scale);
     }
 
     /** The loss of the last forward pass against {@code ws.y}, averaged over the batch. */
@@ -204,22 +243,26 @@ public final class Network implements AutoCloseable {
                 layers[l].backwardSgd(kernels, ws.a(l), ws.delta(l + 1), ws.z(l), fPrev, deltaPrev,   // BP2, BP4, BP3
                         sgd.learningRate(), sgd.config().weightDecay());
             }
+            // Dropout: A_prev = f(Z_prev) ⊙ M, so ∂C/∂Z_prev = (Δ·W) ⊙ f'(Z_prev) ⊙ M.
+            if (deltaPrev != null && ws.dropout()) kernels.hadamard(deltaPrev, ws.dropoutMask(l), deltaPrev);
         }
     }
 
-    /** Copies all parameters from a network of the same architecture. */
+    /** Copies all parameters (and the standardization) from a network of the same architecture. */
     public void copyParametersFrom(Network other) {
         if (!other.arch.equals(arch)) {
             throw new IllegalArgumentException("copyParametersFrom: architecture " + other.arch + " differs from " + arch);
         }
         parameters.copyFrom(other.parameters);
+        setStandardization(other.standardization);
     }
 
     /** The raw parameter memory (for save and load). */
     MemorySegment parameterSegment() { return parameters.segment(); }
 
+    /** Frees the parameters; closing again does nothing. */
     @Override
     public void close() {
-        arena.close();
+        if (arena.scope().isAlive()) arena.close();
     }
 }

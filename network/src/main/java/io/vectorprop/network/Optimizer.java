@@ -80,6 +80,26 @@ public final class Optimizer implements AutoCloseable {
 
     Network network() { return network; }
 
+    /** Steps taken so far (Adam's bias correction depends on it). */
+    public long steps() { return step; }
+
+    /** A copy of the state: the velocity (momentum, Nesterov; zeros for SGD) and, for Adam, m and v. */
+    public float[][] state() {
+        return state2 == null ? new float[][] {state1.toArray()} : new float[][] {state1.toArray(), state2.toArray()};
+    }
+
+    /** Restores what {@link #state()} and {@link #steps()} returned, to continue a run exactly. */
+    public void restore(float[][] state, long steps) {
+        int expected = state2 == null ? 1 : 2;
+        if (state.length != expected || steps < 0) {
+            throw new IllegalArgumentException("optimizer restore: " + state.length + " state blocks and " + steps
+                    + " steps for " + config.kind() + " (needs " + expected + ")");
+        }
+        state1.copyFrom(state[0]);
+        if (state2 != null) state2.copyFrom(state[1]);
+        step = steps;
+    }
+
     /** Plain SGD needs no state, so {@link Network#backwardAndStep} can apply it inside BP3/BP4. */
     boolean fusesIntoBackward() { return config.kind() == Kind.SGD; }
 

@@ -6,7 +6,6 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Arrays;
 
 import io.vectorprop.kernel.Bf16Weights;
 import io.vectorprop.kernel.KernelStatus;
@@ -63,6 +62,8 @@ public final class Predictor implements AutoCloseable {
     private final Bf16Weights[] bf16;
     static final int TRANSPOSED_MIN_OUT = 32;
     private final ScratchPool<Scratch> singles, batches;
+    /** The model's input standardization as −μ and 1/σ rows, or null. */
+    private final Matrix negMean, scale;
 
     /**
      * Activations of one call: one row for single predictions or {@link #BATCH} rows for batches, in an
@@ -106,6 +107,15 @@ public final class Predictor implements AutoCloseable {
                 }
                 transposed[l] = Matrix.allocate(arena, in, out).copyFrom(wt);
             }
+        }
+        Standardization st = net.standardization();
+        if (st == null) {
+            negMean = scale = null;
+        } else {
+            float[] m = st.mean();
+            for (int i = 0; i < m.length; i++) m[i] = -m[i];
+            negMean = Matrix.allocate(arena, 1, arch.inputs()).copyFrom(m);
+            scale = Matrix.allocate(arena, 1, arch.inputs()).copyFrom(st.scale());
         }
         int capacity = Math.max(2, 2 * Runtime.getRuntime().availableProcessors());
         singles = new ScratchPool<>(capacity, () -> new Scratch(arch, 1), Scratch::free);
@@ -237,6 +247,7 @@ public final class Predictor implements AutoCloseable {
      * others through W.
      */
     private void forwardOne(Matrix[] acts) {
+        standardize(acts[0]);
         for (int l = 0; l < biases.length; l++) {
             if (bf16[l] != null) {
                 kernels.vecMatBf16(acts[l], bf16[l], acts[l + 1]);
@@ -251,10 +262,18 @@ public final class Predictor implements AutoCloseable {
 
     /** A batch (FP32) through all layers: {@code Z = A·Wᵀ + 1·bᵀ}, {@code A = f(Z)} in place. */
     private void forwardBatch(Matrix[] acts) {
+        standardize(acts[0]);
         for (int l = 0; l < biases.length; l++) {
             kernels.gemm(Transpose.N, Transpose.T, 1f, acts[l], weights[l], 0f, acts[l + 1]);
             biasAndActivation(l, acts[l + 1]);
         }
+    }
+
+    /** The model's input standardization, {@code x = (x − μ) ⊙ (1/σ)}, on the scratch copy of the input. */
+    private void standardize(Matrix x) {
+        if (negMean == null) return;
+        kernels.addBias(x, negMean);
+        kernels.scaleColumns(x, scale);
     }
 
     private void biasAndActivation(int l, Matrix z) {
@@ -355,6 +374,6 @@ public final class Predictor implements AutoCloseable {
 
     @Override
     public String toString() {
-        return "Predictor " + arch + ", " + precision + " weights, " + Arrays.stream(arch.sizes()).sum() + " units";
+        return "Predictor " + arch + ", " + precision + " weights" + (negMean == null ? "" : ", standardized inputs");
     }
 }

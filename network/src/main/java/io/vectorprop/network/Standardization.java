@@ -31,18 +31,25 @@ public record Standardization(float[] mean, float[] scale) {
 
     /** Mean and standard deviation (population) of each feature of {@code train}, in double precision. */
     public static Standardization fit(Dataset train) {
+        int[] all = new int[train.size()];
+        for (int i = 0; i < all.length; i++) all[i] = i;
+        return fit(train, all);
+    }
+
+    /** {@link #fit(Dataset)} over the samples {@code rows} of {@code train} only (not the held-out ones). */
+    public static Standardization fit(Dataset train, int[] rows) {
         Matrix x = train.features();
-        int n = x.rows(), f = x.cols();
+        int n = rows.length, f = x.cols();
         if (n == 0) throw new IllegalArgumentException("standardization: " + train.source() + " has no samples");
         double[] sum = new double[f], sumSq = new double[f];
         float[] row = new float[f];
-        for (int r = 0; r < n; r++) {
+        for (int r : rows) {
             x.rows(r, r + 1).copyTo(row);
             for (int i = 0; i < f; i++) sum[i] += row[i];
         }
         float[] mean = new float[f], scale = new float[f];
         for (int i = 0; i < f; i++) mean[i] = (float) (sum[i] / n);
-        for (int r = 0; r < n; r++) {              // two passes: no cancellation in Σx² − n·μ²
+        for (int r : rows) {                        // two passes: no cancellation in Σx² − n·μ²
             x.rows(r, r + 1).copyTo(row);
             for (int i = 0; i < f; i++) {
                 double d = row[i] - sum[i] / n;

@@ -16,6 +16,9 @@ public final class Workspace implements AutoCloseable {
     final Matrix x, y;
     final Matrix[] zs, activations, deltas;         // index l = layer l's output; activations[0] is x
     final int[] predicted;
+    /** Inverted-dropout masks of the hidden layers (0 or 1/(1−p) per unit), allocated on first use; null until then. */
+    private Matrix[] masks, vms;
+    private boolean dropout;
 
     /** The views for a partial batch of {@code rows} rows, cached for the last size asked for. */
     private int viewRows;
@@ -63,6 +66,37 @@ public final class Workspace implements AutoCloseable {
             vas[l] = activations[l].rows(0, rows);
             vds[l] = deltas[l].rows(0, rows);
         }
+        if (masks != null) viewMasks();
+    }
+
+    private void viewMasks() {
+        vms = new Matrix[masks.length];
+        for (int l = 1; l < masks.length - 1; l++) vms[l] = masks[l].rows(0, viewRows);
+    }
+
+    /**
+     * Turns inverted dropout on or off for the next forward and backward passes: on, the hidden
+     * activations are multiplied by {@link #dropoutMask(int)} after the activation function, and BP2
+     * multiplies the errors of those layers by the same masks. Evaluation runs with it off.
+     */
+    public void setDropout(boolean on) {
+        if (on && masks == null) {
+            masks = new Matrix[zs.length];
+            for (int l = 1; l < zs.length - 1; l++) masks[l] = Matrix.allocate(arena, capacity, zs[l].cols());
+            viewMasks();
+        }
+        dropout = on;
+    }
+
+    public boolean dropout() { return dropout; }
+
+    /** The dropout mask of hidden layer {@code l} (1 … L−1) for the rows in use; fill it before the forward pass. */
+    public Matrix dropoutMask(int l) {
+        if (masks == null) throw new IllegalStateException("dropoutMask: dropout was never turned on for this workspace");
+        if (l < 1 || l >= masks.length - 1) {
+            throw new IllegalArgumentException("dropoutMask: layer " + l + " is not a hidden layer (1.." + (masks.length - 2) + ")");
+        }
+        return vms[l];
     }
 
     /** Rows in use (the current batch size). */

@@ -59,13 +59,28 @@ public final class GradientCheck {
 
     /** The worst relative error over all parameters of one architecture. */
     public static Case check(Architecture arch, Kernels kernels, long seed) {
+        return checkWithDropout(arch, kernels, seed, 0f);
+    }
+
+    /**
+     * {@link #check} with inverted dropout of probability {@code p} on the hidden layers, the masks
+     * drawn once from {@code seed} and fixed: the network computes with them in its workspace, the
+     * double-precision reference multiplies the same hidden activations by the same masks, so the
+     * check covers dropout's forward and its factor in BP2.
+     */
+    public static Case checkWithDropout(Architecture arch, Kernels kernels, long seed, float p) {
         for (int attempt = 0; ; attempt++) {
-            Case c = check(arch, kernels, seed + 7919L * attempt, attempt < 100);
+            Case c = check(arch, kernels, seed + REDRAW_SEED_STRIDE * attempt, attempt < MAX_REDRAWS, p);
             if (c != null) return c;
         }
     }
 
-    private static Case check(Architecture arch, Kernels kernels, long seed, boolean mayRedraw) {
+    /** Seeds of redrawn cases are {@code seed + REDRAW_SEED_STRIDE·attempt} (a prime, so attempts do not repeat other seeds' draws). */
+    static final long REDRAW_SEED_STRIDE = 7919L;
+    /** Redraws allowed before a case with a unit near a kink is accepted anyway (its error may then be large). */
+    static final int MAX_REDRAWS = 100;
+
+    private static Case check(Architecture arch, Kernels kernels, long seed, boolean mayRedraw, float p) {
         Random rnd = new Random(seed);
         int in = arch.inputs(), out = arch.outputs();
         float[] x = new float[BATCH * in], y = new float[BATCH * out];
@@ -80,8 +95,13 @@ public final class GradientCheck {
                 };
             }
         }
+        float[][] masks = p > 0 ? masks(arch, p, rnd) : null;
         try (Network net = Network.create(arch, kernels); Workspace ws = net.newWorkspace(BATCH)) {
             net.initialize(Init.XAVIER, seed);
+            if (masks != null) {
+                ws.setDropout(true);
+                for (int l = 1; l < arch.layers(); l++) ws.dropoutMask(l).copyFrom(masks[l]);
+            }
             for (int l = 0; l < arch.layers(); l++) {        // non-zero biases exercise BP3
                 float[] b = new float[arch.size(l + 1)];
                 for (int i = 0; i < b.length; i++) b[i] = (float) (rnd.nextGaussian() * 0.3);
@@ -96,12 +116,12 @@ public final class GradientCheck {
                 w[l] = toDouble(net.weight(l).toArray());
                 b[l] = toDouble(net.bias(l).toArray());
             }
-            if (mayRedraw && minAbsKinkInput(arch, w, b, x) < KINK_MARGIN) return null;
+            if (mayRedraw && minAbsKinkInput(arch, w, b, x, masks) < KINK_MARGIN) return null;
             double worst = 0;
             for (int l = 0; l < arch.layers(); l++) {
                 float[] gw = net.weightGradient(l).toArray(), gb = net.biasGradient(l).toArray();
-                for (int i = 0; i < w[l].length; i++) worst = Math.max(worst, error(gw[i], numeric(arch, w, b, w[l], i, x, y)));
-                for (int i = 0; i < b[l].length; i++) worst = Math.max(worst, error(gb[i], numeric(arch, w, b, b[l], i, x, y)));
+                for (int i = 0; i < w[l].length; i++) worst = Math.max(worst, error(gw[i], numeric(arch, w, b, w[l], i, x, y, masks)));
+                for (int i = 0; i < b[l].length; i++) worst = Math.max(worst, error(gb[i], numeric(arch, w, b, b[l], i, x, y, masks)));
             }
             return new Case(arch.hidden().id(), arch.output().id(), arch.loss().id(), (int) net.parameterCount(), worst);
         }
@@ -111,22 +131,37 @@ public final class GradientCheck {
         return Math.abs(analytic - numeric) / Math.max(FLOOR, Math.max(Math.abs(analytic), Math.abs(numeric)));
     }
 
-    private static double numeric(Architecture arch, double[][] w, double[][] b, double[] tensor, int i, float[] x, float[] y) {
+    /** Inverted-dropout masks per hidden layer (BATCH × units): 0 with probability p, else 1/(1 − p). */
+    private static float[][] masks(Architecture arch, float p, Random rnd) {
+        float[][] m = new float[arch.layers()][];
+        for (int l = 1; l < arch.layers(); l++) {
+            m[l] = new float[BATCH * arch.size(l)];
+            for (int i = 0; i < m[l].length; i++) m[l][i] = rnd.nextFloat() < p ? 0f : 1f / (1f - p);
+        }
+        return m;
+    }
+
+    private static double numeric(Architecture arch, double[][] w, double[][] b, double[] tensor, int i, float[] x, float[] y,
+                                  float[][] masks) {
         double saved = tensor[i];
         tensor[i] = saved + STEP;
-        double plus = loss(arch, w, b, x, y);
+        double plus = loss(arch, w, b, x, y, masks);
         tensor[i] = saved - STEP;
-        double minus = loss(arch, w, b, x, y);
+        double minus = loss(arch, w, b, x, y, masks);
         tensor[i] = saved;
         return (plus - minus) / (2 * STEP);
     }
 
     /** The batch-mean loss in double precision, written independently of the kernels. */
     public static double loss(Architecture arch, double[][] w, double[][] b, float[] x, float[] y) {
+        return loss(arch, w, b, x, y, null);
+    }
+
+    private static double loss(Architecture arch, double[][] w, double[][] b, float[] x, float[] y, float[][] masks) {
         int out = arch.outputs();
         double total = 0;
         for (int r = 0; r < BATCH; r++) {
-            double[] a = forward(arch, w, b, x, r, null);
+            double[] a = forward(arch, w, b, x, r, null, masks);
             for (int j = 0; j < out; j++) {
                 double t = y[r * out + j], o = a[j];
                 total += switch (arch.loss()) {
@@ -143,7 +178,8 @@ public final class GradientCheck {
      * The network's output for sample r, in double precision. When {@code minKink} is not null,
      * {@code minKink[0]} is lowered to the smallest |z| seen at a ReLU-type unit.
      */
-    private static double[] forward(Architecture arch, double[][] w, double[][] b, float[] x, int r, double[] minKink) {
+    private static double[] forward(Architecture arch, double[][] w, double[][] b, float[] x, int r, double[] minKink,
+                                    float[][] masks) {
         int in = arch.inputs();
         double[] a = new double[in];
         for (int j = 0; j < in; j++) a[j] = x[r * in + j];
@@ -160,14 +196,21 @@ public final class GradientCheck {
                 }
             }
             a = activate(f, z);
+            if (masks != null && l + 1 < arch.layers()) {
+                for (int j = 0; j < n; j++) a[j] *= masks[l + 1][r * n + j];   // inverted dropout, mask fixed
+            }
         }
         return a;
     }
 
     /** The smallest |z| over all units with a ReLU-type activation and all samples (∞ when there are none). */
     public static double minAbsKinkInput(Architecture arch, double[][] w, double[][] b, float[] x) {
+        return minAbsKinkInput(arch, w, b, x, null);
+    }
+
+    private static double minAbsKinkInput(Architecture arch, double[][] w, double[][] b, float[] x, float[][] masks) {
         double[] min = {Double.POSITIVE_INFINITY};
-        for (int r = 0; r < BATCH; r++) forward(arch, w, b, x, r, min);
+        for (int r = 0; r < BATCH; r++) forward(arch, w, b, x, r, min, masks);
         return min[0];
     }
 
