@@ -18,11 +18,16 @@ final class GradcheckCommand implements Callable<Integer> {
 
     @Option(names = "--seed", defaultValue = "1", description = "Seed of the random networks (default: ${DEFAULT-VALUE}).")
     long seed;
+    @Option(names = "--dropout", defaultValue = "0", paramLabel = "P",
+            description = "Check with inverted dropout of probability P on the hidden layers, masks fixed (default: ${DEFAULT-VALUE}).")
+    float dropout;
 
     @Override
     public Integer call() {
         var out = spec.commandLine().getOut();
-        GradientCheck.Result r = GradientCheck.run(common.kernels(), seed);
+        if (!(dropout >= 0 && dropout < 1)) throw new IllegalArgumentException("--dropout " + dropout + " must be in [0, 1)");
+        GradientCheck.Result r = GradientCheck.run(common.kernels(), seed, dropout);
+        if (dropout > 0) out.printf("inverted dropout p = %s on the hidden layers, masks fixed%n", dropout);
         out.printf("central differences, h = %.0e, error = |a - n| / max(|a|, |n|, %.0e)%n", r.step(), GradientCheck.FLOOR);
         for (GradientCheck.Case c : r.cases()) {
             out.printf("  %-11s -> %-8s %-22s %3d parameters  max error %.3e%n", c.activation(), c.output(), c.loss(),

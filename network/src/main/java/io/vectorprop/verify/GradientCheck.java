@@ -35,21 +35,32 @@ public final class GradientCheck {
 
     private GradientCheck() {}
 
-    /** Runs every hidden activation with every loss. */
+    /** Runs every element-wise hidden activation with every loss. */
     public static Result run(Kernels kernels, long seed) {
+        return run(kernels, seed, 0f);
+    }
+
+    /**
+     * {@link #run(Kernels, long)}, with inverted dropout of probability {@code dropout} (masks fixed)
+     * on the hidden layers of {@link #SIZES_DROPOUT} networks when it is above 0.
+     */
+    public static Result run(Kernels kernels, long seed, float dropout) {
         List<Case> cases = new ArrayList<>();
         double worst = 0;
-        Activation[] hidden = {Activation.SIGMOID, Activation.TANH, Activation.RELU, Activation.LEAKY_RELU,
-                Activation.IDENTITY};
-        for (Activation f : hidden) {
+        for (Activation f : Activation.values()) {
+            if (!f.isElementwise()) continue;               // softmax is an output, fused with its loss
             for (Loss loss : Loss.values()) {
-                Case c = check(Architecture.of(SIZES, f, loss), kernels, seed++);
+                Case c = dropout > 0 ? checkWithDropout(Architecture.of(SIZES_DROPOUT, f, loss), kernels, seed++, dropout)
+                        : check(Architecture.of(SIZES, f, loss), kernels, seed++);
                 cases.add(c);
                 worst = Math.max(worst, c.maxRelativeError());
             }
         }
         return new Result(worst, STEP, cases);
     }
+
+    /** Two hidden layers, so that dropout acts on a layer whose error BP2 passes down. */
+    static final int[] SIZES_DROPOUT = {5, 4, 4, 3};
 
     /**
      * Smallest |z| allowed at a ReLU-type unit: central differences across the kink at 0 are
