@@ -33,7 +33,7 @@ final class GemmThreads {
      * update of the 784-input layer) and ran it 1.36–1.56× faster (SGD); 8 Mi instead of 1 Mi ran
      * batch 64 at 0.50–0.59× and batch 256 at 0.64–0.75×.
      */
-    static final long MIN_FLOPS_PER_THREAD = Long.getLong("vectorprop.gemm.minWorkPerThread", 1L << 19);
+    static final long MIN_FLOPS_PER_THREAD = Settings.GEMM_MIN_WORK_PER_THREAD;
 
     /** A team splits the rows of C into about this many chunks per thread (fewer if they would be under MR rows). */
     static final int CHUNKS_PER_THREAD = 4;
@@ -82,8 +82,7 @@ final class GemmThreads {
     }
 
     private static final class Pool {
-        static final int SIZE = Math.max(1, Integer.getInteger("vectorprop.threads",
-                Runtime.getRuntime().availableProcessors()));
+        static final int SIZE = Settings.THREADS;
         static final Worker[] WORKERS = new Worker[SIZE - 1];
         static final ReentrantLock LOCK = new ReentrantLock();
         static final Team TEAM = new Team();

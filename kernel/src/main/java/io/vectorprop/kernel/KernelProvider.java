@@ -1,6 +1,5 @@
 package io.vectorprop.kernel;
 
-import java.util.Locale;
 import java.util.Optional;
 
 /**
@@ -22,8 +21,8 @@ final class KernelProvider {
     private KernelProvider() {}
 
     private static Kernels pick() {
-        String forced = System.getProperty("vectorprop.kernels", "").trim().toLowerCase(Locale.ROOT);
-        boolean quiet = Boolean.getBoolean("vectorprop.quiet");
+        String forced = Settings.KERNELS;
+        boolean quiet = Settings.QUIET;
         if (!forced.isEmpty() && !forced.equals("scalar") && !forced.equals("simd")) {
             throw new IllegalArgumentException("system property vectorprop.kernels='" + forced
                     + "': expected scalar or simd");

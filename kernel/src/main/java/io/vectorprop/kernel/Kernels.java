@@ -17,7 +17,8 @@ import java.lang.foreign.MemorySegment;
 public abstract class Kernels {
     private final int threads;
 
-    protected Kernels(int threads) {
+    /** Package-private: the two implementations live here; nothing outside can reach the unchecked flat kernels. */
+    Kernels(int threads) {
         if (threads < 1) {
             throw new IllegalArgumentException("Kernels: thread count " + threads + " must be at least 1");
         }

@@ -28,7 +28,7 @@ public final class ScalarKernels extends Kernels {
     // ---------------------------------------------------------------- per-element definitions
 
     /** {@code f(z)} for an element-wise activation. */
-    public static float f(Activation act, float z) {
+    static float f(Activation act, float z) {
         return switch (act) {
             case IDENTITY -> z;
             case SIGMOID -> (float) (1.0 / (1.0 + Math.exp(-z)));
@@ -40,7 +40,7 @@ public final class ScalarKernels extends Kernels {
     }
 
     /** {@code f'(z)}. ReLU's derivative at 0 is taken as 0. */
-    public static float fPrime(Activation act, float z) {
+    static float fPrime(Activation act, float z) {
         return switch (act) {
             case IDENTITY -> 1f;
             case SIGMOID -> {
@@ -58,7 +58,7 @@ public final class ScalarKernels extends Kernels {
     }
 
     /** The loss term of one output element. */
-    public static double lossTerm(Loss loss, float a, float y) {
+    static double lossTerm(Loss loss, float a, float y) {
         return switch (loss) {
             case QUADRATIC -> 0.5 * (double) (a - y) * (a - y);
             case BINARY_CROSS_ENTROPY -> -(y * Math.log(Math.max(a, Loss.LOG_EPSILON))
@@ -68,7 +68,7 @@ public final class ScalarKernels extends Kernels {
     }
 
     /** ∂C/∂a of one output element. */
-    public static float lossGrad(Loss loss, float a, float y) {
+    static float lossGrad(Loss loss, float a, float y) {
         return switch (loss) {
             case QUADRATIC -> a - y;
             case BINARY_CROSS_ENTROPY -> (a - y) / Math.max(a * (1f - a), Loss.LOG_EPSILON);

@@ -52,13 +52,11 @@ final class VectorGemm {
      * panels that accumulate onto C through the tile buffer); 768 and 1024 no better. (The three block
      * sizes can be overridden by system properties for tuning.)
      */
-    static final int KC = Integer.getInteger("vectorprop.gemm.kc", 512);
+    static final int KC = Settings.GEMM_KC;
     /** Rows of a packed A block (MC·KC floats = 384 KiB, in L2); a multiple of MR. */
-    static final int MC = Integer.getInteger("vectorprop.gemm.mc", 192) / MR * MR;
+    static final int MC = Settings.GEMM_MC / MR * MR;
     /** Columns of a packed B panel (KC·NC floats = 6 MiB, in L3); a multiple of NR. */
-    static final int NC = Integer.getInteger("vectorprop.gemm.nc", 3072) / NR * NR;
-    /** Loop order inside a block: true keeps one A sliver in L1 while B slivers stream (ir outer). */
-    static final boolean A_OUTER = Boolean.getBoolean("vectorprop.gemm.aOuter");
+    static final int NC = Settings.GEMM_NC / NR * NR;
 
     /**
      * Pack buffers and tile of one running product, 64-byte aligned (6.4 MiB with the default blocking),
@@ -93,20 +91,20 @@ final class VectorGemm {
      * at n = 10 from m = 32; packed won at 256×256×784 (10 %) and 256×128×256 (43 %). Inside whole
      * training steps the 784-input layer's forward tied at batch 64 and 128 and dot won at 32 (12 %).
      */
-    static final int DOT_MAX_M = Integer.getInteger("vectorprop.gemm.dotMaxM", 16);
-    static final int DOT_DEEP_MAX_M = Integer.getInteger("vectorprop.gemm.dotDeepMaxM", 64), DOT_DEEP_MIN_K = 512;
+    static final int DOT_MAX_M = Settings.GEMM_DOT_MAX_M;
+    static final int DOT_DEEP_MAX_M = Settings.GEMM_DOT_DEEP_MAX_M, DOT_DEEP_MIN_K = 512;
     /**
      * Products with B as stored and at most this many rows go through {@link VectorGemmSmall#rowsNN}
      * (BP2 at small batches). Measured against the packed path (same JVM, interleaved): 10×256×128
      * 1.63×, 16×256×128 1.09×, 10×784×256 1.57×, 16×784×256 1.17×; at 32 rows packed was 7 % ahead.
      */
-    static final int ROWS_MAX_M = Integer.getInteger("vectorprop.gemm.rowsMaxM", 16);
+    static final int ROWS_MAX_M = Settings.GEMM_ROWS_MAX_M;
     /**
      * … and so do those with k at most this (rank-k updates: the weight gradient, or the fused SGD step,
      * at batch ≤ 16). With the SGD step fused into BP4 (β = 1) the row path took the batch-10 update of
      * the 256×784 layer from ≈ 143 to ≈ 100 µs; at batch 64 the packed path stayed ahead.
      */
-    static final int ROWS_MAX_K = Integer.getInteger("vectorprop.gemm.rowsMaxK", 16);
+    static final int ROWS_MAX_K = Settings.GEMM_ROWS_MAX_K;
 
     static int path(Transpose ta, Transpose tb, int m, int k) {
         if (ta == Transpose.N && tb == Transpose.T
@@ -117,7 +115,7 @@ final class VectorGemm {
 
     static void gemm(Transpose ta, Transpose tb, float alpha, Matrix a, Matrix b, float beta, Matrix c, int threads) {
         int m = c.rows(), n = c.cols();
-        int k = transKDim(ta, a);
+        int k = ta.cols(a);
         GemmThreads.run(ta, tb, alpha, a, b, beta, c, threads, m, n, k, path(ta, tb, m, k));
     }
 
@@ -134,10 +132,6 @@ final class VectorGemm {
             }
             default -> gemmBlock(ta, tb, alpha, a, b, beta, c, i0, i1, j0, j1);
         }
-    }
-
-    private static int transKDim(Transpose ta, Matrix a) {
-        return ta == Transpose.N ? a.cols() : a.rows();
     }
 
     /** Computes rows [i0, i1) and columns [j0, j1) of C on the calling thread. */
@@ -169,7 +163,7 @@ final class VectorGemm {
 
     private static void gemmBlock(Transpose ta, Transpose tb, float alpha, Matrix a, Matrix b, float beta, Matrix c,
                                   int i0, int i1, int j0, int j1, boolean directB, Workspace ws) {
-        int k = transKDim(ta, a);
+        int k = ta.cols(a);
         for (int jc = j0; jc < j1; jc += NC) {
             int nc = Math.min(NC, j1 - jc);
             for (int pc = 0; pc < k; pc += KC) {
@@ -211,7 +205,7 @@ final class VectorGemm {
 
     private static void gemmShared(Transpose ta, Transpose tb, float alpha, Matrix a, Matrix b, float beta, Matrix c,
                                    GemmThreads.Team team, int t, Workspace ws) {
-        int m = c.rows(), n = c.cols(), k = transKDim(ta, a);
+        int m = c.rows(), n = c.cols(), k = ta.cols(a);
         boolean directB = readsBInPlace(tb, b);
         int chunkRows = team.chunkRows, chunks = (m + chunkRows - 1) / chunkRows;
         for (int jc = 0; jc < n; jc += NC) {
@@ -236,14 +230,6 @@ final class VectorGemm {
 
     private static void macroKernel(Workspace ws, MemorySegment packedB, int kc, int mc, int nc, float beta, Matrix c, int ic, int jc,
                                     boolean aColumns, Matrix directB, int pc) {
-        if (A_OUTER) {
-            for (int ir = 0; ir < mc; ir += MR) {
-                for (int jr = 0; jr < nc; jr += NR) {
-                    tile(ws, packedB, kc, ir, jr, aColumns, beta, c, ic, jc, Math.min(MR, mc - ir), Math.min(NR, nc - jr), directB, pc);
-                }
-            }
-            return;
-        }
         for (int jr = 0; jr < nc; jr += NR) {
             int nr = Math.min(NR, nc - jr);
             for (int ir = 0; ir < mc; ir += MR) {

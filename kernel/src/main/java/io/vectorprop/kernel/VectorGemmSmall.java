@@ -330,7 +330,7 @@ final class VectorGemmSmall {
     }
 
     /** Whether {@link #finish8} can be used: 16 lanes (its permutes are built for 512-bit vectors). */
-    private static final boolean FINISH8 = Lanes.SIXTEEN && !Boolean.getBoolean("vectorprop.gemm.noFinish8");
+    private static final boolean FINISH8 = Lanes.SIXTEEN && !Settings.GEMM_NO_FINISH8;
     private static final VectorMask<Float> FIRST8 = VectorMask.fromLong(S, 0xFFL);
 
     /**
@@ -522,7 +522,7 @@ final class VectorGemmSmall {
      * held in registers while B's five rows stream.
      * Measured against {@link #rowQuad} on the batch-10 update of the 256×784 layer (k = 10, one thread,
      * same JVM, interleaved): 48 vs 59 µs. Three rows (15 broadcasts) gained 4 % more; ten steps in one
-     * pass (20 broadcasts) failed C1's register allocation and stayed in tier 2 (pitfall 2); two vectors
+     * pass (20 broadcasts) failed C1's register allocation and stayed in tier 2 (README, "Vector API and JIT pitfalls"); two vectors
      * per row were slower (53–57 µs).
      */
     private static void twoRowsRank5(float alpha, Matrix a, Matrix b, Matrix c, int i, int i2, int n, int p0) {

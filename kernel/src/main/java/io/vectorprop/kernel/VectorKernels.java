@@ -16,7 +16,7 @@ import static io.vectorprop.kernel.Matrix.FLOAT;
  * <p>Each element-wise kernel is a vector body over full vectors of the preferred species followed
  * by a scalar tail that calls the reference definitions in {@link ScalarKernels}, so tails agree
  * with the reference exactly. The species is a {@code static final} constant: a species held
- * anywhere else makes C2 fall back to boxed vectors (DESIGN.md §9). Loads and stores are written out
+ * anywhere else makes C2 fall back to boxed vectors (README, "Vector API and JIT pitfalls"). Loads and stores are written out
  * ({@code FloatVector.fromMemorySegment}, {@code intoMemorySegment}) rather than wrapped in helpers:
  * the JDK's methods are always inlined, while a helper of ours that C2 declines to inline (say, one
  * already compiled big by C1) makes every vector crossing it a heap object.
@@ -77,38 +77,44 @@ final class VectorKernels extends Kernels {
     @Override
     protected void activate(Activation f, MemorySegment z, long zo, MemorySegment out, long oo, int n) {
         int bound = S.loopBound(n);
-        switch (f) {
+        // A switch expression, so an activation added to the enum without its vector form does not compile;
+        // each case yields how many elements it computed, the scalar tail does the rest.
+        int done = switch (f) {
             case IDENTITY -> {
                 if (z != out || zo != oo) MemorySegment.copy(z, zo * Float.BYTES, out, oo * Float.BYTES, (long) n * Float.BYTES);
-                return;
+                yield n;
             }
             case SIGMOID -> {
                 for (int i = 0; i < bound; i += L) {            // σ(z) = 1 / (1 + e^(−z))
                     FloatVector zv = FloatVector.fromMemorySegment(S, z, (zo + i) * Float.BYTES, LE);
                     ONE.div(VectorMath.exp(zv.neg()).add(1f)).intoMemorySegment(out, (oo + i) * Float.BYTES, LE);
                 }
+                yield bound;
             }
             case TANH -> {
                 for (int i = 0; i < bound; i += L) {
                     FloatVector zv = FloatVector.fromMemorySegment(S, z, (zo + i) * Float.BYTES, LE);
                     VectorMath.tanh(zv).intoMemorySegment(out, (oo + i) * Float.BYTES, LE);
                 }
+                yield bound;
             }
             case RELU -> {
                 for (int i = 0; i < bound; i += L) {            // max(z, 0) keeps NaN
                     FloatVector zv = FloatVector.fromMemorySegment(S, z, (zo + i) * Float.BYTES, LE);
                     zv.max(0f).intoMemorySegment(out, (oo + i) * Float.BYTES, LE);
                 }
+                yield bound;
             }
             case LEAKY_RELU -> {
                 for (int i = 0; i < bound; i += L) {
                     FloatVector v = FloatVector.fromMemorySegment(S, z, (zo + i) * Float.BYTES, LE);
                     v.max(v.mul(Activation.LEAKY_SLOPE)).intoMemorySegment(out, (oo + i) * Float.BYTES, LE);
                 }
+                yield bound;
             }
             case SOFTMAX -> throw new IllegalArgumentException("softmax is not element-wise");
-        }
-        for (int i = bound; i < n; i++) {
+        };
+        for (int i = done; i < n; i++) {
             out.setAtIndex(FLOAT, oo + i, ScalarKernels.f(f, z.getAtIndex(FLOAT, zo + i)));
         }
     }
@@ -117,10 +123,10 @@ final class VectorKernels extends Kernels {
     protected void activationBackward(Activation f, MemorySegment z, long zo, MemorySegment g, long go,
                                       MemorySegment out, long oo, int n) {
         int bound = S.loopBound(n);
-        switch (f) {
+        int done = switch (f) {                                 // exhaustive, as in activate
             case IDENTITY -> {
                 if (g != out || go != oo) MemorySegment.copy(g, go * Float.BYTES, out, oo * Float.BYTES, (long) n * Float.BYTES);
-                return;
+                yield n;
             }
             case SIGMOID -> {
                 for (int i = 0; i < bound; i += L) {            // g ⊙ σ(z)(1 − σ(z))
@@ -129,6 +135,7 @@ final class VectorKernels extends Kernels {
                     FloatVector gv = FloatVector.fromMemorySegment(S, g, (go + i) * Float.BYTES, LE);
                     gv.mul(s).mul(s.neg().add(1f)).intoMemorySegment(out, (oo + i) * Float.BYTES, LE);
                 }
+                yield bound;
             }
             case TANH -> {
                 for (int i = 0; i < bound; i += L) {            // g ⊙ (1 − tanh²(z))
@@ -136,6 +143,7 @@ final class VectorKernels extends Kernels {
                     FloatVector gv = FloatVector.fromMemorySegment(S, g, (go + i) * Float.BYTES, LE);
                     gv.mul(t.mul(t).neg().add(1f)).intoMemorySegment(out, (oo + i) * Float.BYTES, LE);
                 }
+                yield bound;
             }
             case RELU, LEAKY_RELU -> {
                 // g ⊙ f'(z): f' is 1 where z > 0, the slope (0 or LEAKY_SLOPE) elsewhere, NaN where z is NaN
@@ -146,10 +154,11 @@ final class VectorKernels extends Kernels {
                     FloatVector.fromMemorySegment(S, g, (go + i) * Float.BYTES, LE).mul(d)
                             .intoMemorySegment(out, (oo + i) * Float.BYTES, LE);
                 }
+                yield bound;
             }
             case SOFTMAX -> throw new IllegalArgumentException("softmax is not element-wise");
-        }
-        for (int i = bound; i < n; i++) {
+        };
+        for (int i = done; i < n; i++) {
             out.setAtIndex(FLOAT, oo + i,
                     g.getAtIndex(FLOAT, go + i) * ScalarKernels.fPrime(f, z.getAtIndex(FLOAT, zo + i)));
         }

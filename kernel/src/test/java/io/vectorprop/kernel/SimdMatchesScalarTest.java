@@ -17,7 +17,7 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 /**
- * Every Vector API kernel against the scalar reference on the odd sizes of DESIGN.md §6, on
+ * Every Vector API kernel against the scalar reference on the odd sizes of {@link TestData#ODD_SIZES}, on
  * contiguous and on strided, offset views.
  *
  * <p>GEMM tolerance: {@code 1e-6·k·max|A|·max|B|·|α| + 1e-6·|β|·max|C|}. Each of the k products
@@ -229,8 +229,9 @@ class SimdMatchesScalarTest {
     enum Op { HADAMARD, SUBTRACT, ACTIVATE, BACKWARD, SOFTMAX, ADD_BIAS, COLUMN_SUMS, AXPY, SCALE, LOSS, LOSS_GRADIENT,
         OUTPUT_DELTA, ARGMAX, MOMENTUM, NESTEROV, ADAM }
 
-    static final Activation[] ELEMENTWISE = {Activation.IDENTITY, Activation.SIGMOID, Activation.TANH,
-            Activation.RELU, Activation.LEAKY_RELU};
+    /** Every element-wise activation (all but softmax), so a new one is tested here without editing this file. */
+    static final Activation[] ELEMENTWISE = java.util.Arrays.stream(Activation.values()).filter(Activation::isElementwise)
+            .toArray(Activation[]::new);
 
     /** Runs {@code op} with both implementations on the same random data and compares. */
     static void checkOp(Op op, int rows, int cols, boolean strided, long seed) {
@@ -239,7 +240,7 @@ class SimdMatchesScalarTest {
             Matrix x = random(arena, rnd, rows, cols, strided), y = random(arena, rnd, rows, cols, strided);
             scaleBy(x, 4f);                                   // activations see [-4, 4)
             Activation act = ELEMENTWISE[(int) Math.floorMod(seed, ELEMENTWISE.length)];
-            Loss loss = Loss.values()[(int) Math.floorMod(seed, 3)];
+            Loss loss = Loss.values()[(int) Math.floorMod(seed, Loss.values().length)];
             Matrix[] out = new Matrix[2];
             double[] scalarResult = new double[2];
             int[][] idx = new int[2][rows];

@@ -330,7 +330,7 @@ public final class SafeTensors {
         }
         if (given != null) {
             if (!java.util.Arrays.equals(given.sizes(), sizes)) {
-                throw new IOException(file + ": holds a network with layers " + join(sizes) + ", not " + given.sizesText());
+                throw new IOException(file + ": holds a network with layers " + Architecture.sizesText(sizes) + ", not " + given.sizesText());
             }
             if (fromFile != null && !fromFile.equals(given)) {
                 throw new IOException(file + ": holds " + fromFile + ", not " + given);
@@ -342,12 +342,6 @@ public final class SafeTensors {
                     + " --activation and --loss");
         }
         return fromFile;
-    }
-
-    private static String join(int[] sizes) {
-        StringBuilder s = new StringBuilder();
-        for (int v : sizes) s.append(s.isEmpty() ? "" : ",").append(v);
-        return s.toString();
     }
 
     static Map<String, Entry> parseHeader(Path file, byte[] header, Map<String, String> metadata) throws IOException {

@@ -72,6 +72,11 @@ public record Architecture(int[] sizes, Activation hidden, Activation output, Lo
 
     /** {@code 784,256,128,10}. */
     public String sizesText() {
+        return sizesText(sizes);
+    }
+
+    /** Layer sizes as {@code --layers} takes them: {@code 784,256,128,10}. */
+    public static String sizesText(int... sizes) {
         StringJoiner j = new StringJoiner(",");
         for (int s : sizes) j.add(Integer.toString(s));
         return j.toString();

@@ -1,7 +1,6 @@
 package io.vectorprop.network;
 
 import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
 import java.util.Random;
 
 import io.vectorprop.kernel.Activation;
@@ -32,6 +31,11 @@ public final class Network implements AutoCloseable {
     private final DenseLayer[] layers;
     private final long[] weightOffsets, biasOffsets;
     private Standardization standardization;
+    /**
+     * Test seam: the derivative BP2 uses for layer {@code l} when not null, instead of the layer's own
+     * activation. A test breaks backpropagation with it and shows the gradient check catching it.
+     */
+    Activation[] derivativeOverride;
     private Matrix negMean, scale;
 
     private Network(Architecture arch, Kernels kernels) {
@@ -236,7 +240,9 @@ public final class Network implements AutoCloseable {
         kernels.outputDelta(arch.loss(), arch.output(), ws.z(last), ws.a(last), ws.y(), ws.delta(last));   // BP1
         for (int l = last - 1; l >= 0; l--) {
             Matrix deltaPrev = l > 0 ? ws.delta(l) : null;
-            Activation fPrev = l > 0 ? layers[l - 1].activation : null;
+            Activation fPrev = l == 0 ? null
+                    : derivativeOverride != null && derivativeOverride[l - 1] != null ? derivativeOverride[l - 1]
+                    : layers[l - 1].activation;
             if (sgd == null) {
                 layers[l].backward(kernels, ws.a(l), ws.delta(l + 1), ws.z(l), fPrev, deltaPrev);   // BP3, BP4, BP2
             } else {
@@ -256,9 +262,6 @@ public final class Network implements AutoCloseable {
         parameters.copyFrom(other.parameters);
         setStandardization(other.standardization);
     }
-
-    /** The raw parameter memory (for save and load). */
-    MemorySegment parameterSegment() { return parameters.segment(); }
 
     /** Frees the parameters; closing again does nothing. */
     @Override

@@ -110,7 +110,8 @@ public final class Optimizer implements AutoCloseable {
     public void step() {
         step++;
         var k = network.kernels();
-        switch (config.kind()) {
+        // A switch expression (each case yields the rule it applied), so a new Kind without its update does not compile.
+        Kind applied = switch (config.kind()) {
             case SGD -> {
                 if (config.weightDecay() == 0f) {
                     k.axpy(-learningRate, network.gradients(), network.parameters());   // θ ← θ − η∇θ: one pass, no state
@@ -118,13 +119,20 @@ public final class Optimizer implements AutoCloseable {
                     k.momentumStep(network.parameters(), network.gradients(), state1, network.decayMask(),
                             learningRate, 0f, config.weightDecay(), false);
                 }
+                yield Kind.SGD;
             }
-            case MOMENTUM, NESTEROV -> k.momentumStep(network.parameters(), network.gradients(), state1,
-                    network.decayMask(), learningRate, config.momentum(), config.weightDecay(),
-                    config.kind() == Kind.NESTEROV);
-            case ADAM -> k.adamStep(network.parameters(), network.gradients(), state1, state2, network.decayMask(),
-                    learningRate, config.beta1(), config.beta2(), config.epsilon(), config.weightDecay(), step);
-        }
+            case MOMENTUM, NESTEROV -> {
+                k.momentumStep(network.parameters(), network.gradients(), state1, network.decayMask(), learningRate,
+                        config.momentum(), config.weightDecay(), config.kind() == Kind.NESTEROV);
+                yield config.kind();
+            }
+            case ADAM -> {
+                k.adamStep(network.parameters(), network.gradients(), state1, state2, network.decayMask(), learningRate,
+                        config.beta1(), config.beta2(), config.epsilon(), config.weightDecay(), step);
+                yield Kind.ADAM;
+            }
+        };
+        assert applied == config.kind();
     }
 
     @Override

@@ -91,7 +91,23 @@ public final class GradientCheck {
     /** Redraws allowed before a case with a unit near a kink is accepted anyway (its error may then be large). */
     static final int MAX_REDRAWS = 100;
 
+    /**
+     * {@link #check} for networks made by {@code factory} (a test can hand in one whose backward pass
+     * is broken, and see the check fail).
+     */
+    public static Case check(Architecture arch, java.util.function.Function<Architecture, Network> factory, long seed) {
+        for (int attempt = 0; ; attempt++) {
+            Case c = check(arch, factory, seed + REDRAW_SEED_STRIDE * attempt, attempt < MAX_REDRAWS, 0f);
+            if (c != null) return c;
+        }
+    }
+
     private static Case check(Architecture arch, Kernels kernels, long seed, boolean mayRedraw, float p) {
+        return check(arch, a -> Network.create(a, kernels), seed, mayRedraw, p);
+    }
+
+    private static Case check(Architecture arch, java.util.function.Function<Architecture, Network> factory, long seed,
+                              boolean mayRedraw, float p) {
         Random rnd = new Random(seed);
         int in = arch.inputs(), out = arch.outputs();
         float[] x = new float[BATCH * in], y = new float[BATCH * out];
@@ -107,7 +123,7 @@ public final class GradientCheck {
             }
         }
         float[][] masks = p > 0 ? masks(arch, p, rnd) : null;
-        try (Network net = Network.create(arch, kernels); Workspace ws = net.newWorkspace(BATCH)) {
+        try (Network net = factory.apply(arch); Workspace ws = net.newWorkspace(BATCH)) {
             net.initialize(Init.XAVIER, seed);
             if (masks != null) {
                 ws.setDropout(true);

@@ -42,7 +42,16 @@ class PredictorPrecisionTest {
                 for (int j = 0; j < out; j++) sum += z[j] = Math.exp(z[j] - max);
                 for (int j = 0; j < out; j++) z[j] /= sum;
             } else {
-                for (int j = 0; j < out; j++) z[j] = io.vectorprop.kernel.ScalarKernels.f(f, (float) z[j]);
+                for (int j = 0; j < out; j++) {
+                    z[j] = switch (f) {
+                        case IDENTITY -> z[j];
+                        case SIGMOID -> 1 / (1 + Math.exp(-z[j]));
+                        case TANH -> Math.tanh(z[j]);
+                        case RELU -> Math.max(z[j], 0);
+                        case LEAKY_RELU -> z[j] > 0 ? z[j] : Activation.LEAKY_SLOPE * z[j];
+                        case SOFTMAX -> throw new AssertionError("handled above");
+                    };
+                }
             }
             act = z;
         }

@@ -1,0 +1,33 @@
+package io.vectorprop.kernel;
+
+import java.util.Locale;
+
+/**
+ * Every system property the library reads, in one place, read once when this class initialises
+ * (the README's "Settings" table lists them). The GEMM ones are tuning knobs for measurements; the
+ * defaults are what the benchmarks report.
+ */
+final class Settings {
+    private Settings() {}
+
+    /** {@code vectorprop.kernels}: {@code scalar} or {@code simd} forces an implementation; empty picks. */
+    static final String KERNELS = System.getProperty("vectorprop.kernels", "").trim().toLowerCase(Locale.ROOT);
+    /** {@code vectorprop.quiet}: true drops the INFO line naming the kernels at start-up (the WARNING stays). */
+    static final boolean QUIET = Boolean.getBoolean("vectorprop.quiet");
+    /** {@code vectorprop.threads}: threads of the GEMM pool, the caller included (default: available processors). */
+    static final int THREADS = Math.max(1, Integer.getInteger("vectorprop.threads", Runtime.getRuntime().availableProcessors()));
+    /** {@code vectorprop.gemm.minWorkPerThread}: multiply-adds a thread must get before a product is split (512 Ki). */
+    static final long GEMM_MIN_WORK_PER_THREAD = Long.getLong("vectorprop.gemm.minWorkPerThread", 1L << 19);
+    /** {@code vectorprop.gemm.kc}, {@code .mc}, {@code .nc}: the packed GEMM's blocking (depth, rows of A, columns of B). */
+    static final int GEMM_KC = Integer.getInteger("vectorprop.gemm.kc", 512),
+            GEMM_MC = Integer.getInteger("vectorprop.gemm.mc", 192),
+            GEMM_NC = Integer.getInteger("vectorprop.gemm.nc", 3072);
+    /** {@code vectorprop.gemm.dotMaxM}, {@code .dotDeepMaxM}: most rows of A·Bᵀ for the dot-product path (k < 512, k ≥ 512). */
+    static final int GEMM_DOT_MAX_M = Integer.getInteger("vectorprop.gemm.dotMaxM", 16),
+            GEMM_DOT_DEEP_MAX_M = Integer.getInteger("vectorprop.gemm.dotDeepMaxM", 64);
+    /** {@code vectorprop.gemm.rowsMaxM}, {@code .rowsMaxK}: the row path's limits (few rows of C, or a small k). */
+    static final int GEMM_ROWS_MAX_M = Integer.getInteger("vectorprop.gemm.rowsMaxM", 16),
+            GEMM_ROWS_MAX_K = Integer.getInteger("vectorprop.gemm.rowsMaxK", 16);
+    /** {@code vectorprop.gemm.noFinish8}: true reduces the dot path's eight accumulators one by one (for comparison). */
+    static final boolean GEMM_NO_FINISH8 = Boolean.getBoolean("vectorprop.gemm.noFinish8");
+}
