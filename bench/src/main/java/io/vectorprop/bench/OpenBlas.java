@@ -21,10 +21,10 @@ final class OpenBlas {
     private static final int ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112;
     static final boolean AVAILABLE;
     static final String WHY;
-    private static final MethodHandle SGEMM, SET_THREADS;
+    private static final MethodHandle SGEMM, SET_THREADS, CORENAME;
 
     static {
-        MethodHandle sgemm = null, threads = null;
+        MethodHandle sgemm = null, threads = null, corename = null;
         String why = null;
         try {
             SymbolLookup lib = SymbolLookup.libraryLookup("libopenblas.so.0", Arena.global());
@@ -35,16 +35,29 @@ final class OpenBlas {
             sgemm = linker.downcallHandle(lib.find("cblas_sgemm").orElseThrow(),
                     FunctionDescriptor.ofVoid(I, I, I, I, I, I, F, P, I, P, I, F, P, I), Linker.Option.critical(false));
             threads = linker.downcallHandle(lib.find("openblas_set_num_threads").orElseThrow(), FunctionDescriptor.ofVoid(I));
+            corename = lib.find("openblas_get_corename").map(s -> linker.downcallHandle(s, FunctionDescriptor.of(P))).orElse(null);
         } catch (Throwable t) {
             why = "OpenBLAS is not available (" + t.getMessage() + "); install Debian's libopenblas0-pthread";
         }
         SGEMM = sgemm;
         SET_THREADS = threads;
+        CORENAME = corename;
         AVAILABLE = sgemm != null;
         WHY = why;
     }
 
     private OpenBlas() {}
+
+    /** The kernel OpenBLAS picked for this CPU ({@code openblas_get_corename()}), e.g. SkylakeX or Haswell. */
+    static String coreName() {
+        if (CORENAME == null) return AVAILABLE ? "unknown (no openblas_get_corename)" : "not available";
+        try {
+            MemorySegment name = (MemorySegment) CORENAME.invokeExact();
+            return name.reinterpret(64).getString(0);
+        } catch (Throwable t) {
+            return "unknown (" + t + ")";
+        }
+    }
 
     static void setThreads(int n) {
         try {

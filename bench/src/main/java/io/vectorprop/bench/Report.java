@@ -68,7 +68,8 @@ public final class Report {
         rows.addAll(run(GemmBench.class, "gemm", Map.of("impl", "simd,openblas", "shape", "1024x1024x1024,256x256x784",
                 "trans", "NT", "threads", "2")));
         rows.addAll(run(TrainStepBench.class, "step$", Map.of("batch", "1,10,64,256", "threads", "1,2", "optimizer", "sgd")));
-        rows.addAll(run(InferenceBench.class, "predictOne$|predictOneTwoThreads", Map.of()));
+        rows.addAll(run(InferenceBench.class, "predictOne$|predictOneTwoThreads|predictOneVirtualThreads|predictOneBf16", Map.of()));
+        rows.addAll(run(FmaPeakBench.class, "fmaChains", Map.of()));
         String peerJson = peer ? runPeer() : null;
 
         String date = LocalDate.now().toString();
@@ -177,17 +178,41 @@ public final class Report {
         return m.find() ? Double.parseDouble(m.group(key.equals("median") ? 1 : 2)) : Double.NaN;
     }
 
+    /** Vendor, family, model and name from /proc/cpuinfo (Linux), as lscpu shows them. */
+    static String cpu() {
+        try {
+            Map<String, String> info = new LinkedHashMap<>();
+            for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
+                int colon = line.indexOf(':');
+                if (colon < 0) {
+                    if (!info.isEmpty()) break;                   // the first processor is enough
+                    continue;
+                }
+                info.putIfAbsent(line.substring(0, colon).trim(), line.substring(colon + 1).trim());
+            }
+            return info.getOrDefault("vendor_id", "?") + " family " + info.getOrDefault("cpu family", "?") + " model "
+                    + info.getOrDefault("model", "?") + " (" + info.getOrDefault("model name", "?") + ")";
+        } catch (IOException | RuntimeException e) {
+            return System.getProperty("os.arch") + " (no /proc/cpuinfo)";
+        }
+    }
+
     static String f(String fmt, double v) {
         return Double.isNaN(v) ? "—" : String.format(Locale.ROOT, fmt, v);
     }
 
     static String markdown(List<Row> rows, String peerJson, String date) {
         StringBuilder s = new StringBuilder();
+        Row fma = find(rows, "FmaPeakBench.fmaChains");
+        double peak = fma == null ? Double.NaN : FmaPeakBench.gflops(fma.score());
         s.append("Benchmark report ").append(date).append(" (").append(System.getProperty("os.arch")).append(", ")
                 .append(Runtime.getRuntime().availableProcessors()).append(" cores, JDK ").append(Runtime.version())
                 .append(", default JVM flags; JMH 1 fork, 3×2 s warm-up, 4×1 s measurement)\n\n");
-        s.append("| GEMM shape | trans | threads | simd GFLOP/s | openblas GFLOP/s | scalar GFLOP/s | simd/openblas | simd/openblas, best iterations | simd/scalar |\n");
-        s.append("|---|---|---|---|---|---|---|---|---|\n");
+        s.append("CPU: ").append(cpu()).append("; Java FMA peak (FmaPeakBench, same run, one core): ").append(f("%.1f", peak))
+                .append(" GFLOP/s; OpenBLAS core: ").append(OpenBlas.coreName())
+                .append(" (OPENBLAS_CORETYPE=").append(System.getenv().getOrDefault("OPENBLAS_CORETYPE", "unset")).append(")\n\n");
+        s.append("| GEMM shape | trans | threads | simd GFLOP/s | openblas GFLOP/s | scalar GFLOP/s | simd/openblas | simd/openblas, best iterations | simd/scalar | simd / (peak × threads) |\n");
+        s.append("|---|---|---|---|---|---|---|---|---|---|\n");
         List<String> seen = new ArrayList<>();
         for (Row r : rows) {
             if (!r.benchmark().equals("GemmBench.gemm")) continue;
@@ -204,7 +229,8 @@ public final class Report {
             s.append("| ").append(kv[1]).append(" | ").append(kv[3]).append(" | ").append(kv[5]).append(" | ")
                     .append(f("%.1f", gs)).append(err).append(" | ").append(f("%.1f", gb)).append(" | ").append(f("%.2f", gc))
                     .append(" | ").append(f("%.2f", gs / gb)).append(" | ").append(f("%.2f", stat(simd, "best") / stat(blas, "best")))
-                    .append(" | ").append(f("%.1f", gs / gc)).append(" |\n");
+                    .append(" | ").append(f("%.1f", gs / gc)).append(" | ")
+                    .append(f("%.2f", gs / (peak * Integer.parseInt(kv[5])))).append(" |\n");
         }
         s.append("\n| training 784-256-128-10, SGD | threads | vectorprop samples/s | vectorprop median | B/op | PyTorch samples/s (median) | ours/PyTorch | ours/PyTorch, medians |\n");
         s.append("|---|---|---|---|---|---|---|---|\n");
@@ -222,10 +248,10 @@ public final class Report {
             }
         }
         s.append("\n| prediction, batch 1 | median µs | p99 µs | B/op | PyTorch median µs | PyTorch p99 µs |\n|---|---|---|---|---|---|\n");
-        for (String m : new String[] {"predictOne", "predictOneTwoThreads"}) {
+        for (String m : new String[] {"predictOne", "predictOneTwoThreads", "predictOneVirtualThreads", "predictOneBf16"}) {
             Row r = find(rows, "InferenceBench." + m);
             if (r == null) continue;
-            int t = m.equals("predictOne") ? 1 : 2;
+            int t = m.equals("predictOneTwoThreads") ? 2 : 1;           // PyTorch's column: same thread count, fp32
             s.append("| ").append(m).append(" | ").append(f("%.1f", r.extra().getOrDefault("p50", Double.NaN))).append(" | ")
                     .append(f("%.1f", r.extra().getOrDefault("p99", Double.NaN))).append(" | ")
                     .append(f("%.1f", r.extra().getOrDefault("bytesPerOp", Double.NaN))).append(" | ")

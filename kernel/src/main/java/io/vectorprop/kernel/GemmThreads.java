@@ -28,10 +28,9 @@ import java.util.concurrent.locks.ReentrantLock;
 final class GemmThreads {
     /**
      * Below this many multiply-adds per thread, a hand-off costs more than it saves
-     * ({@code -Dvectorprop.gemm.minWorkPerThread}). Training steps on two threads, JMH, two rounds each:
-     * 512 Ki instead of 1 Mi splits the three 2-M products of a batch-10 step (forward and weight
-     * update of the 784-input layer) and ran it 1.36–1.56× faster (SGD); 8 Mi instead of 1 Mi ran
-     * batch 64 at 0.50–0.59× and batch 256 at 0.64–0.75×.
+     * ({@code -Dvectorprop.gemm.minWorkPerThread}). The default is low enough to split the 2-M products of
+     * a batch-10 training step (the 784-input layer's forward and weight update), which pays on two
+     * threads; much higher thresholds leave the batch-64 and batch-256 steps on one thread.
      */
     static final long MIN_FLOPS_PER_THREAD = Settings.GEMM_MIN_WORK_PER_THREAD;
 

@@ -48,9 +48,9 @@ final class VectorGemm {
     /** Whether S8 is native here (not on 128-bit-only machines, where packA then copies float by float). */
     private static final boolean S8_NATIVE = S8.vectorBitSize() <= S.vectorBitSize() && S8.length() == MR;
     /**
-     * Depth of a packed panel. 512 measured ≈ 8 % faster than 384 at 1024³ and 20 % at 512³ (fewer
-     * panels that accumulate onto C through the tile buffer); 768 and 1024 no better. (The three block
-     * sizes can be overridden by system properties for tuning.)
+     * Depth of a packed panel: deeper panels mean fewer passes that accumulate onto C through the tile
+     * buffer, until the A sliver and B sliver of a tile no longer stay in L1 and L2. (The three block
+     * sizes are settings, for tuning; see {@link Settings}.)
      */
     static final int KC = Settings.GEMM_KC;
     /** Rows of a packed A block (MC·KC floats = 384 KiB, in L2); a multiple of MR. */
@@ -85,24 +85,20 @@ final class VectorGemm {
      * NT products with at most this many rows go through {@link VectorGemmSmall#dotNT} (no packing of
      * B), and so do those with at most {@link #DOT_DEEP_MAX_M} rows and k of at least
      * {@link #DOT_DEEP_MIN_K}. Packing B costs n·k copies shared by all m rows (and evicts other data
-     * from L2); the dot path pays a lane sum per output, which weighs less the longer k is. Measured
-     * (same-JVM interleaved, 512-bit, B packed by {@link #transpose16}): GEMM alone at k = 784, n = 256,
-     * dot wins up to m = 48 (12 %) and ties at 64; at k = 256, n = 128 packed wins from m = 32 (10 %),
-     * at n = 10 from m = 32; packed won at 256×256×784 (10 %) and 256×128×256 (43 %). Inside whole
-     * training steps the 784-input layer's forward tied at batch 64 and 128 and dot won at 32 (12 %).
+     * from L2); the dot path pays a lane sum per output, which weighs less the longer k is, so the
+     * crossover moves to more rows when k is long (the bounds come from same-JVM comparisons of the two
+     * paths on the training shapes).
      */
     static final int DOT_MAX_M = Settings.GEMM_DOT_MAX_M;
     static final int DOT_DEEP_MAX_M = Settings.GEMM_DOT_DEEP_MAX_M, DOT_DEEP_MIN_K = 512;
     /**
      * Products with B as stored and at most this many rows go through {@link VectorGemmSmall#rowsNN}
-     * (BP2 at small batches). Measured against the packed path (same JVM, interleaved): 10×256×128
-     * 1.63×, 16×256×128 1.09×, 10×784×256 1.57×, 16×784×256 1.17×; at 32 rows packed was 7 % ahead.
+     * (BP2 at small batches): with few rows, packing B costs more than the product it prepares.
      */
     static final int ROWS_MAX_M = Settings.GEMM_ROWS_MAX_M;
     /**
      * … and so do those with k at most this (rank-k updates: the weight gradient, or the fused SGD step,
-     * at batch ≤ 16). With the SGD step fused into BP4 (β = 1) the row path took the batch-10 update of
-     * the 256×784 layer from ≈ 143 to ≈ 100 µs; at batch 64 the packed path stayed ahead.
+     * at batch ≤ 16): a short k gives a packed panel too little work per packed byte.
      */
     static final int ROWS_MAX_K = Settings.GEMM_ROWS_MAX_K;
 
@@ -143,9 +139,8 @@ final class VectorGemm {
     /**
      * Whether full slivers of B are read where B is stored instead of packed: for B as stored (tb = N)
      * whose rows lie an odd number of cache lines apart (or not a whole number), so a sliver's steps
-     * spread over all L1 sets. Measured (same JVM, interleaved, bit-identical results): 64×784×256 NN
-     * 1.10×, 256×784×256 NN 1.06×, TN with β = 1 1.00–1.04×; with rows 2ⁿ lines apart a sliver lands
-     * on a few sets and reading in place was slower (512³ 0.96×, 1024³ 0.83×), so those are packed.
+     * spread over all L1 sets and reading in place saves the copy. With rows 2ⁿ lines apart a sliver's
+     * steps land on a few sets and evict each other, so those are packed.
      */
     static boolean readsBInPlace(Transpose tb, Matrix b) {
         return tb == Transpose.N && (long) b.stride() * Float.BYTES % 128 != 0;
@@ -275,8 +270,8 @@ final class VectorGemm {
      * {@code bOff + p·bStep} bytes (packed: bStep = NR floats; read in place: B's row stride); A float
      * (r, p) is at {@code aOff + r·aRow + p·aStep} bytes (packA's two layouts). Kept flat and free of calls that
      * take vectors, so C2 keeps all 16 accumulators in registers; and kept this small on purpose: a
-     * version that also read C and applied β here failed in C1's profiling tier, was sometimes left in
-     * C1's tier 2 and never reached C2 (≈ 1 GFLOP/s for the rest of the run).
+     * version that also read C and applied β here fails C1's register allocation and can be left in C1's
+     * tier 2 for good (README, "Vector API and JIT pitfalls").
      */
     static void microKernel(int kc, MemorySegment pa, long aOff, long aRow, long aStep, MemorySegment pb, long bOff, long bStep,
                             MemorySegment out, long outOff, long outRow) {
@@ -388,9 +383,8 @@ final class VectorGemm {
      *   <li>ta = T, columns of op(A) contiguous: MR-row slivers, step-major, float (s·MR + r, p) at
      *       {@code s·MR·kc + p·MR + r} — one 8-float vector copy per step.</li>
      * </ul>
-     * For ta = T the step-major copy measured 16–18 % faster overall than a scalar transpose into the
-     * row-major layout; for ta = N the row-major copy needs no transpose at all. Copy and zero-fill are
-     * separate loops (a conditional load there made C2 deoptimise endlessly).
+     * Each layout is the one that a straight vector copy produces, so neither needs a transpose. Copy and
+     * zero-fill are separate loops (a conditional load there made C2 deoptimise endlessly).
      */
     private static void packA(Transpose ta, float alpha, Matrix a, int ic, int mc, int pc, int kc, MemorySegment buf) {
         MemorySegment as = a.segment();
@@ -501,8 +495,8 @@ final class VectorGemm {
      * d = 4, 2, 1 within each half of the rows, then d = 8 across the halves: stage d swaps the d×d
      * off-diagonal blocks of every 2d×2d block with two-source permutes, so an element at (row i, lane l)
      * trades bit d of i and l when they differ; the stages commute, and after all four it sits at (l, i).
-     * Split in three calls on purpose: the whole transpose in one method failed C1's profiling tier
-     * ("out of virtual registers") and stayed in C1's tier 2, 10× slower than the scalar copy.
+     * Split in three calls on purpose: the whole transpose in one method fails C1's register allocation
+     * ("out of virtual registers") and can stay in C1's tier 2 (README, "Vector API and JIT pitfalls").
      */
     private static void transpose16(MemorySegment in, long inOff, long inRow, MemorySegment out, long outOff, long outRow,
                                     MemorySegment scratch) {

@@ -125,8 +125,8 @@ final class VectorGemmSmall {
     /**
      * One dot product of row i of A and row j of B, in plain float arithmetic. It only serves the
      * last n % 4 columns, a few calls per product: too rarely for C2 to compile vector code here in
-     * time, and Vector API code not compiled by C2 allocates a heap object per vector (measured: 3 KB
-     * per batch-1 prediction when this was vectorized).
+     * time, and Vector API code not compiled by C2 allocates a heap object per vector (a vectorized
+     * version made the batch-1 prediction allocate).
      */
     static float dot(Matrix a, int i, Matrix b, int j, int k) {
         return tail(a.segment(), a.offset() + (long) i * a.stride(), b.segment(), b.offset() + (long) j * b.stride(), 0, k);
@@ -339,8 +339,8 @@ final class VectorGemmSmall {
      * are formed together with two-source permutes (stages d = 8, 4, 2 add lanes l and l ^ d, halving
      * the number of vectors; see {@link Lanes#LO8}), in the same tree of additions as
      * {@link Lanes#sum}, so every output is bit-identical to finish's; then α, β and one masked store
-     * of the eight outputs. 22 permutes and 15 adds instead of 32 and 32, and no scalar stores: the
-     * batch-1 forward spent ≈ 1.5 µs of its ≈ 9 µs in the scalar finish.
+     * of the eight outputs. 22 permutes and 15 adds instead of 32 and 32, and no scalar stores, which
+     * matter at batch 1, where the finish is a large share of the product.
      */
     private static void finish8(float alpha, float beta, Matrix c, int i, int j, MemorySegment scratch, int slot) {
         long v = (long) L * Float.BYTES, at = slot * v;
@@ -390,8 +390,7 @@ final class VectorGemmSmall {
 
     /**
      * Rows i … i+3 of C, columns [j0, j1) (multiples of 2L): each step p loads two vectors of B's row p
-     * once for four rows (eight accumulators). Measured against pairs alone (same JVM, interleaved): the
-     * batch-10 update of the 256×784 layer 1.33× faster, 128×256 at k = 10 1.28×, four rows at k = 256 1.46×.
+     * once for four rows (eight accumulators), so B is read from cache half as often as by pairs.
      */
     private static void rowQuad(Transpose ta, float alpha, Matrix a, Matrix b, float beta, Matrix c, int i, int j0, int j1) {
         int k = b.rows();
@@ -452,13 +451,10 @@ final class VectorGemmSmall {
 
     /**
      * {@link #rowsNN} takes k = 5, 10 or 15 five steps at a time ({@link #rankUpdate}); other k one step
-     * at a time. Leftover steps would cost a pass over C of their own: at k = 16 (15 in groups, then one)
-     * the 128×256 layer's update was 22 % slower than the step-at-a-time kernels, the 256×784 one 6 % faster.
-     * Only for op(A) = Aᵀ (the weight update Δᵀ·A_prev): sent BP2 of the 10-output layer at batch 64
-     * (64×128×10, NN) too, the kernel ran boxed in JMH's training step (40 KB allocated per step; the
-     * same product alone allocated nothing): C2's compile of it there failed a vector load intrinsic
-     * ({@code -XX:+PrintIntrinsics}: "missing constant: vclass=DecodeN"), for a reason not found. As
-     * used now, every JMH -prof gc run showed ≈ 0 B/op; that product is too small to gain anyway.
+     * at a time: leftover steps would cost a pass over C of their own. Only for op(A) = Aᵀ (the weight
+     * update Δᵀ·A_prev): given BP2's NN products too, C2 failed a vector-load intrinsic in this kernel
+     * inside the training step and ran it boxed (allocating per step), and those products are too small
+     * to gain from it anyway.
      */
     private static final int RANK5_MAX_K = 15;
 
@@ -468,8 +464,8 @@ final class VectorGemmSmall {
      * group of five makes one pass over two rows of C with their ten broadcasts of α·Aᵀ held in
      * registers, so the inner loop is five loads of B and ten FMAs per vector of each row, with no
      * broadcasts and no epilogue. β is applied first, in its own pass over the two rows, so the kernel
-     * only adds (a branch on β inside its loop cost C2's loop predication: 2× slower once β = 0 had been
-     * seen). k is a multiple of 5 (see {@link #RANK5_MAX_K}). An odd last row goes through the same kernels
+     * only adds (a branch on β inside its loop is hoisted by C2 from its profile, and recompiled slower
+     * once the other case is seen). k is a multiple of 5 (see {@link #RANK5_MAX_K}). An odd last row goes through the same kernels
      * paired with itself, so every row of C is computed by the same arithmetic however the rows are split
      * between threads. Columns past the last multiple of L are done by {@link #rows}.
      */
@@ -477,7 +473,7 @@ final class VectorGemmSmall {
         int k = b.rows(), n = c.cols(), vecEnd = n / L * L;
         // The test on β stays out of the loops: C2 hoists a loop-invariant test by its profile, and when
         // the other case comes (β = 0 after many β = 1) it recompiles the method without that kind of
-        // hoisting, which left this update 2× slower.
+        // hoisting, which makes this update much slower.
         if (beta == 1f) {
             for (int i = i0; i < i1; i += 2) {
                 int i2 = Math.min(i + 1, i1 - 1);
@@ -519,11 +515,9 @@ final class VectorGemmSmall {
     /**
      * Rows i and i2 of C, columns [0, n) (a multiple of L): {@code C += Σ_{p0≤p<p0+5} α·A[p, i|i2]·B[p,:]}
      * (A is k × m, so column i of A is row i of Aᵀ); the ten scalars α·A[p, i|i2] are broadcast once and
-     * held in registers while B's five rows stream.
-     * Measured against {@link #rowQuad} on the batch-10 update of the 256×784 layer (k = 10, one thread,
-     * same JVM, interleaved): 48 vs 59 µs. Three rows (15 broadcasts) gained 4 % more; ten steps in one
-     * pass (20 broadcasts) failed C1's register allocation and stayed in tier 2 (README, "Vector API and JIT pitfalls"); two vectors
-     * per row were slower (53–57 µs).
+     * held in registers while B's five rows stream. Two rows and five steps is the most that fits: ten
+     * steps in one pass (20 broadcasts) fail C1's register allocation and can stay in tier 2 (README,
+     * "Vector API and JIT pitfalls").
      */
     private static void twoRowsRank5(float alpha, Matrix a, Matrix b, Matrix c, int i, int i2, int n, int p0) {
         MemorySegment as = a.segment(), bs = b.segment(), cs = c.segment();

@@ -104,11 +104,7 @@ final class TrainCommand implements Callable<Integer> {
         Optimizer.Config opt = Optimizer.Config.of(Optimizer.Kind.parse(optimizer), Common.positive("--lr", lr),
                 momentum, weightDecay);
         Trainer.Config config = trainerConfig();
-        try {
-            opt.validate();
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("--" + e.getMessage().replace("learning rate", "lr").replace("weight decay", "weight-decay"));
-        }
+        opt.validate();                                   // its messages name the hyper-parameter
         if ((trainCsv == null) != (testCsv == null)) {
             throw new IllegalArgumentException("--train-csv and --test-csv go together");
         }
@@ -206,8 +202,6 @@ final class TrainCommand implements Callable<Integer> {
     }
 
     private Trainer.Config trainerConfig() {
-        if (batch < 1) throw new IllegalArgumentException("--batch " + batch + " must be at least 1");
-        if (epochs < 1) throw new IllegalArgumentException("--epochs " + epochs + " must be at least 1");
         Schedule.Kind kind = Schedule.Kind.parse(schedule);
         boolean decays = kind == Schedule.Kind.STEP || kind == Schedule.Kind.EXPONENTIAL;
         if (lrDecay != null && !decays) {
@@ -217,17 +211,8 @@ final class TrainCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--step-epochs applies to --schedule step, not " + kind.id());
         }
         float decay = lrDecay != null ? lrDecay : kind == Schedule.Kind.STEP ? 0.5f : kind == Schedule.Kind.EXPONENTIAL ? 0.8f : 1f;
-        if (!(decay > 0 && decay <= 1)) throw new IllegalArgumentException("--lr-decay " + decay + " must be in (0, 1]");
         int every = stepEpochs != null ? stepEpochs : 10;
-        if (every < 1) throw new IllegalArgumentException("--step-epochs " + every + " must be at least 1");
-        if (!(validationFraction >= 0 && validationFraction < 1)) {
-            throw new IllegalArgumentException("--validation-fraction " + validationFraction + " must be in [0, 1)");
-        }
-        if (earlyStopping < 0) throw new IllegalArgumentException("--early-stopping " + earlyStopping + " must be 0 (off) or more");
-        if (earlyStopping > 0 && validationFraction == 0) {
-            throw new IllegalArgumentException("--early-stopping watches the validation loss: give --validation-fraction too");
-        }
-        if (!(dropout >= 0 && dropout < 1)) throw new IllegalArgumentException("--dropout " + dropout + " must be in [0, 1)");
+        // Trainer.Config checks the ranges of the rest (validation fraction, early stopping, dropout) and names them.
         return new Trainer.Config(batch, epochs, seed, !noShuffle, new Schedule(kind, decay, every), validationFraction,
                 earlyStopping, dropout);
     }

@@ -55,7 +55,7 @@ public final class Predictor implements AutoCloseable {
     /**
      * Wᵀ (in × out) of the layers with at least {@link #TRANSPOSED_MIN_OUT} outputs, else null (FP32 only).
      * One sample is then {@code z = Σ_k x_k·Wᵀ[k, :]}: every weight read once, in order, with no lane sums
-     * at the end (1.27× the dot-product form at 1×256×784); batches keep using W.
+     * at the end, which the dot-product form needs per output; batches keep using W.
      */
     private final Matrix[] transposed;
     /** The bf16 weights of the wide layers (BF16 only), else null. */

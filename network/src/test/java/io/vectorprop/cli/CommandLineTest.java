@@ -105,7 +105,7 @@ class CommandLineTest {
         Path train = csv("train.csv", 50, 1), test = csv("test.csv", 20, 2);
         String t = train.toString(), s = test.toString();
         assertBad(run("train", "--train-csv", t, "--test-csv", s, "--layers", "4,8,3", "--lr", "NaN"), "--lr");
-        assertBad(run("train", "--train-csv", t, "--test-csv", s, "--layers", "4,8,3", "--batch", "0"), "--batch");
+        assertBad(run("train", "--train-csv", t, "--test-csv", s, "--layers", "4,8,3", "--batch", "0"), "batch size 0");
         assertBad(run("train", "--train-csv", t, "--test-csv", s, "--layers", "5,8,3"), "5,8,3");
         assertBad(run("train", "--train-csv", dir.resolve("missing.csv").toString(), "--test-csv", s, "--layers", "4,8,3"),
                 "missing.csv");
@@ -192,8 +192,8 @@ class CommandLineTest {
         String t = train.toString(), s = test.toString();
         assertBad(run("train", "--train-csv", t, "--test-csv", s, "--layers", "4,8,3", "--lr-decay", "0.5"), "--lr-decay");
         assertBad(run("train", "--train-csv", t, "--test-csv", s, "--layers", "4,8,3", "--schedule", "warm"), "warm");
-        assertBad(run("train", "--train-csv", t, "--test-csv", s, "--layers", "4,8,3", "--early-stopping", "3"), "--validation-fraction");
-        assertBad(run("train", "--train-csv", t, "--test-csv", s, "--layers", "4,8,3", "--dropout", "1"), "--dropout");
+        assertBad(run("train", "--train-csv", t, "--test-csv", s, "--layers", "4,8,3", "--early-stopping", "3"), "validation fraction");
+        assertBad(run("train", "--train-csv", t, "--test-csv", s, "--layers", "4,8,3", "--dropout", "1"), "dropout 1.0");
         assertBad(run("train", "--train-csv", t, "--test-csv", s, "--layers", "4,8,3", "--label-column", "nope"), "nope");
         Path ragged = dir.resolve("ragged.csv");
         Files.writeString(ragged, "label,a,b,c,d\n1,0.5,0.5,0.5,0.5\n2,0.5,0.5\n");
