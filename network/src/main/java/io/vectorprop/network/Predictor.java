@@ -58,6 +58,8 @@ public final class Predictor implements AutoCloseable {
      * at the end, which the dot-product form needs per output; batches keep using W.
      */
     private final Matrix[] transposed;
+    /** The layers as {@link DenseLayer}s over W and b (FP32 only, for batches), else null. */
+    private final DenseLayer[] dense;
     /** The bf16 weights of the wide layers (BF16 only), else null. */
     private final Bf16Weights[] bf16;
     static final int TRANSPOSED_MIN_OUT = 32;
@@ -107,6 +109,10 @@ public final class Predictor implements AutoCloseable {
                 }
                 transposed[l] = Matrix.allocate(arena, in, out).copyFrom(wt);
             }
+        }
+        dense = new DenseLayer[layers];
+        for (int l = 0; l < layers && precision == Precision.FP32; l++) {
+            dense[l] = new DenseLayer(weights[l], biases[l], null, null, arch.activation(l));   // no gradients: inference
         }
         Standardization st = net.standardization();
         if (st == null) {
@@ -260,13 +266,10 @@ public final class Predictor implements AutoCloseable {
         }
     }
 
-    /** A batch (FP32) through all layers: {@code Z = A·Wᵀ + 1·bᵀ}, {@code A = f(Z)} in place. */
+    /** A batch (FP32) through all layers: the training forward pass of {@link DenseLayer}, activations in place over Z. */
     private void forwardBatch(Matrix[] acts) {
         standardize(acts[0]);
-        for (int l = 0; l < biases.length; l++) {
-            kernels.gemm(Transpose.N, Transpose.T, 1f, acts[l], weights[l], 0f, acts[l + 1]);
-            biasAndActivation(l, acts[l + 1]);
-        }
+        for (int l = 0; l < dense.length; l++) dense[l].forward(kernels, acts[l], acts[l + 1], acts[l + 1]);
     }
 
     /** The model's input standardization, {@code x = (x − μ) ⊙ (1/σ)}, on the scratch copy of the input. */
