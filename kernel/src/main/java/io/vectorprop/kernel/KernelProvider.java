@@ -56,6 +56,9 @@ final class KernelProvider {
         try {
             Class<?> impl = Class.forName("io.vectorprop.kernel.VectorKernels");
             return (Kernels) impl.getDeclaredConstructor(int.class).newInstance(1);
+        } catch (ExceptionInInitializerError e) {
+            if (e.getCause() instanceof IllegalArgumentException bad) throw bad;        // a bad vectorprop.vectorBits
+            throw new IllegalStateException("vectorprop: could not load the Vector API kernels: " + e, e);
         } catch (ReflectiveOperationException | LinkageError e) {
             throw new IllegalStateException("vectorprop: could not load the Vector API kernels: " + e, e);
         }

@@ -11,7 +11,25 @@ import jdk.incubator.vector.VectorSpecies;
  * lanes i and i ^ L/2 first, then i ^ L/4, …, each step a plain lane-wise add.
  */
 final class Lanes {
-    static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    /**
+     * The species of every SIMD kernel: the preferred one, or the width {@link Settings#VECTOR_BITS} asks
+     * for ({@link KernelProvider} has checked it before any vector class loads). Every kernel class copies
+     * this into a {@code static final} of its own: a species held anywhere else makes C2 box vectors.
+     */
+    static final VectorSpecies<Float> S = species(Settings.VECTOR_BITS);
+
+    private static VectorSpecies<Float> species(int bits) {
+        if (bits == 0) return FloatVector.SPECIES_PREFERRED;
+        int widest = FloatVector.SPECIES_PREFERRED.vectorBitSize();
+        if (bits != 128 && bits != 256 && bits != 512) {
+            throw new IllegalArgumentException("system property vectorprop.vectorBits=" + bits + ": expected 128, 256 or 512");
+        }
+        if (bits > widest) {
+            throw new IllegalArgumentException("system property vectorprop.vectorBits=" + bits + ": this CPU's widest vectors have "
+                    + widest + " bits (a wider species would run in the Vector API's slow Java fallback)");
+        }
+        return VectorSpecies.of(float.class, jdk.incubator.vector.VectorShape.forBitSize(bits));
+    }
     static final int L = S.length();
     private static final VectorShuffle<Float> X8 = L >= 16 ? VectorShuffle.fromOp(S, i -> i ^ 8) : null;
     private static final VectorShuffle<Float> X4 = L >= 8 ? VectorShuffle.fromOp(S, i -> i ^ 4) : null;

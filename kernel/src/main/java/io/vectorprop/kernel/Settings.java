@@ -12,6 +12,12 @@ final class Settings {
 
     /** {@code vectorprop.kernels}: {@code scalar} or {@code simd} forces an implementation; empty picks. */
     static final String KERNELS = System.getProperty("vectorprop.kernels", "").trim().toLowerCase(Locale.ROOT);
+    /**
+     * {@code vectorprop.vectorBits}: 128, 256 or 512 picks the species of every SIMD kernel (at most the
+     * CPU's widest); 0, the default, the preferred species. Lets one machine run the code paths of AVX2
+     * (256) and NEON (128) machines.
+     */
+    static final int VECTOR_BITS = Integer.getInteger("vectorprop.vectorBits", 0);
     /** {@code vectorprop.quiet}: true drops the INFO line naming the kernels at start-up (the WARNING stays). */
     static final boolean QUIET = Boolean.getBoolean("vectorprop.quiet");
     /** {@code vectorprop.threads}: threads of the GEMM pool, the caller included (default: available processors). */

@@ -35,7 +35,7 @@ import static io.vectorprop.kernel.Matrix.FLOAT;
  * per call.
  */
 final class VectorGemm {
-    static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    static final VectorSpecies<Float> S = Lanes.S;
     static final int L = S.length();
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 

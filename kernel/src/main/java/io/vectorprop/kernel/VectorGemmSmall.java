@@ -29,7 +29,7 @@ import static io.vectorprop.kernel.Matrix.FLOAT;
  * Vector loads are written out rather than wrapped in a helper (see {@link VectorKernels}).
  */
 final class VectorGemmSmall {
-    static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    static final VectorSpecies<Float> S = Lanes.S;
     static final int L = S.length();
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 

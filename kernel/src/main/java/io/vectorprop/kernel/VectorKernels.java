@@ -22,7 +22,7 @@ import static io.vectorprop.kernel.Matrix.FLOAT;
  * already compiled big by C1) makes every vector crossing it a heap object.
  */
 final class VectorKernels extends Kernels {
-    static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    static final VectorSpecies<Float> S = Lanes.S;
     static final int L = S.length();
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     private static final FloatVector ONE = FloatVector.broadcast(S, 1f);

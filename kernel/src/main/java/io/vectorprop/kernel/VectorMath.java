@@ -12,7 +12,7 @@ import jdk.incubator.vector.VectorSpecies;
  * same bits in every tier, so training is bit-identical run to run, and are as fast as SVML.
  */
 final class VectorMath {
-    static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    static final VectorSpecies<Float> S = Lanes.S;
 
     // Cephes expf: e^x = 2^n · e^r, n = round(x / ln 2), r = x − n·ln 2 (ln 2 split in two for
     // exactness), e^r by a degree-6 minimax polynomial on [−ln2/2, ln2/2]: error ≤ 1 ulp or so.

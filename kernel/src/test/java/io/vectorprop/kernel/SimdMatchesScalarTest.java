@@ -34,6 +34,9 @@ class SimdMatchesScalarTest {
     @Test
     void theSimdImplementationIsTheOneUnderTest() {
         assertEquals("simd", SIMD.name(), "tests must run with --add-modules jdk.incubator.vector");
+        int asked = Integer.getInteger("vectorprop.vectorBits", 0);
+        int expected = asked == 0 ? jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.vectorBitSize() : asked;
+        assertEquals(expected, SIMD.status().vectorBits(), "the kernels run at the width -Dvectorprop.vectorBits asks for");
     }
 
     static void checkGemm(Kernels simd, Transpose ta, Transpose tb, int m, int n, int k, float alpha, float beta,
