@@ -183,7 +183,13 @@ public final class ScalarKernels extends Kernels {
     @Override
     protected void columnSums(float alpha, MemorySegment m, long mo, int rows, int cols, int stride, float beta,
                               MemorySegment out, long oo) {
-        for (int j = 0; j < cols; j++) {
+        columnSums(alpha, m, mo, rows, 0, cols, stride, beta, out, oo);
+    }
+
+    /** The reference column sums for columns [from, cols): also the SIMD kernel's tail. */
+    static void columnSums(float alpha, MemorySegment m, long mo, int rows, int from, int cols, int stride, float beta,
+                           MemorySegment out, long oo) {
+        for (int j = from; j < cols; j++) {
             float sum = 0f;
             for (int r = 0; r < rows; r++) {
                 sum += m.getAtIndex(FLOAT, mo + (long) r * stride + j);

@@ -232,14 +232,7 @@ final class VectorKernels extends Kernels {
             if (beta != 0f) sum = FloatVector.fromMemorySegment(S, out, (oo + j) * Float.BYTES, LE).fma(betaV, sum);
             sum.intoMemorySegment(out, (oo + j) * Float.BYTES, LE);
         }
-        for (; j < cols; j++) {
-            float sum = 0f;
-            for (int r = 0; r < rows; r++) {
-                sum += m.getAtIndex(FLOAT, mo + (long) r * stride + j);
-            }
-            float old = beta == 0f ? 0f : beta * out.getAtIndex(FLOAT, oo + j);
-            out.setAtIndex(FLOAT, oo + j, alpha * sum + old);
-        }
+        ScalarKernels.columnSums(alpha, m, mo, rows, j, cols, stride, beta, out, oo);
     }
 
     // ---------------------------------------------------------------- losses
