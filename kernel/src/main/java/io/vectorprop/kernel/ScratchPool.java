@@ -8,9 +8,11 @@ import java.util.function.Supplier;
 /**
  * A bounded, lock-free pool of scratch buffers for calls that may come from any number of threads,
  * platform or virtual. A call takes a buffer with {@link #acquire()} and gives it back with
- * {@link #release}; a buffer belongs to no thread. A new buffer is made only when every pooled one
- * is in use, so the buffers alive never exceed the calls in flight at the busiest moment plus the
- * pool's capacity, and a release that finds the pool full frees its buffer at once. A thread-local
+ * {@link #release}; a buffer belongs to no thread. A new buffer is made only when a call finds no
+ * pooled one free, so the buffers alive never exceed the calls in flight plus the pool's capacity, and
+ * a release that finds the pool full frees its buffer at once. (The scan is not one atomic step: a
+ * call can miss a buffer returned behind it while another takes the one ahead of it, and make one;
+ * the capacity term covers that.) A thread-local
  * cache would instead keep one buffer per thread that ever called, which with a virtual thread per
  * request means one per request.
  *

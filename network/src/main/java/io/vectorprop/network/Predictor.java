@@ -18,10 +18,11 @@ import io.vectorprop.model.ModelFiles;
 /**
  * Inference for services: immutable and safe to call from any number of threads, platform or
  * virtual. It holds its own copy of the parameters. Scratch space (the activations of one call) comes
- * from a bounded lock-free pool, not from the calling thread: buffers are made only when every pooled
- * one is busy, so their number never exceeds the calls in flight at once (with virtual threads, at
- * most the number of carrier threads, since a prediction never blocks) and a thread per request costs
- * nothing extra. After warm-up a prediction allocates nothing on the heap.
+ * from a bounded lock-free pool, not from the calling thread: a call holds one buffer while it runs,
+ * and at most the pool's capacity (twice the processors) wait between calls, so the buffers alive
+ * never exceed the calls in flight plus that capacity (with virtual threads the calls in flight are at
+ * most the carrier threads, since a prediction never blocks) and a thread per request costs nothing
+ * extra. After warm-up a prediction allocates nothing on the heap.
  *
  * <p>Close it to free the parameters; a closed predictor refuses to work. Closing while calls are in
  * flight makes those calls fail: to replace the model of a running service, use
@@ -335,13 +336,15 @@ public final class Predictor implements AutoCloseable {
 
     /**
      * Scratch buffers made so far: for single samples (4 bytes × the sum of the layer sizes each) and
-     * for batches ({@link #BATCH} times that). Each count stays at or below the largest number of
-     * calls of its kind that were ever running at once.
+     * for batches ({@link #BATCH} times that), and how many of each kind the pool keeps between calls.
+     * A buffer is made when a call finds none free, so each count stays below the most calls of its kind
+     * ever running at once plus {@code poolCapacity} (a call that scans the pool while others return
+     * and take buffers can miss one).
      */
-    public record ScratchBuffers(int single, int batch) {}
+    public record ScratchBuffers(int single, int batch, int poolCapacity) {}
 
     public ScratchBuffers scratchBuffers() {
-        return new ScratchBuffers(singles.created(), batches.created());
+        return new ScratchBuffers(singles.created(), batches.created(), singles.capacity());
     }
 
     private void check(int in, int out) {
