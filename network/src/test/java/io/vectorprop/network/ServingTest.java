@@ -90,19 +90,12 @@ class ServingTest {
         AtomicInteger inFlight = new AtomicInteger(), peak = new AtomicInteger(), wrong = new AtomicInteger();
         AtomicLong peakRss = new AtomicLong(residentBytes()), peakOffHeap = new AtomicLong(offHeapBytes());
         long rssBefore = peakRss.get(), offHeapBefore = peakOffHeap.get();
-        Thread sampler = Thread.ofPlatform().daemon().start(() -> {
-            while (!Thread.currentThread().isInterrupted()) {
-                peakRss.accumulateAndGet(residentBytes(), Math::max);
-                peakOffHeap.accumulateAndGet(offHeapBytes(), Math::max);
-                try {
-                    Thread.sleep(5);
-                } catch (InterruptedException e) {
-                    return;
-                }
-            }
-        });
         try (executor) {
             for (int i = 0; i < 100_000; i++) {
+                if (i % 500 == 0) {                             // sampled while the tasks run, no timer
+                    peakRss.accumulateAndGet(residentBytes(), Math::max);
+                    peakOffHeap.accumulateAndGet(offHeapBytes(), Math::max);
+                }
                 int sample = i % INPUTS;
                 float[] in = inputs[sample];
                 if (i % 1000 == 999) {                          // now and then a batch: the GEMM's own scratch too
@@ -129,8 +122,6 @@ class ServingTest {
                 });
             }
         }
-        sampler.interrupt();
-        sampler.join();
         peakRss.accumulateAndGet(residentBytes(), Math::max);
         peakOffHeap.accumulateAndGet(offHeapBytes(), Math::max);
         return new Run(wrong.get(), peak.get(), rssBefore < 0 ? -1 : peakRss.get() - rssBefore,
@@ -261,7 +252,8 @@ class ServingTest {
         }
         for (int m = 1; m < models.size(); m++) {
             live.swap(models.get(m));
-            Thread.sleep(0, 200_000);
+            long before = calls.get();                      // let the readers use this model before the next swap
+            while (calls.get() == before && failures.isEmpty()) Thread.onSpinWait();
         }
         stop.set(true);
         for (Future<?> f : fs) f.get();
