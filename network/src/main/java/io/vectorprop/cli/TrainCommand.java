@@ -141,13 +141,8 @@ final class TrainCommand implements Callable<Integer> {
             Progress progress = new Progress(out, !noProgress);
             try (Optimizer optimizer = new Optimizer(opt, net)) {
                 if (resumed != null) optimizer.restore(resumed.optimizerState(), resumed.optimizerSteps());
-                Trainer.Listener listener = checkpoint == null ? progress : new Trainer.Listener() {
-                    @Override public void epochStarted(int epoch, int batches) { progress.epochStarted(epoch, batches); }
-                    @Override public void batchDone(int epoch, int b, double l) { progress.batchDone(epoch, b, l); }
-                    @Override public void epochDone(Trainer.EpochResult r) { progress.epochDone(r); }
-                    @Override public void bestRestored(int last, int best, boolean early) { progress.bestRestored(last, best, early); }
-                    @Override
-                    public void checkpoint(Trainer.State state) {
+                if (checkpoint != null) {
+                    progress.onCheckpoint = state -> {
                         int e = state.epochsDone();
                         if (e % checkpointEvery != 0 && e != epochs) return;
                         try {
@@ -155,9 +150,9 @@ final class TrainCommand implements Callable<Integer> {
                         } catch (IOException ex) {
                             throw new java.io.UncheckedIOException("checkpoint " + checkpoint + ": " + ex.getMessage(), ex);
                         }
-                    }
-                };
-                results = trainer.train(net, optimizer, train, test, listener, from);
+                    };
+                }
+                results = trainer.train(net, optimizer, train, test, progress, from);
             }
             if (save != null) {
                 SafeTensors.save(net, save);
@@ -262,12 +257,19 @@ final class TrainCommand implements Callable<Integer> {
         return c.state();
     }
 
-    /** A progress bar per epoch on standard error, and a summary line per epoch on standard output. */
+    /** A progress bar per epoch on standard error, a summary line per epoch on standard output, and the checkpoints. */
     private static final class Progress implements Trainer.Listener {
         private final java.io.PrintWriter out;
         private final boolean bar;
         private ProgressBar current;
         int stoppedAt, bestEpoch;
+        /** What to do with the state after an epoch (--checkpoint); nothing by default. */
+        java.util.function.Consumer<Trainer.State> onCheckpoint = state -> { };
+
+        @Override
+        public void checkpoint(Trainer.State state) {
+            onCheckpoint.accept(state);
+        }
 
         Progress(java.io.PrintWriter out, boolean bar) {
             this.out = out;

@@ -61,7 +61,7 @@ public final class Onnx {
         }
     }
 
-    record Attribute(String name, float f, long i, long[] ints, Tensor t, boolean hasF, boolean hasI) {}
+    record Attribute(String name, float f, long i, Tensor t, boolean hasF, boolean hasI) {}
 
     record Node(String name, String opType, String domain, List<String> inputs, List<String> outputs,
                 Map<String, Attribute> attributes) {
@@ -177,12 +177,11 @@ public final class Onnx {
         return new Node(name, op, domain, inputs, outputs, attributes);
     }
 
-    /** AttributeProto: 1 name, 2 f, 3 i, 5 t, 8 ints. */
+    /** AttributeProto: 1 name, 2 f, 3 i, 5 t (the attributes of dense-network operators; the rest is skipped). */
     private static Attribute readAttribute(ProtoReader r) throws IOException {
         String name = "";
         float f = 0;
         long i = 0;
-        long[] ints = new long[0];
         Tensor t = null;
         boolean hasF = false, hasI = false;
         while (r.next()) {
@@ -200,11 +199,10 @@ public final class Onnx {
                     r.expect(ProtoReader.LENGTH_DELIMITED);
                     t = readTensor(r.message());
                 }
-                case 8 -> ints = readInt64s(r, ints, "attribute ints");
                 default -> r.skip();
             }
         }
-        return new Attribute(name, f, i, ints, t, hasF, hasI);
+        return new Attribute(name, f, i, t, hasF, hasI);
     }
 
     /**
@@ -221,10 +219,10 @@ public final class Onnx {
         long[] int64Data = new long[0];
         while (r.next()) {
             switch (r.field()) {
-                case 1 -> dims = readInt64s(r, dims, "tensor dims");
+                case 1 -> dims = readInt64s(r, dims);
                 case 2 -> type = (int) r.int64();
                 case 4 -> readFloats(r, floatData);
-                case 7 -> int64Data = readInt64s(r, int64Data, "tensor int64_data");
+                case 7 -> int64Data = readInt64s(r, int64Data);
                 case 8 -> name = r.string();
                 case 9 -> raw = r.bytes();
                 case 14 -> {
@@ -325,7 +323,7 @@ public final class Onnx {
     }
 
     /** A repeated int64 field, packed (one length-delimited run) or not (one varint per element). */
-    private static long[] readInt64s(ProtoReader r, long[] soFar, String what) throws IOException {
+    private static long[] readInt64s(ProtoReader r, long[] soFar) throws IOException {
         if (r.wireType() == ProtoReader.VARINT) {
             long[] out = Arrays.copyOf(soFar, soFar.length + 1);
             out[soFar.length] = r.varint();

@@ -113,11 +113,8 @@ final class ProtoReader {
 
     /** A reader of the sub-message in a length-delimited field. */
     ProtoReader message() throws IOException {
-        long start = pos;
-        MemorySegment slice = bytes();
-        long from = pos - slice.byteSize();
-        if (from < start) throw error(start, "bad sub-message");
-        return new ProtoReader(file, bytes, from, pos);
+        MemorySegment slice = bytes();                     // checked against what remains; pos is now past it
+        return new ProtoReader(file, bytes, pos - slice.byteSize(), pos);
     }
 
     /** A UTF-8 string field of at most {@link #MAX_STRING} bytes. */

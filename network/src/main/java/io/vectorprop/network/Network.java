@@ -36,7 +36,8 @@ public final class Network implements AutoCloseable {
      * activation. A test breaks backpropagation with it and shows the gradient check catching it.
      */
     Activation[] derivativeOverride;
-    private Matrix negMean, scale;
+    /** The standardization's rows, allocated the first time one is set (setting another reuses them). */
+    private StandardizationRows standardizationRows;
 
     private Network(Architecture arch, Kernels kernels) {
         this.arch = arch;
@@ -188,21 +189,14 @@ public final class Network implements AutoCloseable {
                     + arch.inputs() + " inputs");
         }
         standardization = s;
-        if (s == null) {
-            negMean = scale = null;
-            return;
-        }
-        float[] m = s.mean();
-        for (int i = 0; i < m.length; i++) m[i] = -m[i];
-        negMean = Matrix.allocate(arena, 1, arch.inputs()).copyFrom(m);
-        scale = Matrix.allocate(arena, 1, arch.inputs()).copyFrom(s.scale());
+        if (s == null) return;
+        if (standardizationRows == null) standardizationRows = new StandardizationRows(arena, arch.inputs());
+        standardizationRows.set(s);
     }
 
     /** {@code x = (x − μ) ⊙ (1/σ)} in place when the model has a standardization; else nothing. */
     public void standardize(Matrix x) {
-        if (standardization == null) return;
-        kernels.addBias(x, negMean);
-        kernels.scaleColumns(x, scale);
+        if (standardization != null) standardizationRows.apply(kernels, x);
     }
 
     /** The loss of the last forward pass against {@code ws.y}, averaged over the batch. */

@@ -65,8 +65,8 @@ public final class Predictor implements AutoCloseable {
     private final Bf16Weights[] bf16;
     static final int TRANSPOSED_MIN_OUT = 32;
     private final ScratchPool<Scratch> singles, batches;
-    /** The model's input standardization as −μ and 1/σ rows, or null. */
-    private final Matrix negMean, scale;
+    /** The model's input standardization, or null. */
+    private final StandardizationRows standardization;
 
     /**
      * Activations of one call: one row for single predictions or {@link #BATCH} rows for batches, in an
@@ -115,15 +115,8 @@ public final class Predictor implements AutoCloseable {
         for (int l = 0; l < layers && precision == Precision.FP32; l++) {
             dense[l] = new DenseLayer(weights[l], biases[l], null, null, arch.activation(l));   // no gradients: inference
         }
-        Standardization st = net.standardization();
-        if (st == null) {
-            negMean = scale = null;
-        } else {
-            float[] m = st.mean();
-            for (int i = 0; i < m.length; i++) m[i] = -m[i];
-            negMean = Matrix.allocate(arena, 1, arch.inputs()).copyFrom(m);
-            scale = Matrix.allocate(arena, 1, arch.inputs()).copyFrom(st.scale());
-        }
+        standardization = net.standardization() == null ? null
+                : new StandardizationRows(arena, arch.inputs()).set(net.standardization());
         int capacity = Math.max(2, 2 * Runtime.getRuntime().availableProcessors());
         singles = new ScratchPool<>(capacity, () -> new Scratch(arch, 1), Scratch::free);
         batches = new ScratchPool<>(capacity, () -> new Scratch(arch, BATCH), Scratch::free);
@@ -238,10 +231,13 @@ public final class Predictor implements AutoCloseable {
     private void predictRowByRow(Matrix in, Matrix out) {
         Scratch s = singles.acquire();
         try {
-            for (int r = 0; r < in.rows(); r++) {
-                s.acts[0].copyFrom(in.rows(r, r + 1));
+            long inBytes = (long) arch.inputs() * Float.BYTES, outBytes = (long) arch.outputs() * Float.BYTES;
+            for (int r = 0; r < in.rows(); r++) {                // rows copied by offset: no view objects per row
+                MemorySegment.copy(in.segment(), (in.offset() + (long) r * in.stride()) * Float.BYTES,
+                        s.acts[0].segment(), s.acts[0].offset() * Float.BYTES, inBytes);
                 forwardOne(s.acts);
-                out.rows(r, r + 1).copyFrom(s.acts[arch.layers()]);
+                MemorySegment.copy(s.acts[arch.layers()].segment(), s.acts[arch.layers()].offset() * Float.BYTES,
+                        out.segment(), (out.offset() + (long) r * out.stride()) * Float.BYTES, outBytes);
             }
         } finally {
             singles.release(s);
@@ -275,9 +271,7 @@ public final class Predictor implements AutoCloseable {
 
     /** The model's input standardization, {@code x = (x − μ) ⊙ (1/σ)}, on the scratch copy of the input. */
     private void standardize(Matrix x) {
-        if (negMean == null) return;
-        kernels.addBias(x, negMean);
-        kernels.scaleColumns(x, scale);
+        if (standardization != null) standardization.apply(kernels, x);
     }
 
     private void biasAndActivation(int l, Matrix z) {
@@ -380,6 +374,6 @@ public final class Predictor implements AutoCloseable {
 
     @Override
     public String toString() {
-        return "Predictor " + arch + ", " + precision + " weights" + (negMean == null ? "" : ", standardized inputs");
+        return "Predictor " + arch + ", " + precision + " weights" + (standardization == null ? "" : ", standardized inputs");
     }
 }

@@ -137,7 +137,7 @@ public final class Trainer {
             for (int epoch = firstEpoch; epoch <= config.epochs(); epoch++) {
                 // Every draw of this epoch from generators seeded by (seed, epoch): a resumed run repeats them.
                 if (config.shuffle()) {
-                    sortAscending(order);
+                    java.util.Arrays.sort(order);                  // from the same start every epoch
                     shuffle(order, new Random(config.seed() * EPOCH_SEED_STRIDE + epoch));
                 }
                 java.util.SplittableRandom masks = new java.util.SplittableRandom(
@@ -227,10 +227,6 @@ public final class Trainer {
         return new int[][] {training, validation};
     }
 
-    private static void sortAscending(int[] order) {
-        java.util.Arrays.sort(order);
-    }
-
     private static int maxHidden(Architecture a) {
         int max = 1;
         for (int l = 1; l < a.layers(); l++) max = Math.max(max, a.size(l));
@@ -244,7 +240,8 @@ public final class Trainer {
             Matrix m = ws.dropoutMask(l);
             int count = m.rows() * m.cols();
             for (int i = 0; i < count; i++) values[i] = rnd.nextFloat() < p ? 0f : keep;
-            m.copyFrom(count == values.length ? values : java.util.Arrays.copyOf(values, count));
+            // The mask's rows are contiguous (a workspace matrix): one copy of the used part, no copy of the array.
+            MemorySegment.copy(values, 0, m.segment(), java.lang.foreign.ValueLayout.JAVA_FLOAT, m.offset() * Float.BYTES, count);
         }
     }
 

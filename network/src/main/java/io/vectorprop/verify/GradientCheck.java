@@ -80,10 +80,7 @@ public final class GradientCheck {
      * check covers dropout's forward and its factor in BP2.
      */
     public static Case checkWithDropout(Architecture arch, Kernels kernels, long seed, float p) {
-        for (int attempt = 0; ; attempt++) {
-            Case c = check(arch, kernels, seed + REDRAW_SEED_STRIDE * attempt, attempt < MAX_REDRAWS, p);
-            if (c != null) return c;
-        }
+        return redrawing(arch, a -> Network.create(a, kernels), seed, p);
     }
 
     /** Seeds of redrawn cases are {@code seed + REDRAW_SEED_STRIDE·attempt} (a prime, so attempts do not repeat other seeds' draws). */
@@ -96,14 +93,16 @@ public final class GradientCheck {
      * is broken, and see the check fail).
      */
     public static Case check(Architecture arch, java.util.function.Function<Architecture, Network> factory, long seed) {
-        for (int attempt = 0; ; attempt++) {
-            Case c = check(arch, factory, seed + REDRAW_SEED_STRIDE * attempt, attempt < MAX_REDRAWS, 0f);
-            if (c != null) return c;
-        }
+        return redrawing(arch, factory, seed, 0f);
     }
 
-    private static Case check(Architecture arch, Kernels kernels, long seed, boolean mayRedraw, float p) {
-        return check(arch, a -> Network.create(a, kernels), seed, mayRedraw, p);
+    /** Draws cases until none has a ReLU-type unit near its kink (or the redraws run out). */
+    private static Case redrawing(Architecture arch, java.util.function.Function<Architecture, Network> factory, long seed,
+                                  float p) {
+        for (int attempt = 0; ; attempt++) {
+            Case c = check(arch, factory, seed + REDRAW_SEED_STRIDE * attempt, attempt < MAX_REDRAWS, p);
+            if (c != null) return c;
+        }
     }
 
     private static Case check(Architecture arch, java.util.function.Function<Architecture, Network> factory, long seed,
