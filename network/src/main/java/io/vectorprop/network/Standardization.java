@@ -47,8 +47,6 @@ public record Standardization(float[] mean, float[] scale) {
             x.rows(r, r + 1).copyTo(row);
             for (int i = 0; i < f; i++) sum[i] += row[i];
         }
-        float[] mean = new float[f], scale = new float[f];
-        for (int i = 0; i < f; i++) mean[i] = (float) (sum[i] / n);
         for (int r : rows) {                        // two passes: no cancellation in Σx² − n·μ²
             x.rows(r, r + 1).copyTo(row);
             for (int i = 0; i < f; i++) {
@@ -56,8 +54,25 @@ public record Standardization(float[] mean, float[] scale) {
                 sumSq[i] += d * d;
             }
         }
+        return fromMoments(sum, sumSq, n);
+    }
+
+    /**
+     * From per-feature sums {@code Σx} and sums of squared deviations {@code Σ(x − μ)²} over {@code n}
+     * samples, as a two-pass computation over data held elsewhere (a Spark job, say) produces them: mean
+     * {@code Σx/n}, scale {@code 1/σ} with the population σ, and scale 1 for a constant feature (σ ≈ 0),
+     * which is then only shifted.
+     */
+    public static Standardization fromMoments(double[] sum, double[] sumSqDeviations, long n) {
+        if (n < 1 || sum.length != sumSqDeviations.length) {
+            throw new IllegalArgumentException("standardization: " + sum.length + " sums and " + sumSqDeviations.length
+                    + " sums of squares over " + n + " samples");
+        }
+        int f = sum.length;
+        float[] mean = new float[f], scale = new float[f];
         for (int i = 0; i < f; i++) {
-            double sd = Math.sqrt(sumSq[i] / n);
+            mean[i] = (float) (sum[i] / n);
+            double sd = Math.sqrt(sumSqDeviations[i] / n);
             scale[i] = sd > 1e-12 * Math.max(1, Math.abs(mean[i])) ? (float) (1 / sd) : 1f;
         }
         return new Standardization(mean, scale);

@@ -1,0 +1,190 @@
+package io.vectorprop.spark;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import org.apache.spark.TaskContext;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.storage.StorageLevel;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import io.vectorprop.kernel.Activation;
+import io.vectorprop.kernel.Kernels;
+import io.vectorprop.kernel.Loss;
+import io.vectorprop.network.Architecture;
+import io.vectorprop.network.Init;
+import io.vectorprop.network.Network;
+import io.vectorprop.network.Optimizer;
+import io.vectorprop.network.Standardization;
+
+/**
+ * The driver side of synchronous data-parallel mini-batch training. Once per fit: the DataFrame's
+ * partitions become cached off-heap {@link RowBlock}s, and the {@link PartitionGradient.Setup}
+ * (architecture, standardization, {@link BatchPlan}) is broadcast. Then per step: every partition
+ * computes the gradient sum of its share of the global batch against the broadcast parameters; the
+ * driver adds the partitions' results in partition order, divides by the batch's rows, applies the
+ * optimizer to its own copy of the network, and broadcasts the new parameters (destroying the old
+ * broadcast).
+ *
+ * <p>Why the results are collected and added on the driver rather than with {@code treeAggregate}:
+ * Spark merges tree and driver partials in the order tasks finish, and float addition is not
+ * associative, so two runs of the same fit would differ in the last bits and then diverge. Adding in
+ * partition order makes a seed and a partitioning give a bit-identical model. The cost is one
+ * parameter-sized array per partition reaching the driver each step, which for the partition counts
+ * of one machine or a small cluster is what a tree would move too.
+ */
+final class DataParallelTraining {
+    private static final Logger LOG = LoggerFactory.getLogger(VectorpropClassifier.class);
+
+    private DataParallelTraining() {}
+
+    /** What a fit needs to know, validated by the classifier. */
+    record Options(int[] layers, Activation activation, Optimizer.Kind optimizer, float stepSize, int batchSize,
+                   int maxIter, long seed, double tol, boolean standardize) {
+        Architecture architecture() {
+            return Architecture.of(layers, activation, Loss.SOFTMAX_CROSS_ENTROPY);
+        }
+    }
+
+    /** The trained network (the caller closes it) and the mean training loss of every epoch run. */
+    record Outcome(Network network, double[] lossHistory, boolean converged) {}
+
+    /** The partitions of {@code data} as off-heap blocks, read once and cached (the caller unpersists). */
+    static JavaRDD<RowBlock> blocks(Dataset<?> data, String featuresCol, String labelCol, int features, int classes) {
+        Dataset<Row> selected = data.select(featuresCol, labelCol);
+        JavaRDD<RowBlock> blocks = selected.toJavaRDD().mapPartitionsWithIndex((partition, rows) ->
+                List.of(RowBlock.read(partition, rows, 0, 1, features, classes, featuresCol, labelCol)).iterator(), true);
+        return blocks.persist(StorageLevel.MEMORY_ONLY());
+    }
+
+    /** Rows of every partition, in partition order (this job also reads and caches the blocks). */
+    static int[] partitionRows(JavaRDD<RowBlock> blocks) {
+        List<Integer> counts = blocks.map(RowBlock::rows).collect();
+        int[] rows = new int[counts.size()];
+        for (int p = 0; p < rows.length; p++) rows[p] = counts.get(p);
+        return rows;
+    }
+
+    /** Per-feature mean and 1/σ over all blocks, two passes as {@link Standardization#fit} does on one machine. */
+    static Standardization standardization(JavaSparkContext jsc, JavaRDD<RowBlock> blocks, int features) {
+        List<double[]> sums = blocks.map(b -> {
+            double[] s = new double[features + 1];
+            for (int r = 0; r < b.rows(); r++) for (int i = 0; i < features; i++) s[i] += b.feature(r, i);
+            s[features] = b.rows();
+            return s;
+        }).collect();
+        double[] sum = new double[features];
+        long n = 0;
+        for (double[] s : sums) {
+            for (int i = 0; i < features; i++) sum[i] += s[i];
+            n += (long) s[features];
+        }
+        double[] mean = new double[features];
+        for (int i = 0; i < features; i++) mean[i] = sum[i] / n;
+        Broadcast<double[]> bcMean = jsc.broadcast(mean);
+        List<double[]> squares = blocks.map(b -> {
+            double[] mu = bcMean.value(), s = new double[features];
+            for (int r = 0; r < b.rows(); r++) {
+                for (int i = 0; i < features; i++) {
+                    double d = b.feature(r, i) - mu[i];
+                    s[i] += d * d;
+                }
+            }
+            return s;
+        }).collect();
+        bcMean.destroy();
+        double[] sumSq = new double[features];
+        for (double[] s : squares) for (int i = 0; i < features; i++) sumSq[i] += s[i];
+        return Standardization.fromMoments(sum, sumSq, n);
+    }
+
+    /** Trains a new network on the cached blocks. */
+    static Outcome train(JavaSparkContext jsc, JavaRDD<RowBlock> blocks, int[] partitionRows, Options o) {
+        Architecture arch = o.architecture();
+        Standardization s = o.standardize() ? standardization(jsc, blocks, arch.inputs()) : null;
+        BatchPlan plan = new BatchPlan(o.seed(), partitionRows, o.batchSize());
+        Network net = Network.create(arch, Kernels.get());
+        List<Double> history = new ArrayList<>();
+        boolean converged = false;
+        Broadcast<PartitionGradient.Setup> setup = jsc.broadcast(new PartitionGradient.Setup(arch, s, plan));
+        try (Optimizer optimizer = new Optimizer(optimizerConfig(o), net)) {
+            net.initialize(Init.defaultFor(arch), o.seed());
+            net.setStandardization(s);
+            LOG.info("VectorpropClassifier: {} on {} rows in {} partitions, {} steps of ≤ {} rows per epoch, {} epochs",
+                    arch, plan.totalRows(), plan.partitions(), plan.stepsPerEpoch(), o.batchSize(), o.maxIter());
+            float[] total = new float[net.parameters().cols()];
+            for (int epoch = 0; epoch < o.maxIter(); epoch++) {
+                long started = System.nanoTime();
+                double lossSum = 0;
+                for (int step = 0; step < plan.stepsPerEpoch(); step++) {
+                    long global = (long) epoch * plan.stepsPerEpoch() + step;
+                    lossSum += gradient(jsc, blocks, setup, net.parameters().toArray(), epoch, step, global, total);
+                    int rows = plan.batchRows(step);
+                    net.gradients().copyFrom(total);
+                    net.kernels().scale(1f / rows, net.gradients());
+                    optimizer.step();
+                }
+                double loss = lossSum / plan.totalRows();
+                if (!Double.isFinite(loss)) {
+                    throw new IllegalStateException("VectorpropClassifier: training loss became " + loss + " in epoch "
+                            + (epoch + 1) + "; lower stepSize (now " + o.stepSize() + ") or set standardize");
+                }
+                double seconds = (System.nanoTime() - started) / 1e9;
+                LOG.info(String.format("VectorpropClassifier: epoch %d/%d  loss %.5f  %.2f s  %,.0f rows/s", epoch + 1,
+                        o.maxIter(), loss, seconds, plan.totalRows() / seconds));
+                double previous = history.isEmpty() ? Double.NaN : history.getLast();
+                history.add(loss);
+                if (!Double.isNaN(previous) && previous - loss < o.tol() * previous) {
+                    converged = true;
+                    LOG.info("VectorpropClassifier: loss fell by less than tol = {} of itself; stopping after epoch {}",
+                            o.tol(), epoch + 1);
+                    break;
+                }
+            }
+        } catch (RuntimeException e) {
+            net.close();
+            throw e;
+        } finally {
+            setup.destroy();
+        }
+        return new Outcome(net, history.stream().mapToDouble(Double::doubleValue).toArray(), converged);
+    }
+
+    private static Optimizer.Config optimizerConfig(Options o) {
+        return Optimizer.Config.of(o.optimizer(), o.stepSize(), o.optimizer() == Optimizer.Kind.SGD ? 0f : 0.9f, 0f);
+    }
+
+    /**
+     * One distributed step: broadcasts {@code params}, lets every partition compute its share of batch
+     * {@code step} of {@code epoch}, writes the sum of the partitions' gradient sums (in partition order)
+     * into {@code total} and returns the sum of their losses. {@code global} counts steps over the fit.
+     */
+    static double gradient(JavaSparkContext jsc, JavaRDD<RowBlock> blocks, Broadcast<PartitionGradient.Setup> setup,
+                           float[] params, int epoch, int step, long global, float[] total) {
+        Broadcast<float[]> bcParams = jsc.broadcast(params);
+        try {
+            List<PartitionGradient.Result> results = blocks.map(b -> {
+                if (PartitionGradient.failFirstAttemptAtStep == global && TaskContext.get().attemptNumber() == 0) {
+                    throw new IllegalStateException("failure injected by a test into the first attempt of step " + global);
+                }
+                return PartitionGradient.compute(b, setup.value(), bcParams.value(), epoch, step);
+            }).collect();
+            java.util.Arrays.fill(total, 0f);
+            double loss = 0;
+            for (PartitionGradient.Result r : results) {        // collect() keeps partition order
+                loss += r.lossSum();
+                float[] g = r.gradientSum();
+                if (g == null) continue;
+                for (int i = 0; i < total.length; i++) total[i] += g[i];
+            }
+            return loss;
+        } finally {
+            bcParams.destroy();
+        }
+    }
+}
