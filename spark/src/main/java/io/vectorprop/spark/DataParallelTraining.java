@@ -170,6 +170,7 @@ final class DataParallelTraining {
         try {
             List<PartitionGradient.Result> results = blocks.map(b -> {
                 if (PartitionGradient.failFirstAttemptAtStep == global && TaskContext.get().attemptNumber() == 0) {
+                    PartitionGradient.injectedFailures.incrementAndGet();
                     throw new IllegalStateException("failure injected by a test into the first attempt of step " + global);
                 }
                 return PartitionGradient.compute(b, setup.value(), bcParams.value(), epoch, step);

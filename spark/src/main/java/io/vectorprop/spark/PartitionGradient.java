@@ -35,6 +35,8 @@ final class PartitionGradient {
      * fit) throws, so a test can show Spark's retry gives the same model. Never set outside tests.
      */
     static volatile long failFirstAttemptAtStep = -1;
+    /** Failures injected through {@link #failFirstAttemptAtStep}, so the test can check the retries happened. */
+    static final java.util.concurrent.atomic.AtomicInteger injectedFailures = new java.util.concurrent.atomic.AtomicInteger();
 
     /** What a partition returns for one step: its rows, loss sum and gradient sum (null when it had no rows). */
     record Result(int partition, int rows, double lossSum, float[] gradientSum) implements Serializable {}
