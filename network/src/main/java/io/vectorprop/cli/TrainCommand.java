@@ -54,7 +54,7 @@ final class TrainCommand implements Callable<Integer> {
     String optimizer;
     @Option(names = "--lr", defaultValue = "0.001", description = "Learning rate (default: ${DEFAULT-VALUE}).")
     float lr;
-    @Option(names = "--schedule", defaultValue = "constant", description = "Learning-rate schedule: constant, step, exponential or cosine (to 1% of --lr at the last epoch) (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--schedule", defaultValue = "constant", description = "Learning-rate schedule: constant, step, exponential or cosine (to 1%% of --lr at the last epoch) (default: ${DEFAULT-VALUE}).")
     String schedule;
     @Option(names = "--lr-decay", description = "Factor of the step and exponential schedules, in (0, 1] (default: 0.5 for step, 0.8 for exponential).")
     Float lrDecay;

@@ -37,6 +37,12 @@ import io.vectorprop.network.Standardization;
  * partition order makes a seed and a partitioning give a bit-identical model. The cost is one
  * parameter-sized array per partition reaching the driver each step, which for the partition counts
  * of one machine or a small cluster is what a tree would move too.
+ *
+ * <p>Every step is one Spark job, and a job has a fixed cost (scheduling, task and result
+ * serialization) of roughly 10–20 ms in {@code local[2]}, whatever it computes: large global batches
+ * amortize it. The alternative that avoids a job per step, one barrier stage per epoch whose tasks
+ * exchange gradients with {@code BarrierTaskContext.allGather}, was measured slower: ≈ 0.7 s per step
+ * for 400 KB messages, as allGather carries strings through the driver's barrier coordinator.
  */
 final class DataParallelTraining {
     private static final Logger LOG = LoggerFactory.getLogger(VectorpropClassifier.class);

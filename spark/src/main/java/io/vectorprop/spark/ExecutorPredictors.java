@@ -29,17 +29,21 @@ final class ExecutorPredictors {
         private Lease(Predictor predictor) { this.predictor = predictor; }
     }
 
-    private static final LinkedHashMap<Long, Lease> LEASES = new LinkedHashMap<>(16, 0.75f, true);
+    private static final LinkedHashMap<String, Lease> LEASES = new LinkedHashMap<>(16, 0.75f, true);
 
-    /** The predictor for {@code model}, counted as used until {@link #release}. */
-    static Lease acquire(Broadcast<byte[]> model) {
+    /**
+     * The predictor for {@code model}, counted as used until {@link #release}. {@code key} names the
+     * model uniquely in the JVM: broadcast ids restart with every SparkContext, so they alone could
+     * hand a new context's model the predictor of an old one.
+     */
+    static Lease acquire(String key, Broadcast<byte[]> model) {
         synchronized (LEASES) {
-            Lease lease = LEASES.get(model.id());
+            Lease lease = LEASES.get(key);
             if (lease == null) {
                 try (Network net = ModelBytes.toNetwork(model.value(), "broadcast " + model.id())) {
                     lease = new Lease(Predictor.of(net));
                 }
-                LEASES.put(model.id(), lease);
+                LEASES.put(key, lease);
                 evictBeyondKeep();
             }
             lease.users++;
@@ -55,7 +59,7 @@ final class ExecutorPredictors {
     }
 
     private static void evictBeyondKeep() {
-        Iterator<Map.Entry<Long, Lease>> it = LEASES.entrySet().iterator();
+        Iterator<Map.Entry<String, Lease>> it = LEASES.entrySet().iterator();
         while (LEASES.size() > KEEP && it.hasNext()) {
             Lease eldest = it.next().getValue();
             it.remove();

@@ -30,13 +30,15 @@ final class ScorePartition implements MapPartitionsFunction<Row, Row> {
     static final int BATCH = 256;
 
     private final Broadcast<byte[]> model;
+    private final String modelKey;
     private final int featuresIndex, features, classes;
     private final String featuresCol;
     private final boolean raw, probability, prediction;
 
-    ScorePartition(Broadcast<byte[]> model, int featuresIndex, String featuresCol, int features, int classes,
+    ScorePartition(Broadcast<byte[]> model, String modelKey, int featuresIndex, String featuresCol, int features, int classes,
                    boolean raw, boolean probability, boolean prediction) {
         this.model = model;
+        this.modelKey = modelKey;
         this.featuresIndex = featuresIndex;
         this.featuresCol = featuresCol;
         this.features = features;
@@ -48,7 +50,7 @@ final class ScorePartition implements MapPartitionsFunction<Row, Row> {
 
     @Override
     public Iterator<Row> call(Iterator<Row> rows) {
-        ExecutorPredictors.Lease lease = ExecutorPredictors.acquire(model);
+        ExecutorPredictors.Lease lease = ExecutorPredictors.acquire(modelKey, model);
         TaskContext task = TaskContext.get();
         int partition = task == null ? -1 : task.partitionId();
         boolean[] released = {false};

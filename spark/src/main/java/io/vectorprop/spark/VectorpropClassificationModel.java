@@ -42,6 +42,7 @@ public class VectorpropClassificationModel extends Model<VectorpropClassificatio
     private final Param<String> featuresCol, predictionCol, probabilityCol, rawPredictionCol;
     /** Broadcast on the first transform and reused by later ones, so executors load the predictor once. */
     private transient Broadcast<byte[]> broadcast;
+    private transient String broadcastKey;
 
     VectorpropClassificationModel(String uid, byte[] modelFile, double[] lossHistory) {
         this.uid = uid;
@@ -105,14 +106,18 @@ public class VectorpropClassificationModel extends Model<VectorpropClassificatio
     public Dataset<Row> transform(Dataset<?> dataset) {
         StructType out = transformSchema(dataset.schema());
         String features = getOrDefault(featuresCol);
-        ScorePartition score = new ScorePartition(broadcast(dataset.sparkSession()), dataset.schema().fieldIndex(features),
+        Broadcast<byte[]> bc = broadcast(dataset.sparkSession());
+        ScorePartition score = new ScorePartition(bc, broadcastKey, dataset.schema().fieldIndex(features),
                 features, numFeatures(), numClasses(), !getOrDefault(rawPredictionCol).isEmpty(),
                 !getOrDefault(probabilityCol).isEmpty(), !getOrDefault(predictionCol).isEmpty());
         return dataset.toDF().mapPartitions(score, Encoders.row(out));
     }
 
     private synchronized Broadcast<byte[]> broadcast(SparkSession spark) {
-        if (broadcast == null) broadcast = JavaSparkContext.fromSparkContext(spark.sparkContext()).broadcast(modelFile);
+        if (broadcast == null) {
+            broadcast = JavaSparkContext.fromSparkContext(spark.sparkContext()).broadcast(modelFile);
+            broadcastKey = uid + "/" + java.util.UUID.randomUUID();
+        }
         return broadcast;
     }
 

@@ -39,6 +39,9 @@ public final class CompareWithMllib {
         Dataset<Row> test = frame(spark, IdxReader.load(dir, "t10k")).cache();
         System.out.printf(Locale.ROOT, "train %d rows, test %d rows, %d partitions; layers %s, %d passes, our batch %d, stepSize %s%n", train.count(),
                 test.count(), train.rdd().getNumPartitions(), java.util.Arrays.toString(layers), epochs, batch, stepSize);
+        // MLlib's BLAS: native (JNIBLAS, the system's libblas.so.3, e.g. OpenBLAS), VectorBLAS or F2jBLAS.
+        System.out.println("MLlib BLAS: " + dev.ludovic.netlib.blas.BLAS.getInstance().getClass().getName()
+                + ", vectorprop: " + io.vectorprop.kernel.Kernels.get().description());
         MulticlassClassificationEvaluator acc = new MulticlassClassificationEvaluator().setMetricName("accuracy");
         List<String> table = new ArrayList<>();
         table.add("| run | vectorprop fit s | vectorprop test acc | MLlib fit s | MLlib test acc | time ratio |");
