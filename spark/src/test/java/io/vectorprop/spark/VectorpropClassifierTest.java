@@ -144,6 +144,18 @@ class VectorpropClassifierTest {
     }
 
     @Test
+    void executorsKeepThePredictorsOfTheLastFewModelsOnlyAndEachScoresWithItsOwn() {
+        List<Row> reference = null;
+        for (int seed = 0; seed < ExecutorPredictors.KEEP + 2; seed++) {
+            VectorpropClassificationModel m = small().setMaxIter(1).setSeed(100 + seed).fit(train);
+            List<Row> p = m.transform(test).select("probability").collectAsList();
+            if (reference != null) assertFalse(reference.equals(p), "model " + seed + " scored like another model");
+            reference = p;
+            assertTrue(ExecutorPredictors.held() <= ExecutorPredictors.KEEP, ExecutorPredictors.held() + " predictors held");
+        }
+    }
+
+    @Test
     void badColumnsAndValuesFailWithClearMessages() {
         StructType stringFeatures = new StructType(new StructField[] {
                 new StructField("features", DataTypes.StringType, false, Metadata.empty()),
