@@ -49,6 +49,21 @@ final class ModelDirectory {
         }
     }
 
+    /** The writer of an estimator (no model file) or a model ({@code modelFile}: the safetensors bytes). */
+    static org.apache.spark.ml.util.MLWriter writer(Params instance, byte[] modelFile) {
+        return new org.apache.spark.ml.util.MLWriter() {
+            @Override
+            public void saveImpl(String path) {
+                try {
+                    writeMetadata(instance, path, sparkSession());
+                    if (modelFile != null) write(sparkSession(), path, MODEL_FILE, modelFile);
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(instance.getClass().getSimpleName() + ": saving to " + path, e);
+                }
+            }
+        };
+    }
+
     @SuppressWarnings({"unchecked", "rawtypes"})
     static void writeMetadata(Params instance, String path, SparkSession spark) throws IOException {
         ObjectNode root = JSON.createObjectNode();

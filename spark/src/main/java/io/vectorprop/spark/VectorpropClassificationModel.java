@@ -130,17 +130,7 @@ public class VectorpropClassificationModel extends Model<VectorpropClassificatio
 
     @Override
     public MLWriter write() {
-        return new MLWriter() {
-            @Override
-            public void saveImpl(String path) {
-                try {
-                    ModelDirectory.writeMetadata(VectorpropClassificationModel.this, path, sparkSession());
-                    ModelDirectory.write(sparkSession(), path, ModelDirectory.MODEL_FILE, modelFile);
-                } catch (IOException e) {
-                    throw new UncheckedIOException("VectorpropClassificationModel: saving to " + path, e);
-                }
-            }
-        };
+        return ModelDirectory.writer(this, modelFile);
     }
 
     public static MLReader<VectorpropClassificationModel> read() {

@@ -241,16 +241,7 @@ public class VectorpropClassifier extends Estimator<VectorpropClassificationMode
 
     @Override
     public MLWriter write() {
-        return new MLWriter() {
-            @Override
-            public void saveImpl(String path) {
-                try {
-                    ModelDirectory.writeMetadata(VectorpropClassifier.this, path, sparkSession());
-                } catch (IOException e) {
-                    throw new java.io.UncheckedIOException("VectorpropClassifier: saving to " + path, e);
-                }
-            }
-        };
+        return ModelDirectory.writer(this, null);
     }
 
     /** Reads an estimator written by {@link #write()} (Spark's {@code Pipeline.load} finds it here). */
