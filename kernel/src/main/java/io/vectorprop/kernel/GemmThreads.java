@@ -43,7 +43,8 @@ final class GemmThreads {
     private static final class Worker extends Thread {
         // The job: written by the caller before `pending` is set (volatile), read by the worker after.
         // member: the worker's index in the team; chunk: the block size when not a team (see blocks).
-        int path, member, chunk, m, n;
+        int member, chunk, m, n;
+        GemmPath path;
         Transpose ta, tb;
         float alpha, beta;
         Matrix a, b, c;
@@ -169,11 +170,11 @@ final class GemmThreads {
     private GemmThreads() {}
 
     static void run(Transpose ta, Transpose tb, float alpha, Matrix a, Matrix b, float beta, Matrix c, int threads,
-                    int m, int n, int k, int path) {
+                    int m, int n, int k, GemmPath path) {
         long work = (long) m * n * k;
         int parts = (int) Math.min(threads, Math.max(1, work / MIN_FLOPS_PER_THREAD));
-        boolean byColumns = path == VectorGemm.DOT_NT || (path == VectorGemm.PACKED && n >= m);
-        int unit = path == VectorGemm.DOT_NT ? VectorGemmSmall.JC : byColumns ? VectorGemm.NR : VectorGemm.MR;
+        boolean byColumns = path.splitsByColumns(m, n);
+        int unit = path.splitUnit(byColumns);
         int extent = byColumns ? n : m;
         parts = Math.min(parts, (extent + unit - 1) / unit);
         if (parts > 1 && !(sharable(a) && sharable(b) && sharable(c))) {
@@ -183,7 +184,7 @@ final class GemmThreads {
             parts = Math.min(parts, Pool.SIZE);
         }
         if (parts <= 1 || !Pool.LOCK.tryLock()) {
-            VectorGemm.block(path, ta, tb, alpha, a, b, beta, c, 0, m, 0, n);
+            path.compute(ta, tb, alpha, a, b, beta, c, 0, m, 0, n);
             return;
         }
         try {
@@ -241,9 +242,9 @@ final class GemmThreads {
     }
 
     /** Whether {@code parts} threads compute the product as a team: packed, with at least two chunks of rows each. */
-    static boolean byTeam(int path, int m, int parts) {
+    static boolean byTeam(GemmPath path, int m, int parts) {
         int chunkRows = chunkRows(m, parts);
-        return path == VectorGemm.PACKED && parts > 1 && (m + chunkRows - 1) / chunkRows >= 2 * parts;
+        return path.canFormTeam() && parts > 1 && (m + chunkRows - 1) / chunkRows >= 2 * parts;
     }
 
     /** Rows per team chunk: about {@link #CHUNKS_PER_THREAD} chunks per thread, whole micro-tiles, at most one A block. */
@@ -261,7 +262,7 @@ final class GemmThreads {
      * Member t computes blocks of {@code chunk} columns (or rows) of C, as the team deals them, until
      * none is left; each block is computed exactly as it would be alone, so the split changes no result.
      */
-    private static void blocks(int path, Transpose ta, Transpose tb, float alpha, Matrix a, Matrix b, float beta,
+    private static void blocks(GemmPath path, Transpose ta, Transpose tb, float alpha, Matrix a, Matrix b, float beta,
                                Matrix c, boolean byColumns, int t, int chunk, int m, int n) {
         int extent = byColumns ? n : m;
         for (int next; !Pool.TEAM.broken && (next = Pool.TEAM.take(t)) >= 0; ) {
@@ -269,13 +270,13 @@ final class GemmThreads {
         }
     }
 
-    private static void block(int path, Transpose ta, Transpose tb, float alpha, Matrix a, Matrix b, float beta,
+    private static void block(GemmPath path, Transpose ta, Transpose tb, float alpha, Matrix a, Matrix b, float beta,
                               Matrix c, boolean byColumns, int from, int to, int m, int n) {
         if (from >= to) return;
         if (byColumns) {
-            VectorGemm.block(path, ta, tb, alpha, a, b, beta, c, 0, m, from, to);
+            path.compute(ta, tb, alpha, a, b, beta, c, 0, m, from, to);
         } else {
-            VectorGemm.block(path, ta, tb, alpha, a, b, beta, c, from, to, 0, n);
+            path.compute(ta, tb, alpha, a, b, beta, c, from, to, 0, n);
         }
     }
 }

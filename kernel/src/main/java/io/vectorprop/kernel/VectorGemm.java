@@ -78,9 +78,6 @@ final class VectorGemm {
 
     private VectorGemm() {}
 
-    /** The three ways to compute a product; picked once per call from the whole problem's shape. */
-    static final int PACKED = 0, DOT_NT = 1, ROWS_NN = 2;
-
     /**
      * NT products with at most this many rows go through {@link VectorGemmSmall#dotNT} (no packing of
      * B), and so do those with at most {@link #DOT_DEEP_MAX_M} rows and k of at least
@@ -102,32 +99,10 @@ final class VectorGemm {
      */
     static final int ROWS_MAX_K = Settings.GEMM_ROWS_MAX_K;
 
-    static int path(Transpose ta, Transpose tb, int m, int k) {
-        if (ta == Transpose.N && tb == Transpose.T
-                && (m <= DOT_MAX_M || (m <= DOT_DEEP_MAX_M && k >= DOT_DEEP_MIN_K))) return DOT_NT;
-        if (tb == Transpose.N && ((ta == Transpose.N && m <= ROWS_MAX_M) || k <= ROWS_MAX_K)) return ROWS_NN;
-        return PACKED;
-    }
-
     static void gemm(Transpose ta, Transpose tb, float alpha, Matrix a, Matrix b, float beta, Matrix c, int threads) {
         int m = c.rows(), n = c.cols();
         int k = ta.cols(a);
-        GemmThreads.run(ta, tb, alpha, a, b, beta, c, threads, m, n, k, path(ta, tb, m, k));
-    }
-
-    /** Rows [i0, i1) and columns [j0, j1) of C on the calling thread, by the given path. */
-    static void block(int path, Transpose ta, Transpose tb, float alpha, Matrix a, Matrix b, float beta, Matrix c,
-                      int i0, int i1, int j0, int j1) {
-        switch (path) {
-            case DOT_NT -> VectorGemmSmall.dotNT(alpha, a, b, beta, c, i0, i1, j0, j1);
-            case ROWS_NN -> {
-                if (j0 != 0 || j1 != c.cols()) {
-                    throw new IllegalStateException("rowsNN computes whole rows; got columns " + j0 + ".." + j1);
-                }
-                VectorGemmSmall.rowsNN(ta, alpha, a, b, beta, c, i0, i1);
-            }
-            default -> gemmBlock(ta, tb, alpha, a, b, beta, c, i0, i1, j0, j1);
-        }
+        GemmThreads.run(ta, tb, alpha, a, b, beta, c, threads, m, n, k, GemmPath.select(ta, tb, m, k));
     }
 
     /** Computes rows [i0, i1) and columns [j0, j1) of C on the calling thread. */

@@ -12,6 +12,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.foreign.Arena;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 import java.util.Random;
 
 import org.junit.jupiter.api.Test;
@@ -120,10 +123,10 @@ class SimdMatchesScalarTest {
             int m = s[0], n = s[1], k = s[2];
             for (Transpose ta : Transpose.values()) {
                 for (Transpose tb : Transpose.values()) {
-                    int path = VectorGemm.path(ta, tb, m, k);
+                    GemmPath path = GemmPath.select(ta, tb, m, k);
                     boolean team = GemmThreads.byTeam(path, m, 2);
                     assertTrue((long) m * n * k >= 2 * GemmThreads.MIN_FLOPS_PER_THREAD, "shape too small to split");
-                    seen[team ? 0 : path == VectorGemm.DOT_NT ? 1 : path == VectorGemm.ROWS_NN ? 2 : 3]++;
+                    seen[team ? 0 : switch (path) { case DOT_NT -> 1; case ROWS_NN -> 2; case PACKED -> 3; }]++;
                     try (Arena arena = Arena.ofShared()) {
                         Random rnd = new Random(m * 7 + n);
                         boolean strided = (m + n) % 2 == 1;
@@ -163,13 +166,29 @@ class SimdMatchesScalarTest {
                 Matrix bt = random(arena, rnd, n, k, false), b = random(arena, rnd, k, n, false);
                 Matrix c = (Matrix) make.newInstance(arena.allocate((long) (m - 8) * n * Float.BYTES, 64), 0L, m, n, n);
                 Transpose tb = k <= 16 ? Transpose.N : Transpose.T;
-                int path = VectorGemm.path(Transpose.N, tb, m, k);
+                GemmPath path = GemmPath.select(Transpose.N, tb, m, k);
                 assertThrows(IndexOutOfBoundsException.class, () -> org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(
                         java.time.Duration.ofSeconds(20), () -> GemmThreads.run(Transpose.N, tb, 1f, a, tb == Transpose.N ? b : bt,
                                 0f, c, 2, m, n, k, path)), "path " + path);
             }
             checkGemm(two, Transpose.N, Transpose.T, 130, 257, 129, 1f, 1f, false, 7);   // the pool still works
         }
+    }
+
+    /** The layouts of A a path is tested with: the row path also reads a transposed A (the weight gradient Δᵀ·A). */
+    static Transpose[] transposesOfA(GemmPath path) {
+        return switch (path) {
+            case PACKED, DOT_NT -> new Transpose[] {Transpose.N};
+            case ROWS_NN -> Transpose.values();
+        };
+    }
+
+    /** The layout of B a path computes: the dot path reads Bᵀ (NT), the row path B as stored; packed, NT here. */
+    static Transpose bLayout(GemmPath path) {
+        return switch (path) {
+            case PACKED, DOT_NT -> Transpose.T;
+            case ROWS_NN -> Transpose.N;
+        };
     }
 
     /** Each GEMM path on its own (whatever the dispatcher would pick), against the reference. */
@@ -179,20 +198,19 @@ class SimdMatchesScalarTest {
                 {256, 784, 1}, {33, 65, 3}, {1, 24, 64}, {10, 40, 48},   // these two: k a multiple of 16 (dotNT's finish8)
                 {9, 33, 5}, {7, 50, 10}, {256, 784, 10}, {3, 17, 15}};   // rank-5 groups of the row path, odd rows and columns
         for (int[] s : shapes) {
-            for (int path : new int[] {VectorGemm.PACKED, VectorGemm.DOT_NT, VectorGemm.ROWS_NN, VectorGemm.ROWS_NN + 10}) {
-                Transpose tb = path >= VectorGemm.ROWS_NN ? Transpose.N : Transpose.T;
-                Transpose ta = path == VectorGemm.ROWS_NN + 10 ? Transpose.T : Transpose.N;
+            for (GemmPath path : GemmPath.values()) for (Transpose ta : transposesOfA(path)) {
+                Transpose tb = bLayout(path);
                 try (Arena arena = Arena.ofConfined()) {
-                    Random rnd = new Random(s[0] * 31 + path);
+                    Random rnd = new Random(s[0] * 31 + path.ordinal() * 2 + ta.ordinal());
                     int m = s[0], n = s[1], k = s[2];
                     Matrix a = ta == Transpose.N ? random(arena, rnd, m, k, true) : random(arena, rnd, k, m, true);
                     Matrix b = tb == Transpose.N ? random(arena, rnd, k, n, true) : random(arena, rnd, n, k, true);
                     Matrix c0 = random(arena, rnd, m, n, true);
                     Matrix expected = copy(arena, c0, true), actual = copy(arena, c0, true);
                     SCALAR.gemm(ta, tb, 0.5f, a, b, 2f, expected);
-                    VectorGemm.block(Math.min(path, VectorGemm.ROWS_NN), ta, tb, 0.5f, a, b, 2f, actual, 0, m, 0, n);
+                    path.compute(ta, tb, 0.5f, a, b, 2f, actual, 0, m, 0, n);
                     assertClose(expected, actual, 1e-6 * k * maxAbs(a) * maxAbs(b) + 4e-6 * maxAbs(c0) + 1e-7,
-                            "path " + path + " " + m + "x" + n + "x" + k);
+                            "path " + path + " " + ta + tb + " " + m + "x" + n + "x" + k);
                 }
             }
         }
@@ -208,18 +226,21 @@ class SimdMatchesScalarTest {
         int[][] shapes = {{70, 100, 129}, {4, 64, 784}, {9, 63, 65}, {33, 50, 10}, {7, 40, 15}, {256, 300, 3}};
         for (int[] s : shapes) {
             int m = s[0], n = s[1], k = s[2];
-            for (int path : new int[] {-1, VectorGemm.PACKED, VectorGemm.DOT_NT, VectorGemm.ROWS_NN, VectorGemm.ROWS_NN + 10}) {
-                Transpose tb = path >= VectorGemm.ROWS_NN || (path == -1 && k <= 16) ? Transpose.N : Transpose.T;
-                Transpose ta = path == VectorGemm.ROWS_NN + 10 || (path == -1 && k == 10) ? Transpose.T : Transpose.N;
+            // null: through the dispatcher (Kernels.gemm); else each path on its own.
+            List<GemmPath> paths = new ArrayList<>(Arrays.asList(GemmPath.values()));
+            paths.addFirst(null);
+            for (GemmPath path : paths) for (Transpose ta : path == null ? new Transpose[] {k == 10 ? Transpose.T : Transpose.N}
+                    : transposesOfA(path)) {
+                Transpose tb = path == null ? (k <= 16 ? Transpose.N : Transpose.T) : bLayout(path);
                 try (Arena arena = Arena.ofConfined()) {
-                    Random rnd = new Random(m * 13 + path);
+                    Random rnd = new Random(m * 13 + (path == null ? 0 : 1 + path.ordinal() * 2 + ta.ordinal()));
                     Matrix a = ta == Transpose.N ? random(arena, rnd, m, k, true) : random(arena, rnd, k, m, true);
                     Matrix b = tb == Transpose.N ? random(arena, rnd, k, n, true) : random(arena, rnd, n, k, true);
                     Matrix expected = Matrix.allocate(arena, m, n), actual = Matrix.allocate(arena, m, n, n + 3);
                     actual.fill(Float.NaN);
                     SCALAR.gemm(ta, tb, 0.5f, a, b, 0f, expected);
-                    if (path < 0) SIMD.gemm(ta, tb, 0.5f, a, b, 0f, actual);
-                    else VectorGemm.block(Math.min(path, VectorGemm.ROWS_NN), ta, tb, 0.5f, a, b, 0f, actual, 0, m, 0, n);
+                    if (path == null) SIMD.gemm(ta, tb, 0.5f, a, b, 0f, actual);
+                    else path.compute(ta, tb, 0.5f, a, b, 0f, actual, 0, m, 0, n);
                     assertClose(expected, actual, 1e-6 * k * maxAbs(a) * maxAbs(b) + 1e-7,
                             "β = 0 over a C of NaN, path " + path + " " + ta + tb + " " + m + "x" + n + "x" + k);
                 }
