@@ -58,8 +58,15 @@ final class PartitionGradient {
             this.plan = plan;
         }
 
+        private transient volatile Architecture architecture;
+
+        /** Built once per executor JVM, like the standardization: every step of every task asks for it. */
         Architecture architecture() {
-            return Architecture.of(sizes, Activation.parse(activation), Loss.SOFTMAX_CROSS_ENTROPY);
+            Architecture a = architecture;
+            if (a == null) {
+                architecture = a = Architecture.of(sizes, Activation.parse(activation), Loss.SOFTMAX_CROSS_ENTROPY);
+            }
+            return a;
         }
 
         /** Built once per executor JVM from the broadcast arrays (the broadcast value is one object there). */
