@@ -1,7 +1,5 @@
 package io.vectorprop.kernel;
 
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.locks.LockSupport;
@@ -100,8 +98,7 @@ final class GemmThreads {
      * panel, the counters that deal out chunks of C, and a spinning barrier.
      */
     static final class Team {
-        final MemorySegment packB = Arena.ofAuto().allocate((long) VectorGemm.KC * VectorGemm.NC * Float.BYTES,
-                Matrix.ALIGNMENT);
+        final float[] packB = new float[VectorGemm.KC * VectorGemm.NC];
         /** Member t's next chunk at index 16·t (a cache line each), its share ending before end[t]. */
         private final AtomicIntegerArray next = new AtomicIntegerArray(16 * Pool.SIZE);
         private final int[] end = new int[Pool.SIZE];

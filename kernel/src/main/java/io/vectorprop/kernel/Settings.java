@@ -24,10 +24,15 @@ final class Settings {
     static final int THREADS = Math.max(1, Integer.getInteger("vectorprop.threads", Runtime.getRuntime().availableProcessors()));
     /** {@code vectorprop.gemm.minWorkPerThread}: multiply-adds a thread must get before a product is split (512 Ki). */
     static final long GEMM_MIN_WORK_PER_THREAD = Long.getLong("vectorprop.gemm.minWorkPerThread", 1L << 19);
-    /** {@code vectorprop.gemm.kc}, {@code .mc}, {@code .nc}: the packed GEMM's blocking (depth, rows of A, columns of B). */
-    static final int GEMM_KC = Integer.getInteger("vectorprop.gemm.kc", 512),
-            GEMM_MC = Integer.getInteger("vectorprop.gemm.mc", 192),
-            GEMM_NC = Integer.getInteger("vectorprop.gemm.nc", 3072);
+    /**
+     * {@code vectorprop.gemm.kc}, {@code .mc}, {@code .nc}: the packed GEMM's blocking (depth, rows of A,
+     * columns of B); 0, the default, derives each from the cache sizes ({@link GemmBlocking}).
+     */
+    static final int GEMM_KC = Integer.getInteger("vectorprop.gemm.kc", 0),
+            GEMM_MC = Integer.getInteger("vectorprop.gemm.mc", 0),
+            GEMM_NC = Integer.getInteger("vectorprop.gemm.nc", 0);
+    /** {@code vectorprop.gemm.vectorsPerRow}: 2 or 4 vectors per micro-tile row; 0, the default, from the register count. */
+    static final int GEMM_VECTORS_PER_ROW = Integer.getInteger("vectorprop.gemm.vectorsPerRow", 0);
     /** {@code vectorprop.gemm.dotMaxM}, {@code .dotDeepMaxM}: most rows of A·Bᵀ for the dot-product path (k < 512, k ≥ 512). */
     static final int GEMM_DOT_MAX_M = Integer.getInteger("vectorprop.gemm.dotMaxM", 16),
             GEMM_DOT_DEEP_MAX_M = Integer.getInteger("vectorprop.gemm.dotDeepMaxM", 64);

@@ -36,8 +36,8 @@ final class VectorKernels extends Kernels {
     @Override
     public String description() {
         return "Vector API kernels, species " + S + " (" + L + " floats), FMA "
-                + (KernelStatus.hotSpotUsesFma() ? "used" : "emulated (slow on this CPU)") + ", GEMM tile " + VectorGemm.MR + "x"
-                + VectorGemm.NR + ", threads " + threads();
+                + (KernelStatus.hotSpotUsesFma() ? "used" : "emulated (slow on this CPU)") + ", "
+                + GemmBlocking.describe() + ", threads " + threads();
     }
 
     @Override protected Kernels newInstance(int threads) { return new VectorKernels(threads); }

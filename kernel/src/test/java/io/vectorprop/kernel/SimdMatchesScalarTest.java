@@ -40,6 +40,11 @@ class SimdMatchesScalarTest {
         int asked = Integer.getInteger("vectorprop.vectorBits", 0);
         int expected = asked == 0 ? jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.vectorBitSize() : asked;
         assertEquals(expected, SIMD.status().vectorBits(), "the kernels run at the width -Dvectorprop.vectorBits asks for");
+        int vectorsPerRow = Integer.getInteger("vectorprop.gemm.vectorsPerRow", 0);
+        if (vectorsPerRow != 0) {
+            assertEquals(vectorsPerRow, GemmBlocking.VECTORS_PER_ROW, "the GEMM tile -Dvectorprop.gemm.vectorsPerRow asks for");
+        }
+        assertEquals(GemmBlocking.VECTORS_PER_ROW * SIMD.status().vectorBits() / Float.SIZE, VectorGemm.NR, "NR");
     }
 
     static void checkGemm(Kernels simd, Transpose ta, Transpose tb, int m, int n, int k, float alpha, float beta,

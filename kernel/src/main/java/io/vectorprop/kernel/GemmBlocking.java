@@ -1,0 +1,129 @@
+package io.vectorprop.kernel;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+
+/**
+ * Every tunable of the packed GEMM, in one place, fixed when this class initialises: the micro-tile
+ * from the CPU's register budget, the block sizes from the cache sizes the OS reports (Linux:
+ * {@code /sys/devices/system/cpu/cpu0/cache}; elsewhere, or when unreadable, a fallback of 32 KiB L1d
+ * and 1 MiB L2). Each can be overridden by a system property (README, "Settings").
+ *
+ * <pre>
+ * MR × NR   micro-tile: MR rows of C, NR = VECTORS_PER_ROW · lanes columns
+ * KC        depth of a packed panel: the A sliver, MR × KC floats, takes a quarter of L1d
+ * NC        columns of a packed B panel, KC × NC floats: half of L2
+ * MC        rows of a packed A block, MC × KC floats: a quarter of L2
+ * </pre>
+ *
+ * Why these fractions: the macro-kernel holds one A sliver while every B sliver of the panel passes
+ * it (ir outer, jr inner), so the A sliver must stay in L1 beside the B lines streaming through, and
+ * the whole B panel must stay in L2, where the next A sliver finds it again. The B sliver is the one
+ * that streams because it is the wide one (NR = 64 floats against MR = 6 with 512-bit vectors: a KC ×
+ * NR sliver would not fit in L1 at a useful depth). A deeper KC means fewer passes that add a tile
+ * onto C. The A block is read once per B panel, so its size matters less: a quarter of L2 leaves the
+ * panel in place while the next block is packed, and bounds a team member's chunk of rows.
+ */
+final class GemmBlocking {
+    private GemmBlocking() {}
+
+    private static final Path CACHE_DIR = Path.of("/sys/devices/system/cpu/cpu0/cache");
+
+    /** Rows of the micro-tile: broadcasts of A per k step. */
+    static final int MR = 6;
+    /**
+     * Vectors per micro-tile row: 4 where the CPU has 32 vector registers (x86 with AVX-512 — also when
+     * {@code vectorprop.vectorBits} picks narrower vectors there, as AVX-512VL keeps 32 registers — and
+     * aarch64), 2 where it has 16 (AVX2). {@code vectorprop.gemm.vectorsPerRow} forces 2 or 4.
+     */
+    static final int VECTORS_PER_ROW = vectorsPerRow(Settings.GEMM_VECTORS_PER_ROW);
+    /** Columns of the micro-tile. */
+    static final int NR = VECTORS_PER_ROW * Lanes.L;
+
+    static final long L1D = cacheBytes(1, 32 << 10), L2 = cacheBytes(2, 1 << 20);
+    /** Where the cache sizes came from, for the one-line report. */
+    static final String CACHE_SOURCE = Files.isDirectory(CACHE_DIR) ? "/sys" : "fallback";
+
+    static final int KC = Settings.GEMM_KC > 0 ? Settings.GEMM_KC
+            : roundDown(clamp(L1D / 4 / ((long) MR * Float.BYTES), 64, 1024), 16);
+    static final int NC = roundDown(Settings.GEMM_NC > 0 ? Settings.GEMM_NC : clamp(L2 / 2 / ((long) KC * Float.BYTES), NR, 8192), NR);
+    static final int MC = roundDown(Settings.GEMM_MC > 0 ? Settings.GEMM_MC : clamp(L2 / 4 / ((long) KC * Float.BYTES), MR, 4096), MR);
+
+    /**
+     * The depth of each k panel of a product with this k: KC, or less so that the panels come out even
+     * (k = 1024 with KC = 336: four panels of 256, not three of 336 and one of 16, whose pass would
+     * read and write all of C for 16 steps of work), a multiple of 16 where it can be (whole 16×16
+     * transposes when packing).
+     */
+    static int panelDepth(int k) {
+        int panels = (k + KC - 1) / KC;
+        int depth = (k + panels - 1) / panels;
+        return Math.min(KC, (depth + 15) / 16 * 16);
+    }
+
+    /** The tile and block sizes, and the caches they came from, for the kernels' description. */
+    static String describe() {
+        return String.format(Locale.ROOT, "GEMM tile %dx%d, KC %d, MC %d, NC %d (L1d %d KiB, L2 %d KiB, %s)",
+                MR, NR, KC, MC, NC, L1D >> 10, L2 >> 10, CACHE_SOURCE);
+    }
+
+    private static int vectorsPerRow(int asked) {
+        if (asked == 2 || asked == 4) return asked;
+        if (asked != 0) {
+            throw new IllegalArgumentException("system property vectorprop.gemm.vectorsPerRow=" + asked + ": expected 2 or 4");
+        }
+        String arch = System.getProperty("os.arch", "");
+        boolean registers32 = arch.equals("aarch64") || arch.equals("arm64")
+                || jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.vectorBitSize() >= 512;
+        return registers32 ? 4 : 2;
+    }
+
+    private static int clamp(long v, int lo, int hi) {
+        return (int) Math.max(lo, Math.min(hi, v));
+    }
+
+    private static int roundDown(int v, int unit) {
+        return Math.max(unit, v / unit * unit);
+    }
+
+    /** The data (or unified) cache of this level, in bytes, from sysfs; {@code fallback} if not found. */
+    private static long cacheBytes(int level, long fallback) {
+        for (int i = 0; i < 8; i++) {
+            Path index = CACHE_DIR.resolve("index" + i);
+            String lvl = read(index.resolve("level")), type = read(index.resolve("type")), size = read(index.resolve("size"));
+            if (lvl == null) break;
+            if (lvl.equals(Integer.toString(level)) && type != null && !type.equals("Instruction")) {
+                long bytes = parseSize(size);
+                if (bytes > 0) return bytes;
+            }
+        }
+        return fallback;
+    }
+
+    /** "48K" → 49152, "2048K", "32M"; 0 when unreadable. */
+    static long parseSize(String s) {
+        if (s == null || s.isEmpty()) return 0;
+        long unit = switch (Character.toUpperCase(s.charAt(s.length() - 1))) {
+            case 'K' -> 1L << 10;
+            case 'M' -> 1L << 20;
+            case 'G' -> 1L << 30;
+            default -> 1;
+        };
+        String digits = unit == 1 ? s : s.substring(0, s.length() - 1);
+        try {
+            return Long.parseLong(digits.trim()) * unit;
+        } catch (NumberFormatException e) {
+            return 0;
+        }
+    }
+
+    private static String read(Path p) {
+        try {
+            return Files.readString(p).trim();
+        } catch (IOException | SecurityException e) {
+            return null;
+        }
+    }
+}
