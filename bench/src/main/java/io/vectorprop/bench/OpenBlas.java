@@ -67,6 +67,38 @@ final class OpenBlas {
         }
     }
 
+    /**
+     * Checks once that OpenBLAS computes what the scalar reference computes (a reference that is
+     * fast because it is wrong would make every ratio meaningless): every transpose pair at 67×45×131,
+     * α = 0.5, β = 0.25. Returns the largest |difference| relative to the tolerance's scale, as text
+     * for the report; throws if it is over 1e-5 · k · max|a| · max|b|.
+     */
+    static String checkAgainstScalar() {
+        if (!AVAILABLE) return "not checked (" + WHY + ")";
+        int m = 67, n = 45, k = 131;
+        double worst = 0;
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            java.util.Random rnd = new java.util.Random(7);
+            for (Transpose ta : Transpose.values()) for (Transpose tb : Transpose.values()) {
+                Matrix a = GemmBench.fill(ta == Transpose.N ? Matrix.allocate(arena, m, k) : Matrix.allocate(arena, k, m), rnd);
+                Matrix b = GemmBench.fill(tb == Transpose.N ? Matrix.allocate(arena, k, n) : Matrix.allocate(arena, n, k), rnd);
+                Matrix c0 = GemmBench.fill(Matrix.allocate(arena, m, n), rnd);
+                Matrix expected = Matrix.allocate(arena, m, n).copyFrom(c0.toArray());
+                Matrix actual = Matrix.allocate(arena, m, n).copyFrom(c0.toArray());
+                io.vectorprop.kernel.Kernels.scalar().gemm(ta, tb, 0.5f, a, b, 0.25f, expected);
+                sgemm(ta, tb, 0.5f, a, b, 0.25f, actual);
+                float[] e = expected.toArray(), g = actual.toArray();
+                for (int i = 0; i < e.length; i++) worst = Math.max(worst, Math.abs(e[i] - g[i]));
+            }
+        }
+        double tolerance = 1e-5 * k;                      // operands in [-1, 1)
+        if (!(worst <= tolerance)) {
+            throw new IllegalStateException("OpenBLAS sgemm differs from the scalar reference by " + worst
+                    + " (tolerance " + tolerance + "): its figures would not be a valid reference");
+        }
+        return String.format(java.util.Locale.ROOT, "matches the scalar reference (NN/NT/TN/TT, 67x45x131: max |diff| %.1e)", worst);
+    }
+
     /** C = α·op(A)·op(B) + β·C with row-major operands. */
     static void sgemm(Transpose ta, Transpose tb, float alpha, Matrix a, Matrix b, float beta, Matrix c) {
         int m = c.rows(), n = c.cols(), k = ta == Transpose.N ? a.cols() : a.rows();

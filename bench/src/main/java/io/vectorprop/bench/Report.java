@@ -210,7 +210,8 @@ public final class Report {
                 .append(", default JVM flags; JMH 1 fork, 3×2 s warm-up, 4×1 s measurement)\n\n");
         s.append("CPU: ").append(cpu()).append("; Java FMA peak (FmaPeakBench, same run, one core): ").append(f("%.1f", peak))
                 .append(" GFLOP/s; OpenBLAS core: ").append(OpenBlas.coreName())
-                .append(" (OPENBLAS_CORETYPE=").append(System.getenv().getOrDefault("OPENBLAS_CORETYPE", "unset")).append(")\n\n");
+                .append(" (OPENBLAS_CORETYPE=").append(System.getenv().getOrDefault("OPENBLAS_CORETYPE", "unset"))
+                .append("), ").append(OpenBlas.checkAgainstScalar()).append("\n\n");
         s.append("| GEMM shape | trans | threads | simd GFLOP/s | openblas GFLOP/s | scalar GFLOP/s | simd/openblas | simd/openblas, best iterations | simd/scalar | simd / (peak × threads) |\n");
         s.append("|---|---|---|---|---|---|---|---|---|---|\n");
         List<String> seen = new ArrayList<>();
