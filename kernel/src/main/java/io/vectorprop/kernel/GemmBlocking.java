@@ -44,12 +44,35 @@ final class GemmBlocking {
 
     static final long L1D = cacheBytes(1, 32 << 10), L2 = cacheBytes(2, 1 << 20);
     /** Where the cache sizes came from, for the one-line report. */
-    static final String CACHE_SOURCE = Files.isDirectory(CACHE_DIR) ? "/sys" : "fallback";
+    static final String CACHE_SOURCE = cacheBytes(1, 0) > 0 && cacheBytes(2, 0) > 0 ? "/sys" : "fallback";
 
-    static final int KC = Settings.GEMM_KC > 0 ? Settings.GEMM_KC
-            : roundDown(clamp(L1D / 4 / ((long) MR * Float.BYTES), 64, 1024), 16);
-    static final int NC = roundDown(Settings.GEMM_NC > 0 ? Settings.GEMM_NC : clamp(L2 / 2 / ((long) KC * Float.BYTES), NR, 8192), NR);
-    static final int MC = roundDown(Settings.GEMM_MC > 0 ? Settings.GEMM_MC : clamp(L2 / 4 / ((long) KC * Float.BYTES), MR, 4096), MR);
+    static final int KC = asked("kc", Settings.GEMM_KC) > 0 ? Settings.GEMM_KC : kcFor(L1D);
+    static final int NC = roundDown(asked("nc", Settings.GEMM_NC) > 0 ? Settings.GEMM_NC : ncFor(L2, KC, NR), NR);
+    static final int MC = roundDown(asked("mc", Settings.GEMM_MC) > 0 ? Settings.GEMM_MC : mcFor(L2, KC), MR);
+
+    /** Depth whose A sliver (MR × KC floats) takes a quarter of L1d, a multiple of 16, within [64, 1024]. */
+    static int kcFor(long l1d) {
+        return roundDown(clamp(l1d / 4 / ((long) MR * Float.BYTES), 64, 1024), 16);
+    }
+
+    /** Columns whose B panel (KC × NC floats) takes half of L2, within [NR, 8192]. */
+    static int ncFor(long l2, int kc, int nr) {
+        return clamp(l2 / 2 / ((long) kc * Float.BYTES), nr, 8192);
+    }
+
+    /** Rows whose A block (MC × KC floats) takes a quarter of L2, within [MR, 4096]. */
+    static int mcFor(long l2, int kc) {
+        return clamp(l2 / 4 / ((long) kc * Float.BYTES), MR, 4096);
+    }
+
+    /** A blocking property's value: 0 (derive it) or positive; anything else is refused by name. */
+    private static int asked(String name, int value) {
+        if (value < 0 || value > 1 << 16) {
+            throw new IllegalArgumentException("system property vectorprop.gemm." + name + "=" + value
+                    + ": expected 0 (from the cache sizes) or a size from 1 to 65536");
+        }
+        return value;
+    }
 
     /**
      * The depth of each k panel of a product with this k: KC, or less so that the panels come out even
