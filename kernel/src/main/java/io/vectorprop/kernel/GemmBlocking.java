@@ -42,9 +42,11 @@ final class GemmBlocking {
     /** Columns of the micro-tile. */
     static final int NR = VECTORS_PER_ROW * Lanes.L;
 
-    static final long L1D = cacheBytes(1, 32 << 10), L2 = cacheBytes(2, 1 << 20);
+    /** The sizes /sys reports, 0 where it reports none (read once). */
+    private static final long L1D_READ = cacheBytes(1), L2_READ = cacheBytes(2);
+    static final long L1D = L1D_READ > 0 ? L1D_READ : 32 << 10, L2 = L2_READ > 0 ? L2_READ : 1 << 20;
     /** Where the cache sizes came from, for the one-line report. */
-    static final String CACHE_SOURCE = cacheBytes(1, 0) > 0 && cacheBytes(2, 0) > 0 ? "/sys" : "fallback";
+    static final String CACHE_SOURCE = L1D_READ > 0 && L2_READ > 0 ? "/sys" : "fallback";
 
     static final int KC = asked("kc", Settings.GEMM_KC) > 0 ? Settings.GEMM_KC : kcFor(L1D);
     static final int NC = roundDown(asked("nc", Settings.GEMM_NC) > 0 ? Settings.GEMM_NC : ncFor(L2, KC, NR), NR);
@@ -111,8 +113,8 @@ final class GemmBlocking {
         return Math.max(unit, v / unit * unit);
     }
 
-    /** The data (or unified) cache of this level, in bytes, from sysfs; {@code fallback} if not found. */
-    private static long cacheBytes(int level, long fallback) {
+    /** The data (or unified) cache of this level, in bytes, from sysfs; 0 if not found. */
+    private static long cacheBytes(int level) {
         for (int i = 0; i < 8; i++) {
             Path index = CACHE_DIR.resolve("index" + i);
             String lvl = read(index.resolve("level")), type = read(index.resolve("type")), size = read(index.resolve("size"));
@@ -122,7 +124,7 @@ final class GemmBlocking {
                 if (bytes > 0) return bytes;
             }
         }
-        return fallback;
+        return 0;
     }
 
     /** "48K" → 49152, "2048K", "32M"; 0 when unreadable. */
