@@ -12,6 +12,7 @@ import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
@@ -19,17 +20,18 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Threads;
 import org.openjdk.jmh.annotations.Warmup;
 
-import io.vectorprop.kernel.Activation;
-import io.vectorprop.kernel.Loss;
 import io.vectorprop.kernel.Matrix;
-import io.vectorprop.network.Architecture;
-import io.vectorprop.network.Init;
-import io.vectorprop.network.Network;
 import io.vectorprop.network.Predictor;
 
 /**
  * Prediction latency of the 784-256-128-10 network through the public {@link Predictor} API,
- * {@code Mode.SampleTime} in microseconds (JMH reports the percentiles).
+ * {@code Mode.SampleTime} in microseconds (JMH reports the percentiles), beside ONNX Runtime Java on
+ * the same file: the PyTorch export the tests read ({@link OrtPeer#MODEL}; run from the repository root).
+ *
+ * <p>Batches: {@code predictBatch} and {@code ortPredictBatch} take {@code rows} rows per call (divide
+ * by rows for the cost of a sample). {@code predictBatchMixed} is {@code predictBatch} in a JVM that
+ * also runs single-sample predictions between iterations, as a service does: the two paths share
+ * code, and a JIT profile taken from batches alone could flatter the batch path.
  *
  * <p>Virtual threads: {@code predictOneVirtualThreads} is {@code predictOne} with JMH's benchmark
  * thread itself a virtual thread ({@code -Djmh.executor=VIRTUAL}), the same call on the same predictor,
@@ -44,11 +46,10 @@ import io.vectorprop.network.Predictor;
 @Warmup(iterations = 3, time = 2)
 @Measurement(iterations = 5, time = 1)
 public class InferenceBench {
-    private Network net;
     private Predictor predictor, bf16;
+    private OrtPeer ortOne;
     private Arena arena;
     private MemorySegment inSeg, outSeg;
-    private Matrix batchIn, batchOut;
 
     /** Per-thread arrays, so several threads can share the one predictor. */
     @State(Scope.Thread)
@@ -62,25 +63,63 @@ public class InferenceBench {
         }
     }
 
+    /** {@code rows} rows of inputs, off heap for us and as an array for ONNX Runtime, and its session for that size. */
+    @State(Scope.Thread)
+    public static class Batch {
+        @Param({"16", "64", "256"})
+        public int rows;
+        Arena arena;
+        Matrix in, out;
+        float[] inArray, outArray;
+        OrtPeer ort;
+
+        @Setup(Level.Trial)
+        public void setUp() throws Exception {
+            arena = Arena.ofShared();
+            in = GemmBench.fill(Matrix.allocate(arena, rows, 784), new Random(2));
+            out = Matrix.allocate(arena, rows, 10);
+            inArray = in.toArray();
+            outArray = new float[rows * 10];
+            ort = new OrtPeer(OrtPeer.MODEL, rows, 784, 10);
+        }
+
+        @TearDown(Level.Trial)
+        public void tearDown() throws Exception {
+            ort.close();
+            arena.close();
+        }
+    }
+
+    /** Before every iteration, single-sample predictions on the same predictor (see {@code predictBatchMixed}). */
+    @State(Scope.Thread)
+    public static class SinglesBetween {
+        final float[] in = new float[784], out = new float[10];
+
+        @Setup(Level.Iteration)
+        public void predictSingles(InferenceBench bench) {
+            for (int i = 0; i < 20_000; i++) {
+                in[i % in.length] = i * 1e-4f;
+                bench.predictor.predict(in, out);
+            }
+        }
+    }
+
     @Setup(Level.Trial)
-    public void setUp() {
+    public void setUp() throws Exception {
         BenchSupport.requireSimd("simd");
-        Architecture arch = Architecture.of(new int[] {784, 256, 128, 10}, Activation.RELU, Loss.SOFTMAX_CROSS_ENTROPY);
-        net = Network.create(arch, Init.HE, 1);
-        predictor = Predictor.of(net);
-        bf16 = Predictor.of(net, Predictor.Precision.BF16);
+        predictor = Predictor.load(OrtPeer.MODEL);
+        bf16 = Predictor.load(OrtPeer.MODEL, Predictor.Precision.BF16);
+        ortOne = new OrtPeer(OrtPeer.MODEL, 1, 784, 10);
         arena = Arena.ofShared();
         inSeg = arena.allocate(784 * 4, 64);
         outSeg = arena.allocate(10 * 4, 64);
-        batchIn = GemmBench.fill(Matrix.allocate(arena, 64, 784), new Random(2));
-        batchOut = Matrix.allocate(arena, 64, 10);
     }
 
     @TearDown(Level.Trial)
-    public void tearDown() {
+    public void tearDown() throws Exception {
         predictor.close();
         bf16.close();
-        net.close();
+        ortOne.close();
         arena.close();
     }
 
@@ -96,11 +135,32 @@ public class InferenceBench {
         return outSeg;
     }
 
-    /** 64 samples per call: divide the time by 64 for per-sample cost. */
+    /** {@code rows} samples per call: divide the time by rows for the cost of a sample. */
     @Benchmark
-    public Matrix predictBatch64() {
-        predictor.predict(batchIn, batchOut);
-        return batchOut;
+    public Matrix predictBatch(Batch b) {
+        predictor.predict(b.in, b.out);
+        return b.out;
+    }
+
+    /** {@code predictBatch} with single-sample predictions run between iterations (a service's mix). */
+    @Benchmark
+    public Matrix predictBatchMixed(Batch b, SinglesBetween singles) {
+        predictor.predict(b.in, b.out);
+        return b.out;
+    }
+
+    /** ONNX Runtime on the same rows (see {@link OrtPeer} for its configuration). */
+    @Benchmark
+    public float[] ortPredictBatch(Batch b) {
+        b.ort.predict(b.inArray, b.outArray);
+        return b.outArray;
+    }
+
+    /** ONNX Runtime, one sample. */
+    @Benchmark
+    public float[] ortPredictOne(Buffers b) {
+        ortOne.predict(b.in, b.out);
+        return b.out;
     }
 
     @Benchmark

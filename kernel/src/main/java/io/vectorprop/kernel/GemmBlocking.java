@@ -8,8 +8,11 @@ import java.util.Locale;
 /**
  * Every tunable of the packed GEMM, in one place, fixed when this class initialises: the micro-tile
  * from the CPU's register budget, the block sizes from the cache sizes the OS reports (Linux:
- * {@code /sys/devices/system/cpu/cpu0/cache}; elsewhere, or when unreadable, a fallback of 32 KiB L1d
- * and 1 MiB L2). Each can be overridden by a system property (README, "Settings").
+ * {@code /sys/devices/system/cpu/cpu0/cache}; where a virtual machine hides that directory, glibc's
+ * {@code getconf}, which reads them from the CPU itself; else a fallback of 32 KiB L1d and 1 MiB L2).
+ * Each can be overridden by a system property (README, "Settings"). getconf is worth a process at
+ * start-up: with the fallback, a Zen 5 (48 KiB L1d) in such a VM would run panels of depth 336 instead
+ * of 512, and every extra panel is another pass that reads and writes C.
  *
  * <pre>
  * MR × NR   micro-tile: MR rows of C, NR = VECTORS_PER_ROW · lanes columns
@@ -43,10 +46,15 @@ final class GemmBlocking {
     static final int NR = VECTORS_PER_ROW * Lanes.L;
 
     /** The sizes /sys reports, 0 where it reports none (read once). */
-    private static final long L1D_READ = cacheBytes(1), L2_READ = cacheBytes(2);
-    static final long L1D = L1D_READ > 0 ? L1D_READ : 32 << 10, L2 = L2_READ > 0 ? L2_READ : 1 << 20;
+    private static final long L1D_SYS = cacheBytes(1), L2_SYS = cacheBytes(2);
+    private static final boolean FROM_SYS = L1D_SYS > 0 && L2_SYS > 0;
+    /** {@code getconf}'s L1d and L2, asked only when /sys has no answer; zeros where it has none either. */
+    private static final long[] GETCONF = FROM_SYS ? new long[2] : getconf();
+    private static final boolean FROM_GETCONF = !FROM_SYS && GETCONF[0] > 0 && GETCONF[1] > 0;
+    static final long L1D = FROM_SYS ? L1D_SYS : FROM_GETCONF ? GETCONF[0] : 32 << 10;
+    static final long L2 = FROM_SYS ? L2_SYS : FROM_GETCONF ? GETCONF[1] : 1 << 20;
     /** Where the cache sizes came from, for the one-line report. */
-    static final String CACHE_SOURCE = L1D_READ > 0 && L2_READ > 0 ? "/sys" : "fallback";
+    static final String CACHE_SOURCE = FROM_SYS ? "/sys" : FROM_GETCONF ? "getconf" : "fallback";
 
     static final int KC = asked("kc", Settings.GEMM_KC) > 0 ? Settings.GEMM_KC : kcFor(L1D);
     static final int NC = roundDown(asked("nc", Settings.GEMM_NC) > 0 ? Settings.GEMM_NC : ncFor(L2, KC, NR), NR);
@@ -125,6 +133,46 @@ final class GemmBlocking {
             }
         }
         return 0;
+    }
+
+    /**
+     * L1d and L2 sizes in bytes from {@code getconf -a} (glibc asks the CPU through CPUID), zeros when
+     * it is missing, fails or takes over two seconds.
+     */
+    private static long[] getconf() {
+        try {
+            Process p = new ProcessBuilder("getconf", "-a").redirectErrorStream(true).start();
+            String text;
+            try (var in = p.getInputStream()) {
+                text = new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            }
+            if (!p.waitFor(2, java.util.concurrent.TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                return new long[2];
+            }
+            return parseGetconf(text);
+        } catch (IOException | SecurityException | UnsupportedOperationException e) {
+            return new long[2];
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return new long[2];
+        }
+    }
+
+    /** {@code LEVEL1_DCACHE_SIZE} and {@code LEVEL2_CACHE_SIZE} (bytes) from {@code getconf -a}'s output; 0 where absent. */
+    static long[] parseGetconf(String text) {
+        long[] sizes = new long[2];
+        for (String line : text.split("\n")) {
+            String[] kv = line.trim().split("\s+");
+            if (kv.length != 2) continue;
+            int at = switch (kv[0]) {
+                case "LEVEL1_DCACHE_SIZE" -> 0;
+                case "LEVEL2_CACHE_SIZE" -> 1;
+                default -> -1;
+            };
+            if (at >= 0) sizes[at] = parseSize(kv[1]);
+        }
+        return sizes;
     }
 
     /** "48K" → 49152, "2048K", "32M"; 0 when unreadable. */

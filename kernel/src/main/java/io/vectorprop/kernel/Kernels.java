@@ -92,6 +92,48 @@ public abstract class Kernels {
                                        float beta, Matrix c);
 
     /**
+     * W (out × in, any stride) prepared once for {@link #denseForward}: a copy in the layout this
+     * implementation's GEMM reads, so that repeated products with the same weights skip rearranging them.
+     * Later changes to {@code w} do not reach the copy.
+     */
+    public final PackedWeights packWeights(Matrix w) {
+        alive("packWeights", w);
+        return packWeightsKernel(w);
+    }
+
+    /** Packs checked weights (see {@link #packWeights}). */
+    protected abstract PackedWeights packWeightsKernel(Matrix w);
+
+    /**
+     * The forward pass of a dense layer, {@code out = f(x·Wᵀ + 1·bᵀ)}, with W from {@link #packWeights}
+     * of this implementation: x is B × in, the bias 1 × out, out B × out and only written; on the calling
+     * thread whatever {@link #threads()} says. The bias is added while each tile of the product is still
+     * in cache, then f is applied in one pass over out. Agrees with {@code gemm(N, T, 1, x, W, 0, out)},
+     * {@link #addBias}, {@link #activate} within the GEMM's rounding (and bit for bit where gemm takes the
+     * packed path).
+     */
+    public final void denseForward(Matrix x, PackedWeights w, Matrix bias, Activation f, Matrix out) {
+        alive("denseForward", x, bias, out);
+        if (x.cols() != w.in() || out.cols() != w.out() || out.rows() != x.rows() || bias.rows() != 1 || bias.cols() != w.out()) {
+            throw new IllegalArgumentException("denseForward: x " + x.shape() + ", W " + w.out() + "x" + w.in() + ", bias "
+                    + bias.shape() + ", out " + out.shape() + ": need x Bx" + w.in() + ", bias 1x" + w.out() + " and out Bx" + w.out());
+        }
+        if (!w.packedBy().equals(name())) {
+            throw new IllegalArgumentException("denseForward: " + w + " was packed by the " + w.packedBy()
+                    + " kernels; these are " + name() + " (pack it with the kernels that multiply)");
+        }
+        if (overlaps(out, x) || overlaps(out, bias)) {
+            throw new IllegalArgumentException("denseForward: out overlaps " + (overlaps(out, x) ? "x" : "the bias")
+                    + "; the output must be separate memory");
+        }
+        denseForwardKernel(x, w, bias, out);
+        activate(f, out, out);
+    }
+
+    /** Computes {@code Z = x·Wᵀ + 1·bᵀ} for a checked {@link #denseForward}. */
+    protected abstract void denseForwardKernel(Matrix x, PackedWeights w, Matrix bias, Matrix z);
+
+    /**
      * {@code z = x·Wᵀ} for one sample with bfloat16 weights: {@code x} is 1 × in, {@code w} holds
      * W (out × in), {@code z} is 1 × out and is only written. Each output is accumulated over
      * {@code k = 0 … in−1} in order with fused multiply-adds, in float, from zero: the scalar and the

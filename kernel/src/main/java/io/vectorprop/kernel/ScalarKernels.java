@@ -158,6 +158,25 @@ public final class ScalarKernels extends Kernels {
     }
 
     @Override
+    protected PackedWeights packWeightsKernel(Matrix w) {
+        return new PackedWeights(w.toArray(), w.rows(), w.cols(), 0, name());
+    }
+
+    /** {@code Z[i, j] = Σ_p x[i, p]·W[j, p] + b[j]}, p in order, with W row-major as packed. */
+    @Override
+    protected void denseForwardKernel(Matrix x, PackedWeights w, Matrix bias, Matrix z) {
+        float[] wr = w.data();
+        int in = w.in();
+        for (int i = 0; i < z.rows(); i++) {
+            for (int j = 0; j < z.cols(); j++) {
+                float sum = 0f;
+                for (int p = 0; p < in; p++) sum += x.get(i, p) * wr[j * in + p];
+                z.set(i, j, sum + bias.get(0, j));
+            }
+        }
+    }
+
+    @Override
     protected void vecMatBf16(MemorySegment x, long xo, Bf16Weights w, MemorySegment z, long zo) {
         for (int j = 0; j < w.out(); j++) {
             float acc = 0f;

@@ -49,10 +49,15 @@ final class VectorGemm {
         final float[] packA = new float[MC * KC];
         final float[] packB = new float[KC * NC];
         final float[] scratch = new float[GemmPacking.SCRATCH_FLOATS];
+        /** The bias of the columns of one B panel, zero past its end: the accumulators' start in a dense layer. */
+        final float[] biasRow = new float[NC];
         final MemorySegment tile = arena.allocate((long) MR * NR * Float.BYTES, Matrix.ALIGNMENT);
 
         void free() { arena.close(); }
     }
+
+    /** Where the accumulators of a plain product start: NC zeros (read at the column of the tile within its panel). */
+    private static final float[] ZEROS = new float[NC];
 
     private static final ScratchPool<Workspace> WORKSPACES =
             new ScratchPool<>(2 * Runtime.getRuntime().availableProcessors(), Workspace::new, Workspace::free);
@@ -109,7 +114,7 @@ final class VectorGemm {
                 for (int ic = i0; ic < i1; ic += MC) {
                     int mc = Math.min(MC, i1 - ic);
                     GemmPacking.packA(ta, alpha, a, ic, mc, pc, kc, ws.packA, ws.scratch);
-                    macroKernel(ws, ws.packB, kc, mc, nc, betaHere, c, ic, jc);
+                    macroKernel(ws, ws.packB, 0, kc * NR, ZEROS, kc, mc, nc, betaHere, c, ic, jc);
                 }
             }
         }
@@ -117,6 +122,51 @@ final class VectorGemm {
 
     private static int slivers(int nc) {
         return (nc + NR - 1) / NR;
+    }
+
+    /**
+     * W (out × in) as the B operand of {@code A·Wᵀ}, packed once: sliver {@code s} holds op(B) = Wᵀ
+     * restricted to columns {@code s·NR … s·NR+NR−1} (rows of W) for every step p of k, float (p, j) at
+     * {@code s·in·NR + p·NR + j}, outputs past {@code out} zero. A k panel of depth kc starting at pc is
+     * then the window {@code pc·NR …} of each sliver, so one layout serves every panel depth.
+     */
+    static float[] packWeights(Matrix w) {
+        int out = w.rows(), in = w.cols(), slivers = slivers(out);
+        float[] packed = new float[Math.multiplyExact(slivers * NR, in)];
+        for (int j = 0; j < out; j++) {                 // once per predictor: plain loops, off the Vector API
+            int base = j / NR * in * NR + j % NR;
+            for (int p = 0; p < in; p++) packed[base + p * NR] = w.get(j, p);
+        }
+        return packed;
+    }
+
+    /**
+     * {@code Z = x·Wᵀ + 1·bᵀ} with W packed by {@link #packWeights}, on the calling thread: the packed
+     * path's loops with the B panels read where they already are, the accumulators of the first k panel
+     * starting from the bias. Each element is {@code b + Σ} of the same products as {@link #gemmBlock}
+     * sums for {@code gemm(N, T, 1, x, W, 0, out)}, the bias added first rather than last.
+     */
+    static void denseForward(Matrix x, float[] packedW, Matrix bias, Matrix out) {
+        Workspace ws = WORKSPACES.acquire();
+        try {
+            int m = out.rows(), n = out.cols(), k = x.cols();
+            for (int jc = 0; jc < n; jc += NC) {
+                int nc = Math.min(NC, n - jc);
+                MemorySegment.copy(bias.segment(), FLOAT, (bias.offset() + jc) * Float.BYTES, ws.biasRow, 0, nc);
+                java.util.Arrays.fill(ws.biasRow, nc, NC, 0f);
+                for (int pc = 0, depth = GemmBlocking.panelDepth(k); pc < k; pc += depth) {
+                    int kc = Math.min(depth, k - pc);
+                    for (int ic = 0; ic < m; ic += MC) {
+                        int mc = Math.min(MC, m - ic);
+                        GemmPacking.packA(Transpose.N, 1f, x, ic, mc, pc, kc, ws.packA, ws.scratch);
+                        macroKernel(ws, packedW, jc / NR * k * NR + pc * NR, k * NR, pc == 0 ? ws.biasRow : ZEROS,
+                                kc, mc, nc, pc == 0 ? 0f : 1f, out, ic, jc);
+                    }
+                }
+            }
+        } finally {
+            WORKSPACES.release(ws);
+        }
     }
 
     /**
@@ -156,35 +206,43 @@ final class VectorGemm {
                 for (int chunk; (chunk = team.take(t)) >= 0; ) {
                     int ic = chunk * chunkRows, mc = Math.min(chunkRows, m - ic);
                     GemmPacking.packA(ta, alpha, a, ic, mc, pc, kc, ws.packA, ws.scratch);
-                    macroKernel(ws, team.packB, kc, mc, nc, betaHere, c, ic, jc);
+                    macroKernel(ws, team.packB, 0, kc * NR, ZEROS, kc, mc, nc, betaHere, c, ic, jc);
                 }
                 team.await();                               // the buffer is refilled only when all are done with it
             }
         }
     }
 
-    /** The jr and ir loops: every MR×NR tile of an mc × nc block of C from a packed A block and B panel. */
     /**
      * The ir and jr loops: every MR×NR tile of an mc × nc block of C from a packed A block and B panel.
      * The A sliver (MR × kc) is the one that stays in L1 while the B slivers of the panel stream from
      * L2 past it: a B sliver is NR/MR times wider than an A sliver, so it is the one that would not fit
-     * (see {@link GemmBlocking}).
+     * (see {@link GemmBlocking}). B sliver {@code s} of the panel starts at {@code bBase + s·sliverStride}
+     * of {@code packedB} and holds kc steps of NR floats: a panel packed for this call has its slivers
+     * back to back ({@code sliverStride = kc·NR}); weights packed once ({@link #packWeights}) keep each
+     * sliver whole over all of k, and the panel is a window of it. Tile accumulators start from
+     * {@code init} at the tile's column within the panel (see {@link GemmMicroKernel}).
      */
-    private static void macroKernel(Workspace ws, float[] packedB, int kc, int mc, int nc, float beta, Matrix c, int ic, int jc) {
+    private static void macroKernel(Workspace ws, float[] packedB, int bBase, int sliverStride, float[] init, int kc,
+                                    int mc, int nc, float beta, Matrix c, int ic, int jc) {
         MemorySegment cs = c.segment();
         long cRow = (long) c.stride() * Float.BYTES;
         for (int ir = 0; ir < mc; ir += MR) {
             int mr = Math.min(MR, mc - ir), ai = ir * KC;
             for (int jr = 0; jr < nc; jr += NR) {
-                int nr = Math.min(NR, nc - jr), bi = jr * kc;
+                int nr = Math.min(NR, nc - jr), bi = bBase + jr / NR * sliverStride;
                 if (beta == 0f && mr == MR && nr == NR) {
                     long cOff = (c.offset() + (long) (ic + ir) * c.stride() + jc + jr) * Float.BYTES;
-                    GemmMicroKernel.tile(kc, ws.packA, ai, packedB, bi, cs, cOff, cRow);
+                    GemmMicroKernel.tile(kc, ws.packA, ai, packedB, bi, init, jr, cs, cOff, cRow);
                 } else {
-                    if (nr <= NR / 2 && GemmBlocking.VECTORS_PER_ROW == 4) {    // the last sliver, half empty or more
-                        GemmMicroKernel.tile6x2(kc, ws.packA, ai, packedB, bi, ws.tile, 0, (long) NR * Float.BYTES);
+                    if (nr <= L) {                                               // the last sliver, one vector or less
+                        GemmMicroKernel.tile6x1(kc, ws.packA, ai, packedB, bi, init, jr, ws.tile, 0, (long) NR * Float.BYTES);
+                    } else if (nr <= NR / 2 && GemmBlocking.VECTORS_PER_ROW == 4) {  // the last sliver, half empty or more
+                        GemmMicroKernel.tile6x2(kc, ws.packA, ai, packedB, bi, init, jr, ws.tile, 0, (long) NR * Float.BYTES);
+                    } else if (mr <= 4 && GemmBlocking.VECTORS_PER_ROW == 4) {       // the last rows, 4 or fewer
+                        GemmMicroKernel.tile4x4(kc, ws.packA, ai, packedB, bi, init, jr, ws.tile, 0, (long) NR * Float.BYTES);
                     } else {
-                        GemmMicroKernel.tile(kc, ws.packA, ai, packedB, bi, ws.tile, 0, (long) NR * Float.BYTES);
+                        GemmMicroKernel.tile(kc, ws.packA, ai, packedB, bi, init, jr, ws.tile, 0, (long) NR * Float.BYTES);
                     }
                     writeBack(ws.tile, beta, c, ic + ir, jc + jr, mr, nr);
                 }

@@ -74,6 +74,20 @@ final class VectorKernels extends Kernels {
         }
     }
 
+    /** σ(z) = 1 / (1 + e^(−z)). */
+    private static FloatVector sigmoid(FloatVector z) {
+        return ONE.div(VectorMath.exp(z.neg()).add(1f));
+    }
+
+    /** max(z, 0), which keeps NaN. */
+    private static FloatVector relu(FloatVector z) {
+        return z.max(0f);
+    }
+
+    private static FloatVector leakyRelu(FloatVector z) {
+        return z.max(z.mul(Activation.LEAKY_SLOPE));
+    }
+
     @Override
     protected void activate(Activation f, MemorySegment z, long zo, MemorySegment out, long oo, int n) {
         int bound = S.loopBound(n);
@@ -85,9 +99,8 @@ final class VectorKernels extends Kernels {
                 yield n;
             }
             case SIGMOID -> {
-                for (int i = 0; i < bound; i += L) {            // σ(z) = 1 / (1 + e^(−z))
-                    FloatVector zv = FloatVector.fromMemorySegment(S, z, (zo + i) * Float.BYTES, LE);
-                    ONE.div(VectorMath.exp(zv.neg()).add(1f)).intoMemorySegment(out, (oo + i) * Float.BYTES, LE);
+                for (int i = 0; i < bound; i += L) {
+                    sigmoid(FloatVector.fromMemorySegment(S, z, (zo + i) * Float.BYTES, LE)).intoMemorySegment(out, (oo + i) * Float.BYTES, LE);
                 }
                 yield bound;
             }
@@ -99,16 +112,14 @@ final class VectorKernels extends Kernels {
                 yield bound;
             }
             case RELU -> {
-                for (int i = 0; i < bound; i += L) {            // max(z, 0) keeps NaN
-                    FloatVector zv = FloatVector.fromMemorySegment(S, z, (zo + i) * Float.BYTES, LE);
-                    zv.max(0f).intoMemorySegment(out, (oo + i) * Float.BYTES, LE);
+                for (int i = 0; i < bound; i += L) {
+                    relu(FloatVector.fromMemorySegment(S, z, (zo + i) * Float.BYTES, LE)).intoMemorySegment(out, (oo + i) * Float.BYTES, LE);
                 }
                 yield bound;
             }
             case LEAKY_RELU -> {
                 for (int i = 0; i < bound; i += L) {
-                    FloatVector v = FloatVector.fromMemorySegment(S, z, (zo + i) * Float.BYTES, LE);
-                    v.max(v.mul(Activation.LEAKY_SLOPE)).intoMemorySegment(out, (oo + i) * Float.BYTES, LE);
+                    leakyRelu(FloatVector.fromMemorySegment(S, z, (zo + i) * Float.BYTES, LE)).intoMemorySegment(out, (oo + i) * Float.BYTES, LE);
                 }
                 yield bound;
             }
@@ -188,6 +199,16 @@ final class VectorKernels extends Kernels {
             sum += e;
         }
         scale(1f / sum, out, oo, n);
+    }
+
+    @Override
+    protected PackedWeights packWeightsKernel(Matrix w) {
+        return new PackedWeights(VectorGemm.packWeights(w), w.rows(), w.cols(), VectorGemm.NR, name());
+    }
+
+    @Override
+    protected void denseForwardKernel(Matrix x, PackedWeights w, Matrix bias, Matrix out) {
+        VectorGemm.denseForward(x, w.data(), bias, out);
     }
 
     @Override

@@ -1,5 +1,6 @@
 package io.vectorprop.kernel;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -21,6 +22,17 @@ class GemmBlockingTest {
         assertEquals(0, GemmBlocking.parseSize("garbage"));
         assertEquals(0, GemmBlocking.parseSize(""));
         assertEquals(0, GemmBlocking.parseSize(null));
+    }
+
+    @Test
+    void readsL1dAndL2FromGetconf() {
+        // Lines as glibc's getconf -a prints them on a Zen 5 (values empty where the CPU reports none).
+        String zen5 = "LEVEL1_ICACHE_SIZE                 32768\nLEVEL1_DCACHE_SIZE                 49152\n"
+                + "LEVEL1_DCACHE_ASSOC                12\nLEVEL2_CACHE_SIZE                  1048576\n"
+                + "LEVEL3_CACHE_SIZE                  532676608\nLEVEL4_CACHE_SIZE                  \n";
+        assertArrayEquals(new long[] {48 << 10, 1 << 20}, GemmBlocking.parseGetconf(zen5));
+        assertArrayEquals(new long[] {0, 0}, GemmBlocking.parseGetconf("LEVEL1_DCACHE_SIZE\nLEVEL2_CACHE_SIZE 0\n"));
+        assertArrayEquals(new long[] {0, 0}, GemmBlocking.parseGetconf("getconf: invalid option -- 'a'"));
     }
 
     @Test

@@ -11,6 +11,7 @@ import io.vectorprop.kernel.Bf16Weights;
 import io.vectorprop.kernel.KernelStatus;
 import io.vectorprop.kernel.Kernels;
 import io.vectorprop.kernel.Matrix;
+import io.vectorprop.kernel.PackedWeights;
 import io.vectorprop.kernel.ScratchPool;
 import io.vectorprop.kernel.Transpose;
 import io.vectorprop.model.ModelFiles;
@@ -29,8 +30,12 @@ import io.vectorprop.model.ModelFiles;
  * {@link SwappablePredictor}, which closes the old predictor after its last call.
  */
 public final class Predictor implements AutoCloseable {
-    /** Rows computed together by {@link #predict(Matrix, Matrix)}; larger inputs go in chunks. */
-    public static final int BATCH = 64;
+    /**
+     * Rows computed together by {@link #predict(Matrix, Matrix)}; larger inputs go in chunks. Each chunk
+     * reads every weight once, so larger chunks read them less often per row; 256 rows keep a chunk's
+     * activations (256 × the sum of the layer sizes, 1.2 MB for 784-256-128-10) within reach of L2.
+     */
+    public static final int BATCH = 256;
 
     /** How the weights are stored for prediction. */
     public enum Precision {
@@ -59,8 +64,11 @@ public final class Predictor implements AutoCloseable {
      * at the end, which the dot-product form needs per output; batches keep using W.
      */
     private final Matrix[] transposed;
-    /** The layers as {@link DenseLayer}s over W and b (FP32 only, for batches), else null. */
-    private final DenseLayer[] dense;
+    /**
+     * W of each layer packed once for batches ({@link Kernels#denseForward}; FP32 only, else null): the
+     * weights are constant, so the rearranging a GEMM of A·Wᵀ would otherwise repeat on every call is done here.
+     */
+    private final PackedWeights[] packed;
     /** The bf16 weights of the wide layers (BF16 only), else null. */
     private final Bf16Weights[] bf16;
     static final int TRANSPOSED_MIN_OUT = 32;
@@ -111,10 +119,8 @@ public final class Predictor implements AutoCloseable {
                 transposed[l] = Matrix.allocate(arena, in, out).copyFrom(wt);
             }
         }
-        dense = new DenseLayer[layers];
-        for (int l = 0; l < layers && precision == Precision.FP32; l++) {
-            dense[l] = new DenseLayer(weights[l], biases[l], null, null, arch.activation(l));   // no gradients: inference
-        }
+        packed = new PackedWeights[layers];
+        for (int l = 0; l < layers && precision == Precision.FP32; l++) packed[l] = kernels.packWeights(weights[l]);
         standardization = net.standardization() == null ? null
                 : new StandardizationRows(arena, arch.inputs()).set(net.standardization());
         int capacity = Math.max(2, 2 * Runtime.getRuntime().availableProcessors());
@@ -219,8 +225,13 @@ public final class Predictor implements AutoCloseable {
                     acts = new Matrix[s.acts.length];                // a partial last chunk: views, a few objects
                     for (int l = 0; l < acts.length; l++) acts[l] = s.acts[l].rows(0, rows);
                 }
-                acts[0].copyFrom(rows == in.rows() ? in : in.rows(from, from + rows));
-                forwardBatch(acts);
+                Matrix x = rows == in.rows() ? in : in.rows(from, from + rows);
+                if (standardization != null) {                       // else the input is read in place
+                    acts[0].copyFrom(x);
+                    standardize(acts[0]);
+                    x = acts[0];
+                }
+                forwardBatch(x, acts);
                 (rows == out.rows() ? out : out.rows(from, from + rows)).copyFrom(acts[arch.layers()]);
             }
         } finally {
@@ -263,10 +274,14 @@ public final class Predictor implements AutoCloseable {
         }
     }
 
-    /** A batch (FP32) through all layers: the training forward pass of {@link DenseLayer}, activations in place over Z. */
-    private void forwardBatch(Matrix[] acts) {
-        standardize(acts[0]);
-        for (int l = 0; l < dense.length; l++) dense[l].forward(kernels, acts[l], acts[l + 1], acts[l + 1]);
+    /**
+     * A batch (FP32) through all layers with the packed weights, from {@code x} (standardized already)
+     * into {@code acts[1…L]}: {@code A = f(A_prev·Wᵀ + 1·bᵀ)}, bias and activation applied in the GEMM's write-back.
+     */
+    private void forwardBatch(Matrix x, Matrix[] acts) {
+        for (int l = 0; l < packed.length; l++) {
+            kernels.denseForward(l == 0 ? x : acts[l], packed[l], biases[l], arch.activation(l), acts[l + 1]);
+        }
     }
 
     /** The model's input standardization, {@code x = (x − μ) ⊙ (1/σ)}, on the scratch copy of the input. */
@@ -353,7 +368,7 @@ public final class Predictor implements AutoCloseable {
         if (!arena.scope().isAlive()) throw new IllegalStateException("predict: this predictor has been closed");
     }
 
-    /** Bytes of parameters this predictor holds (weights in their stored precision, biases, transposed copies). */
+    /** Bytes of parameters this predictor holds (weights in their stored precision, biases, transposed and packed copies). */
     public long parameterBytes() {
         long bytes = 0;
         for (int l = 0; l < biases.length; l++) {
@@ -361,6 +376,7 @@ public final class Predictor implements AutoCloseable {
             if (weights[l] != null) bytes += weights[l].size() * Float.BYTES;
             if (transposed[l] != null) bytes += transposed[l].size() * Float.BYTES;
             if (bf16[l] != null) bytes += bf16[l].byteSize();
+            if (packed[l] != null) bytes += packed[l].byteSize();
         }
         return bytes;
     }

@@ -1,0 +1,120 @@
+package io.vectorprop.kernel;
+
+import java.lang.foreign.Arena;
+import java.util.Arrays;
+import java.util.Random;
+
+import org.junit.jupiter.api.Test;
+
+import static io.vectorprop.kernel.TestData.assertClose;
+import static io.vectorprop.kernel.TestData.maxAbs;
+import static io.vectorprop.kernel.TestData.random;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * {@link Kernels#denseForward}: {@code out = f(x·Wᵀ + 1·bᵀ)} with W packed once, against the scalar
+ * reference's unfused sequence (gemm NT, addBias, activate) for every activation and both
+ * implementations; with a zero bias, bit for bit against the SIMD kernels' gemm where it takes the
+ * packed path (the same sums in the same order); out never read; the packed copy independent of W.
+ */
+class PackedWeightsTest {
+    static final Kernels SIMD = SimdMatchesScalarTest.SIMD, SCALAR = Kernels.scalar();
+
+    /**
+     * Rows × outputs × inputs: single rows, the tile's remainders (4-row and one-vector slivers), odd
+     * sizes, several k panels and B panels, the 784-256-128-10 layers at 64 rows.
+     */
+    static final int[][] SHAPES = {{1, 1, 1}, {1, 256, 784}, {2, 10, 128}, {5, 17, 3}, {6, 64, 16}, {7, 65, 33},
+            {13, 129, 100}, {16, 40, 70}, {64, 256, 784}, {64, 128, 256}, {64, 10, 128}, {130, 257, 129}, {257, 1100, 600}};
+
+    @Test
+    void matchesTheReferenceForEveryActivation() {
+        for (Kernels kernels : new Kernels[] {SIMD, SCALAR}) {
+            for (Activation f : Activation.values()) {
+                for (int[] s : SHAPES) {
+                    check(kernels, f, s[0], s[1], s[2], (s[0] + s[1]) % 2 == 1);
+                }
+            }
+        }
+    }
+
+    private static void check(Kernels kernels, Activation f, int m, int n, int k, boolean strided) {
+        try (Arena arena = Arena.ofConfined()) {
+            Random rnd = new Random(m * 31L + n * 7L + k + f.ordinal());
+            Matrix x = random(arena, rnd, m, k, strided), w = random(arena, rnd, n, k, strided);
+            Matrix bias = random(arena, rnd, 1, n, false);
+            Matrix expected = Matrix.allocate(arena, m, n), actual = nans(arena, m, n);
+            SCALAR.gemm(Transpose.N, Transpose.T, 1f, x, w, 0f, expected);
+            SCALAR.addBias(expected, bias);
+            // The GEMM's bound (SimdMatchesScalarTest) for Z; every activation here has a slope of at most 1.
+            double tol = 1e-6 * k * maxAbs(x) * maxAbs(w) + 1e-6 * maxAbs(expected) + 1e-6;
+            SCALAR.activate(f, expected, expected);
+            PackedWeights packed = kernels.packWeights(w);
+            w.copyFrom(new float[n * k]);                     // the copy must not depend on W any more
+            kernels.denseForward(x, packed, bias, f, actual);
+            assertClose(expected, actual, tol, kernels.name() + " denseForward " + f + " " + m + "x" + n + "x" + k
+                    + (strided ? " strided" : ""));
+        }
+    }
+
+    /**
+     * With a zero bias, the same sums as gemm NT's packed path bit for bit, then the same activation
+     * pass. (With a bias the accumulators start from it, so it is added first instead of last: equal to
+     * the unfused sequence within rounding, checked above.)
+     */
+    @Test
+    void sumsAreBitIdenticalToThePackedPathOfGemm() {
+        int checked = 0;
+        for (Activation f : Activation.values()) {
+            for (int[] s : SHAPES) {
+                int m = s[0], n = s[1], k = s[2];
+                if (GemmPath.select(Transpose.N, Transpose.T, m, k) != GemmPath.PACKED) continue;
+                try (Arena arena = Arena.ofConfined()) {
+                    Random rnd = new Random(m + 1000L * n + k);
+                    Matrix x = random(arena, rnd, m, k, false), w = random(arena, rnd, n, k, true);
+                    Matrix zeroBias = Matrix.allocate(arena, 1, n);
+                    Matrix unfused = Matrix.allocate(arena, m, n), fused = Matrix.allocate(arena, m, n);
+                    Kernels one = SIMD.withThreads(1);
+                    one.gemm(Transpose.N, Transpose.T, 1f, x, w, 0f, unfused);
+                    one.activate(f, unfused, unfused);
+                    SIMD.denseForward(x, SIMD.packWeights(w), zeroBias, f, fused);
+                    assertArrayEquals(unfused.toArray(), fused.toArray(), "denseForward vs gemm NT, activate "
+                            + f + " " + m + "x" + n + "x" + k);
+                    checked++;
+                }
+            }
+        }
+        assertTrue(checked >= 4 * Activation.values().length, "cases on the packed path: " + checked);
+    }
+
+    @Test
+    void refusesWrongShapesAndAnotherImplementationsPacking() {
+        try (Arena arena = Arena.ofConfined()) {
+            Random rnd = new Random(1);
+            Matrix w = random(arena, rnd, 10, 20, false), bias = Matrix.allocate(arena, 1, 10);
+            PackedWeights simdPacked = SIMD.packWeights(w), scalarPacked = SCALAR.packWeights(w);
+            assertEquals(10, simdPacked.out());
+            assertEquals(20, simdPacked.in());
+            var e = assertThrows(IllegalArgumentException.class, () -> SIMD.denseForward(Matrix.allocate(arena, 3, 21),
+                    simdPacked, bias, Activation.RELU, Matrix.allocate(arena, 3, 10)));
+            assertTrue(e.getMessage().contains("x 3x21") && e.getMessage().contains("W 10x20"), e.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> SIMD.denseForward(Matrix.allocate(arena, 3, 20),
+                    simdPacked, bias, Activation.RELU, Matrix.allocate(arena, 4, 10)));
+            e = assertThrows(IllegalArgumentException.class, () -> SIMD.denseForward(Matrix.allocate(arena, 3, 20),
+                    simdPacked, Matrix.allocate(arena, 1, 11), Activation.RELU, Matrix.allocate(arena, 3, 10)));
+            assertTrue(e.getMessage().contains("bias 1x11"), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> SIMD.denseForward(Matrix.allocate(arena, 3, 20),
+                    scalarPacked, bias, Activation.RELU, Matrix.allocate(arena, 3, 10)));
+            assertTrue(e.getMessage().contains("packed by the scalar kernels"), e.getMessage());
+        }
+    }
+
+    private static Matrix nans(Arena arena, int rows, int cols) {
+        float[] fill = new float[rows * cols];
+        Arrays.fill(fill, Float.NaN);
+        return Matrix.allocate(arena, rows, cols).copyFrom(fill);
+    }
+}
