@@ -21,6 +21,7 @@ import org.openjdk.jmh.annotations.Threads;
 import org.openjdk.jmh.annotations.Warmup;
 
 import io.vectorprop.kernel.Matrix;
+import io.vectorprop.network.BatchingPredictor;
 import io.vectorprop.network.Predictor;
 
 /**
@@ -47,6 +48,7 @@ import io.vectorprop.network.Predictor;
 @Measurement(iterations = 5, time = 1)
 public class InferenceBench {
     private Predictor predictor, bf16;
+    private BatchingPredictor batching;
     private OrtPeer ortOne;
     private Arena arena;
     private MemorySegment inSeg, outSeg;
@@ -110,6 +112,7 @@ public class InferenceBench {
         predictor = Predictor.load(OrtPeer.MODEL);
         bf16 = Predictor.load(OrtPeer.MODEL, Predictor.Precision.BF16);
         ortOne = new OrtPeer(OrtPeer.MODEL, 1, 784, 10);
+        batching = new BatchingPredictor(predictor, 64);
         arena = Arena.ofShared();
         inSeg = arena.allocate(784 * 4, 64);
         outSeg = arena.allocate(10 * 4, 64);
@@ -117,6 +120,7 @@ public class InferenceBench {
 
     @TearDown(Level.Trial)
     public void tearDown() throws Exception {
+        batching.close();
         predictor.close();
         bf16.close();
         ortOne.close();
@@ -188,6 +192,13 @@ public class InferenceBench {
         Thread t = Thread.ofVirtual().start(() -> { });
         t.join();
         return t;
+    }
+
+    /** One caller through {@link BatchingPredictor} (maxBatch 64): every call a batch of one; compare with predictOne. */
+    @Benchmark
+    public float[] predictOneBatching(Buffers b) throws InterruptedException {
+        batching.predict(b.in, b.out);
+        return b.out;
     }
 
     /** bfloat16 weights for the 784→256 and 256→128 layers, fp32 for the 10 outputs. */
