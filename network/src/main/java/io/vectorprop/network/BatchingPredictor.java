@@ -57,8 +57,9 @@ public final class BatchingPredictor implements AutoCloseable {
         void predictBatch(Matrix in, Matrix out);
     }
 
-    private final Predictor predictor;
     private final Forward forward;
+    private final Architecture architecture;
+    private final String over;
     private final int maxBatch, parallelism, queueCapacity, inputs, outputs;
     private final long timeoutNanos;
 
@@ -115,7 +116,7 @@ public final class BatchingPredictor implements AutoCloseable {
     }
 
     /**
-     * Batches of at most {@code maxBatch} rows, one running per available processor, at most 1,024
+     * Batches of at most {@code maxBatch} rows, one running per available processor, at most 16,384
      * requests waiting, no timeout.
      */
     public BatchingPredictor(Predictor predictor, int maxBatch) {
@@ -123,36 +124,55 @@ public final class BatchingPredictor implements AutoCloseable {
     }
 
     private BatchingPredictor(Builder b, Forward forward) {
-        if (b.predictor == null) throw new IllegalArgumentException("BatchingPredictor: predictor is null");
-        this.predictor = b.predictor;
-        this.forward = forward != null ? forward : new Forward() {
-            @Override public void predictOne(float[] in, float[] out) { predictor.predict(in, out); }
-
-            @Override public void predictBatch(Matrix in, Matrix out) { predictor.predict(in, out); }
-        };
+        this.forward = forward != null ? forward : b.forward;
+        this.architecture = b.architecture;
+        this.over = b.over;
         this.maxBatch = b.maxBatch;
         this.parallelism = b.parallelism;
         this.queueCapacity = b.queueCapacity;
         this.timeoutNanos = b.timeout == null ? 0 : b.timeout.toNanos();
-        this.inputs = predictor.architecture().inputs();
-        this.outputs = predictor.architecture().outputs();
+        this.inputs = architecture.inputs();
+        this.outputs = architecture.outputs();
         this.queue = new ArrayDeque<>(queueCapacity);
         for (int i = 0; i < parallelism; i++) spareBuffers.push(new BatchBuffers(arena, maxBatch, inputs, outputs));
     }
 
-    /** Options, each checked when set; {@link Builder#build()} makes the batching predictor. */
+    /** Batches through {@code predictor}; options, each checked when set; {@link Builder#build()} makes it. */
     public static Builder builder(Predictor predictor) {
-        return new Builder(predictor);
+        if (predictor == null) throw new IllegalArgumentException("BatchingPredictor: predictor is null");
+        return new Builder(new Forward() {
+            @Override public void predictOne(float[] in, float[] out) { predictor.predict(in, out); }
+
+            @Override public void predictBatch(Matrix in, Matrix out) { predictor.predict(in, out); }
+        }, predictor.architecture(), predictor.toString());
+    }
+
+    /**
+     * Batches through whichever predictor {@code model} holds when each batch runs (each batch runs
+     * wholly on one model, see {@link SwappablePredictor}), so a service can replace its model without
+     * failing a call. A model swapped in must take and give as many values as the first.
+     */
+    public static Builder builder(SwappablePredictor model) {
+        if (model == null) throw new IllegalArgumentException("BatchingPredictor: model is null");
+        return new Builder(new Forward() {
+            @Override public void predictOne(float[] in, float[] out) { model.predict(in, out); }
+
+            @Override public void predictBatch(Matrix in, Matrix out) { model.predict(in, out); }
+        }, model.current().architecture(), "a swappable model");
     }
 
     /** The options of a {@link BatchingPredictor}. Not thread-safe; use it on one thread. */
     public static final class Builder {
-        private final Predictor predictor;
-        private int maxBatch = 64, parallelism = Runtime.getRuntime().availableProcessors(), queueCapacity = 1024;
+        private final Forward forward;
+        private final Architecture architecture;
+        private final String over;
+        private int maxBatch = 64, parallelism = Runtime.getRuntime().availableProcessors(), queueCapacity = 16_384;
         private Duration timeout;
 
-        private Builder(Predictor predictor) {
-            this.predictor = predictor;
+        private Builder(Forward forward, Architecture architecture, String over) {
+            this.forward = forward;
+            this.architecture = architecture;
+            this.over = over;
         }
 
         /** Most rows in one batch (default 64); 1 turns batching off. */
@@ -173,7 +193,10 @@ public final class BatchingPredictor implements AutoCloseable {
             return this;
         }
 
-        /** Most requests waiting for a batch (default 1,024); a call that finds it full fails at once. */
+        /**
+         * Most requests waiting for a batch (default 16,384: about 40 ms of the most that 784-256-128-10
+         * sustains on two cores); a call that finds it full fails at once.
+         */
         public Builder queueCapacity(int requests) {
             if (requests < 1 || requests > 1 << 24) {
                 throw new IllegalArgumentException("BatchingPredictor: queueCapacity " + requests + " must be from 1 to 16777216");
@@ -212,11 +235,11 @@ public final class BatchingPredictor implements AutoCloseable {
     public void predict(float[] input, float[] output) throws InterruptedException {
         if (input.length != inputs || output.length != outputs) {
             throw new IllegalArgumentException("BatchingPredictor.predict: input of " + input.length + " and output of "
-                    + output.length + " floats; the network " + predictor.architecture().sizesText() + " needs " + inputs
+                    + output.length + " floats; the network " + architecture.sizesText() + " needs " + inputs
                     + " and " + outputs);
         }
         Request r;
-        boolean runs;
+        boolean runs, busy;
         lock.lock();
         try {
             if (closed) throw new IllegalStateException("BatchingPredictor.predict: closed");
@@ -235,12 +258,13 @@ public final class BatchingPredictor implements AutoCloseable {
             runs = running < parallelism;
             if (runs) running++;
             r.promoted = runs;                             // its caller holds a role: none may be handed to it
+            busy = running > 1 || queue.size() > 1;
         } finally {
             lock.unlock();
         }
         try {
             if (runs) {
-                runBatches(r);
+                runBatches(r, busy);
             } else {
                 awaitOrRun(r);
             }
@@ -255,7 +279,7 @@ public final class BatchingPredictor implements AutoCloseable {
         long deadline = timeoutNanos == 0 ? 0 : System.nanoTime() + timeoutNanos;
         while (true) {
             if (r.promoted) {
-                runBatches(r);
+                runBatches(r, true);
                 if (Thread.interrupted()) throw new InterruptedException("BatchingPredictor.predict: interrupted");
                 return;
             }
@@ -286,7 +310,7 @@ public final class BatchingPredictor implements AutoCloseable {
     private void awaitTaken(Request r) {
         while (true) {
             if (r.promoted) {
-                runBatches(r);
+                runBatches(r, true);
                 return;
             }
             if (answered(r)) return;
@@ -303,7 +327,7 @@ public final class BatchingPredictor implements AutoCloseable {
     private boolean answered(Request r) {
         int state = r.state;
         if (state != Request.DONE && state != Request.FAILED) return false;
-        if (r.promoted) runBatches(r);                     // returns at once: r is answered
+        if (r.promoted) runBatches(r, false);              // returns at once: r is answered
         return true;
     }
 
@@ -322,9 +346,10 @@ public final class BatchingPredictor implements AutoCloseable {
 
     /**
      * Holds one role: runs batches of queued requests until r is answered, then hands the role to the
-     * first queued caller that has none, or gives it up when nobody waits.
+     * first queued caller that has none, or gives it up when nobody waits. {@code busy}: other batches
+     * run or others wait, so callers may be about to queue (see the yield below).
      */
-    private void runBatches(Request r) {
+    private void runBatches(Request r, boolean busy) {
         BatchBuffers b;
         lock.lock();
         try {
@@ -332,12 +357,13 @@ public final class BatchingPredictor implements AutoCloseable {
         } finally {
             lock.unlock();
         }
-        while (true) {
-            // Let the callers that are ready to run queue their requests first: on a busy machine the
-            // callers answered by the last batch are runnable but have not had a core yet, and a batch
-            // drained before they queue would hold only what was already there (with 64 virtual
-            // threads on 2 cores, about one request). With nothing else runnable this returns at once.
-            Thread.yield();
+        for (boolean first = true; ; first = false) {
+            // When busy, let the callers that are ready to run queue their requests first: the callers
+            // answered by the last batch are runnable but may not have had a core yet, and a batch
+            // drained before they queue holds only what was already there (with 64 virtual threads on
+            // 2 cores, about one request). A lone caller on an idle predictor does not yield: for a
+            // virtual thread a yield is a trip through the scheduler, which a batch of one need not pay.
+            if ((busy || !first) && r.state == Request.QUEUED) Thread.yield();   // not once r is answered
             int n = 0;
             lock.lock();
             try {
@@ -437,7 +463,8 @@ public final class BatchingPredictor implements AutoCloseable {
         }
     }
 
-    public Predictor predictor() { return predictor; }
+    /** The network's shape (of the first model, for a swappable one). */
+    public Architecture architecture() { return architecture; }
 
     public int maxBatch() { return maxBatch; }
 
@@ -471,6 +498,6 @@ public final class BatchingPredictor implements AutoCloseable {
     @Override
     public String toString() {
         return "BatchingPredictor (maxBatch " + maxBatch + ", parallelism " + parallelism + ", queueCapacity "
-                + queueCapacity + (timeoutNanos == 0 ? "" : ", timeout " + Duration.ofNanos(timeoutNanos)) + ") over " + predictor;
+                + queueCapacity + (timeoutNanos == 0 ? "" : ", timeout " + Duration.ofNanos(timeoutNanos)) + ") over " + over;
     }
 }
