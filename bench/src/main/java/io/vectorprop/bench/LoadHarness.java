@@ -49,7 +49,8 @@ import io.vectorprop.network.Predictor;
  *
  * <pre>java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -cp bench/target/benchmarks.jar \
  *     io.vectorprop.bench.LoadHarness [--engines predictor,batching,ort] [--rates 20000,50000,...] [--seconds 2]
- *     [--arrivals fixed|poisson] [--closed 64] [--model FILE.onnx] [--url http://127.0.0.1:8080] [--out bench/results]</pre>
+ *     [--arrivals fixed|poisson] [--closed 64] [--model FILE.onnx] [--url http://127.0.0.1:8080] [--out bench/results]
+ *     [--tag NAME]   (files bench/results/DATE-load[-NAME].md, .json, .png)</pre>
  */
 public final class LoadHarness {
     private LoadHarness() {}
@@ -76,7 +77,7 @@ public final class LoadHarness {
 
     public static void main(String[] args) throws Exception {
         Path model = OrtPeer.MODEL, out = Path.of("bench/results");
-        String engines = "predictor,batching,ort", url = "http://127.0.0.1:8080", arrivals = "poisson";
+        String engines = "predictor,batching,ort", url = "http://127.0.0.1:8080", arrivals = "poisson", tag = "";
         double seconds = 2;
         int closedThreads = 64, maxInFlight = 100_000;
         double[] rates = {20_000, 50_000, 100_000, 150_000, 200_000, 300_000, 400_000, 600_000, 800_000};
@@ -94,8 +95,9 @@ public final class LoadHarness {
                 case "--model" -> model = Path.of(v);
                 case "--url" -> url = v;
                 case "--out" -> out = Path.of(v);
+                case "--tag" -> tag = "-" + v;
                 default -> throw new IllegalArgumentException("LoadHarness: unknown option " + a
-                        + " (--engines, --rates, --seconds, --arrivals, --closed, --max-in-flight, --model, --url, --out)");
+                        + " (--engines, --rates, --seconds, --arrivals, --closed, --max-in-flight, --model, --url, --out, --tag)");
             }
         }
         if (!arrivals.equals("fixed") && !arrivals.equals("poisson")) {
@@ -122,7 +124,7 @@ public final class LoadHarness {
                 steps.add(closedLoop(engine, closedThreads, seconds, inputs));
             }
         }
-        write(steps, out, cpu, arrivals, seconds, closedThreads);
+        write(steps, out, tag, cpu, arrivals, seconds, closedThreads);
     }
 
     static Engine open(String name, Path model, String url) throws Exception {
@@ -304,9 +306,10 @@ public final class LoadHarness {
                 s.dropped() + s.failed() > 0 ? "  (dropped " + s.dropped() + ", failed " + s.failed() + ")" : "");
     }
 
-    static void write(List<Step> steps, Path dir, String cpu, String arrivals, double seconds, int closed) throws IOException {
+    static void write(List<Step> steps, Path dir, String tag, String cpu, String arrivals, double seconds, int closed)
+            throws IOException {
         Files.createDirectories(dir);
-        String base = LocalDate.now() + "-load";
+        String base = LocalDate.now() + "-load" + tag;
         StringBuilder md = new StringBuilder("Open-loop load, " + LocalDate.now() + ": " + cpu + ", "
                 + Runtime.getRuntime().availableProcessors() + " processors, JDK " + Runtime.version() + "; "
                 + arrivals + " arrivals, " + seconds + " s per step, one virtual thread per request, latency from each request's"
