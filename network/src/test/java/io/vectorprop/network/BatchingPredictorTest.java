@@ -143,6 +143,17 @@ class BatchingPredictorTest {
         return t;
     }
 
+    /** Starts a call (input 2) on a virtual thread; what it throws, if anything, goes to {@code seen}. */
+    static Thread queueCall(BatchingPredictor batching, AtomicReference<Throwable> seen) {
+        return Thread.ofVirtual().start(() -> {
+            try {
+                batching.predict(input(784, 2), new float[10]);
+            } catch (Throwable e) {
+                seen.set(e);
+            }
+        });
+    }
+
     static void awaitCalls(BatchingPredictor batching, long calls) {
         while (batching.stats().calls() < calls) Thread.onSpinWait();
     }
@@ -202,13 +213,7 @@ class BatchingPredictorTest {
             float[] firstOut = new float[10];
             Thread first = holdFirstBatch(batching, gate, firstOut);
             AtomicReference<Throwable> seen = new AtomicReference<>();
-            Thread queued = Thread.ofVirtual().start(() -> {
-                try {
-                    batching.predict(input(784, 2), new float[10]);
-                } catch (Throwable e) {
-                    seen.set(e);
-                }
-            });
+            Thread queued = queueCall(batching, seen);
             awaitCalls(batching, 2);
             queued.interrupt();
             queued.join();
@@ -247,13 +252,7 @@ class BatchingPredictorTest {
         float[] firstOut = new float[10];
         Thread first = holdFirstBatch(batching, gate, firstOut);
         AtomicReference<Throwable> seen = new AtomicReference<>();
-        Thread queued = Thread.ofVirtual().start(() -> {
-            try {
-                batching.predict(input(784, 2), new float[10]);
-            } catch (Throwable e) {
-                seen.set(e);
-            }
-        });
+        Thread queued = queueCall(batching, seen);
         awaitCalls(batching, 2);
         Thread closing = Thread.ofVirtual().start(batching::close);
         queued.join();                                   // failed by close while the first batch is still held
