@@ -121,7 +121,9 @@ public final class LoadHarness {
                     if (short2 == 2) break;
                 }
                 steps.add(openLoop(engine, "half saturation", saturation / 2, seconds, arrivals, inputs, maxInFlight));
-                steps.add(closedLoop(engine, closedThreads, seconds, inputs));
+                Step closed = closedLoop(engine, closedThreads, seconds, inputs);
+                print(closed);
+                steps.add(closed);
             }
         }
         write(steps, out, tag, cpu, arrivals, seconds, closedThreads);
@@ -295,7 +297,6 @@ public final class LoadHarness {
         Step s = new Step(engine.name(), "closed loop, " + threads + " virtual threads", Double.NaN, calls.get() / span,
                 calls.get(), 0, failed.get(), h.getValueAtPercentile(50) / 1e3, h.getValueAtPercentile(99) / 1e3,
                 h.getValueAtPercentile(99.9) / 1e3, h.getMaxValue() / 1e3);
-        if (threads != 8) print(s);
         return s;
     }
 

@@ -55,7 +55,7 @@ public final class Predictor implements AutoCloseable {
     private final Kernels kernels;
     private final Precision precision;
     private final Arena arena = Arena.ofShared();
-    /** W (out × in) per layer; null for the layers held in bf16. */
+    /** W (out × in) of the layers with fewer than {@link #TRANSPOSED_MIN_OUT} outputs (the others keep Wᵀ), else null. */
     private final Matrix[] weights;
     private final Matrix[] biases;
     /**
@@ -101,6 +101,7 @@ public final class Predictor implements AutoCloseable {
         biases = new Matrix[layers];
         transposed = new Matrix[layers];
         bf16 = new Bf16Weights[layers];
+        packed = new PackedWeights[layers];
         for (int l = 0; l < layers; l++) {
             int out = arch.size(l + 1), in = arch.size(l);
             biases[l] = Matrix.allocate(arena, 1, out).copyFrom(net.bias(l).toArray());
@@ -109,18 +110,18 @@ public final class Predictor implements AutoCloseable {
                 bf16[l] = Bf16Weights.of(arena, net.weight(l));
                 continue;
             }
-            weights[l] = Matrix.allocate(arena, out, in);
-            weights[l].copyFrom(net.weight(l));
-            if (wide) {
-                float[] w = weights[l].toArray(), wt = new float[w.length];
+            if (precision == Precision.FP32) packed[l] = kernels.packWeights(net.weight(l));
+            if (wide) {                                      // single samples read Wᵀ, batches the packed copy
+                float[] w = net.weight(l).toArray(), wt = new float[w.length];
                 for (int j = 0; j < out; j++) {
                     for (int k = 0; k < in; k++) wt[k * out + j] = w[j * in + k];
                 }
                 transposed[l] = Matrix.allocate(arena, in, out).copyFrom(wt);
+            } else {                                         // narrow layers' single samples read W itself
+                weights[l] = Matrix.allocate(arena, out, in);
+                weights[l].copyFrom(net.weight(l));
             }
         }
-        packed = new PackedWeights[layers];
-        for (int l = 0; l < layers && precision == Precision.FP32; l++) packed[l] = kernels.packWeights(weights[l]);
         standardization = net.standardization() == null ? null
                 : new StandardizationRows(arena, arch.inputs()).set(net.standardization());
         int capacity = Math.max(2, 2 * Runtime.getRuntime().availableProcessors());

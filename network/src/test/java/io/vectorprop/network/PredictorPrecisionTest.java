@@ -70,7 +70,7 @@ class PredictorPrecisionTest {
                 for (int i = 0; i < x.length; i++) x[i] = rnd.nextFloat();
                 try (Predictor fp32 = Predictor.of(net); Predictor bf16 = Predictor.of(net, Predictor.Precision.BF16)) {
                     assertEquals(Predictor.Precision.BF16, bf16.precision());
-                    assertTrue(bf16.parameterBytes() < fp32.parameterBytes() / 2,      // fp32 keeps W and Wᵀ of wide layers
+                    assertTrue(bf16.parameterBytes() < fp32.parameterBytes() / 2,      // fp32 keeps Wᵀ and the packed W of wide layers
                             "bf16 " + bf16.parameterBytes() + " bytes vs fp32 " + fp32.parameterBytes());
                     Matrix in = Matrix.of(arena, rows, 50, x), batchOut = Matrix.allocate(arena, rows, 4);
                     bf16.predict(in, batchOut);
