@@ -4,9 +4,18 @@ package io.vectorprop.kernel;
  * Activation functions {@code a = f(z)}. All but {@link #SOFTMAX} act element by element and have a
  * fused backward kernel {@code δ = g ⊙ f'(z)}. SOFTMAX acts on whole rows; its derivative is only
  * used fused with cross-entropy (BP1 becomes {@code Δ = A − Y}).
+ *
+ * <p>{@link #GELU}, {@link #GELU_TANH} and {@link #SILU} are PyTorch's {@code nn.GELU()},
+ * {@code nn.GELU(approximate='tanh')} and {@code nn.SiLU()}.
  */
 public enum Activation {
-    IDENTITY, SIGMOID, TANH, RELU, LEAKY_RELU, SOFTMAX;
+    IDENTITY, SIGMOID, TANH, RELU, LEAKY_RELU, SOFTMAX,
+    /** {@code z·Φ(z) = ½·z·(1 + erf(z/√2))}, Φ the standard normal distribution function. */
+    GELU,
+    /** GELU's tanh approximation {@code ½·z·(1 + tanh(√(2/π)·(z + 0.044715·z³)))}. */
+    GELU_TANH,
+    /** SiLU (swish) {@code z·σ(z)}. */
+    SILU;
 
     /** Slope of {@link #LEAKY_RELU} for negative inputs. */
     public static final float LEAKY_SLOPE = 0.01f;
@@ -19,11 +28,12 @@ public enum Activation {
         String key = name.trim().toUpperCase(java.util.Locale.ROOT).replace('-', '_');
         if (key.equals("LEAKYRELU")) key = "LEAKY_RELU";
         if (key.equals("LINEAR")) key = "IDENTITY";
+        if (key.equals("SWISH")) key = "SILU";
         try {
             return valueOf(key);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("unknown activation '" + name
-                    + "' (expected identity, sigmoid, tanh, relu, leaky-relu or softmax)");
+                    + "' (expected identity, sigmoid, tanh, relu, leaky-relu, gelu, gelu-tanh, silu or softmax)");
         }
     }
 

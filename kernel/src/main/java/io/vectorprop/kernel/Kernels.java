@@ -225,6 +225,83 @@ public abstract class Kernels {
         }
     }
 
+    // ---------------------------------------------------------------- layer normalization
+
+    /**
+     * Layer normalization of each row {@code r} (Ba, Kiros and Hinton 2016; PyTorch's {@code nn.LayerNorm}
+     * over the last dimension): {@code out[r] = (x[r] − μ_r)·ρ_r ⊙ γ + β} with μ_r the row's mean,
+     * σ²_r its biased variance ({@code Σ(x − μ)²/n}) and {@code ρ_r = 1/√(σ²_r + ε)}.
+     *
+     * @param gamma, beta 1 × cols: the learned scale and shift
+     * @param epsilon     added to the variance, finite and > 0 (PyTorch's default is 1e-5)
+     * @param out         rows × cols; may be the same view as x
+     * @param stats       rows × 2 receiving (μ_r, ρ_r) for {@link #layerNormBackward}, or null (inference)
+     */
+    public final void layerNorm(Matrix x, Matrix gamma, Matrix beta, float epsilon, Matrix out, Matrix stats) {
+        sameShape("layerNorm", x, out);
+        featureRow("layerNorm", "gamma", gamma, x);
+        featureRow("layerNorm", "beta", beta, x);
+        if (!(epsilon > 0) || !Float.isFinite(epsilon)) {
+            throw new IllegalArgumentException("layerNorm: epsilon " + epsilon + " must be finite and > 0");
+        }
+        if (stats != null) rowStats("layerNorm", stats, x);
+        if (overlaps(out, gamma) || overlaps(out, beta)) {
+            throw new IllegalArgumentException("layerNorm: the output " + out.shape() + " overlaps gamma or beta");
+        }
+        for (int r = 0; r < x.rows(); r++) {
+            layerNormRow(x.segment(), row(x, r), gamma.segment(), gamma.offset(), beta.segment(), beta.offset(), epsilon,
+                    out.segment(), row(out, r), x.cols(), stats == null ? null : stats.segment(), stats == null ? 0 : row(stats, r));
+        }
+    }
+
+    /**
+     * Backward of {@link #layerNorm}, given {@code g = ∂C/∂out}, the forward input {@code x} and its
+     * {@code stats}: with {@code x̂ = (x − μ)·ρ} and {@code ĝ = g ⊙ γ} per row,
+     * {@code dx = ρ·(ĝ − mean(ĝ) − x̂·mean(ĝ ⊙ x̂))}, and over the rows
+     * {@code dGamma = α·Σ g ⊙ x̂}, {@code dBeta = α·Σ g} (overwritten; α is 1/B for a batch mean).
+     * {@code dx} may be the same view as {@code g}.
+     */
+    public final void layerNormBackward(Matrix x, Matrix stats, Matrix gamma, Matrix g, Matrix dx, float alpha,
+                                        Matrix dGamma, Matrix dBeta) {
+        sameShape("layerNormBackward", x, g, dx);
+        rowStats("layerNormBackward", stats, x);
+        featureRow("layerNormBackward", "gamma", gamma, x);
+        featureRow("layerNormBackward", "dGamma", dGamma, x);
+        featureRow("layerNormBackward", "dBeta", dBeta, x);
+        finite("layerNormBackward", alpha, 0f);
+        if (overlaps(dGamma, dBeta) || overlaps(dx, dGamma) || overlaps(dx, dBeta) || overlaps(dx, stats)
+                || overlaps(dx, gamma) || overlaps(dGamma, gamma) || overlaps(dBeta, gamma)) {
+            throw new IllegalArgumentException("layerNormBackward: dx " + dx.shape() + ", dGamma and dBeta must not overlap"
+                    + " each other, gamma or the stats");
+        }
+        dGamma.fill(0f);
+        dBeta.fill(0f);
+        for (int r = 0; r < x.rows(); r++) {
+            long s = row(stats, r);
+            layerNormBackwardRow(x.segment(), row(x, r), stats.segment().getAtIndex(Matrix.FLOAT, s),
+                    stats.segment().getAtIndex(Matrix.FLOAT, s + 1), gamma.segment(), gamma.offset(), g.segment(), row(g, r),
+                    dx.segment(), row(dx, r), dGamma.segment(), dGamma.offset(), dBeta.segment(), dBeta.offset(), x.cols());
+        }
+        scale(alpha, dGamma.segment(), dGamma.offset(), dGamma.cols());
+        scale(alpha, dBeta.segment(), dBeta.offset(), dBeta.cols());
+    }
+
+    private static void featureRow(String op, String name, Matrix v, Matrix x) {
+        alive(op, v);
+        if (v.rows() != 1 || v.cols() != x.cols()) {
+            throw new IllegalArgumentException(op + ": " + name + " " + v.shape() + " must be 1x" + x.cols() + " for " + x.shape());
+        }
+    }
+
+    private static void rowStats(String op, Matrix stats, Matrix x) {
+        alive(op, stats);
+        if (stats.rows() != x.rows() || stats.cols() != 2) {
+            throw new IllegalArgumentException(op + ": stats " + stats.shape() + " must be " + x.rows() + "x2 (mean, 1/std per row) for "
+                    + x.shape());
+        }
+        if (overlaps(stats, x)) throw new IllegalArgumentException(op + ": stats overlap the input " + x.shape());
+    }
+
     /** Bias broadcast {@code Z += 1·bᵀ}: adds the {@code 1 × cols} vector {@code bias} to every row of {@code z}. */
     public final void addBias(Matrix z, Matrix bias) {
         alive("addBias", z, bias);
@@ -428,6 +505,15 @@ public abstract class Kernels {
     /** {@code out[i] = g[i]·f'(z[i])}. */
     protected abstract void activationBackward(Activation f, MemorySegment z, long zo, MemorySegment g, long go,
                                                MemorySegment out, long oo, int n);
+
+    /** One row of {@link #layerNorm}; {@code stats} (may be null) receives μ at {@code so} and ρ at {@code so + 1}. */
+    protected abstract void layerNormRow(MemorySegment x, long xo, MemorySegment gamma, long go, MemorySegment beta, long bo,
+                                         float epsilon, MemorySegment out, long oo, int n, MemorySegment stats, long so);
+
+    /** One row of {@link #layerNormBackward}: writes dx, adds g ⊙ x̂ into dGamma and g into dBeta. */
+    protected abstract void layerNormBackwardRow(MemorySegment x, long xo, float mean, float rstd, MemorySegment gamma, long go,
+                                                 MemorySegment g, long gOff, MemorySegment dx, long dxo, MemorySegment dGamma,
+                                                 long dgo, MemorySegment dBeta, long dbo, int n);
 
     /** Softmax of one row of n floats. */
     protected abstract void softmaxRow(MemorySegment z, long zo, MemorySegment out, long oo, int n);

@@ -35,8 +35,38 @@ public final class ScalarKernels extends Kernels {
             case TANH -> (float) Math.tanh(z);
             case RELU -> Math.max(z, 0f);                    // Math.max keeps NaN a NaN
             case LEAKY_RELU -> Math.max(z, Activation.LEAKY_SLOPE * z); // slope < 1
+            case GELU -> (float) (Math.max(z, -VectorMath.GELU_FLAT) * normalCdf(geluFlat(z)));
+            case GELU_TANH -> (float) (0.5 * Math.max(z, -VectorMath.GELU_FLAT) * (1 + Math.tanh(geluTanhInner(geluFlat(z)))));
+            case SILU -> {
+                double c = Math.max(z, -VectorMath.SILU_FLAT);
+                yield (float) (c / (1.0 + Math.exp(-c)));
+            }
             case SOFTMAX -> throw new IllegalArgumentException("softmax is not element-wise");
         };
+    }
+
+    /**
+     * Φ(z), the standard normal distribution function, as ½·erfc(|z|/√2) from Abramowitz and Stegun
+     * 7.1.26 (absolute error ≤ 1.5e-7, below fp32's resolution of GELU's outputs; Java has no erf). The
+     * Vector API kernels use the same formula in fp32.
+     */
+    static double normalCdf(double z) {
+        double u = Math.abs(z) * VectorMath.INV_SQRT2;
+        double t = 1 / (1 + VectorMath.ERF_P * u);
+        double poly = t * (VectorMath.ERF_A1 + t * (VectorMath.ERF_A2 + t * (VectorMath.ERF_A3 + t * (VectorMath.ERF_A4
+                + t * VectorMath.ERF_A5))));
+        double tail = 0.5 * poly * Math.exp(-u * u);
+        return z >= 0 ? 1 - tail : tail;
+    }
+
+    /** z clamped to ±{@link VectorMath#GELU_FLAT}, where GELU is flat to fp32 precision (NaN stays NaN). */
+    private static double geluFlat(float z) {
+        return Math.min(Math.max(z, -VectorMath.GELU_FLAT), VectorMath.GELU_FLAT);
+    }
+
+    /** √(2/π)·(z + 0.044715·z³), the argument of GELU's tanh form. */
+    private static double geluTanhInner(double z) {
+        return VectorMath.GELU_K * (z + VectorMath.GELU_C * z * z * z);
     }
 
     /** {@code f'(z)}. ReLU's derivative at 0 is taken as 0. */
@@ -53,6 +83,20 @@ public final class ScalarKernels extends Kernels {
             }
             case RELU -> z > 0f ? 1f : (z != z ? z : 0f);
             case LEAKY_RELU -> z > 0f ? 1f : (z != z ? z : Activation.LEAKY_SLOPE);
+            case GELU -> {
+                double c = geluFlat(z);
+                yield (float) (normalCdf(c) + c * Math.exp(-0.5 * c * c) * VectorMath.INV_SQRT_2PI);
+            }
+            case GELU_TANH -> {
+                double c = geluFlat(z);
+                double t = Math.tanh(geluTanhInner(c));
+                yield (float) (0.5 * (1 + t) + 0.5 * c * (1 - t * t) * VectorMath.GELU_K * (1 + 3 * VectorMath.GELU_C * c * c));
+            }
+            case SILU -> {
+                double c = Math.min(Math.max(z, -VectorMath.SILU_FLAT), VectorMath.SILU_FLAT);
+                double s = 1 / (1 + Math.exp(-c));
+                yield (float) (s * (1 + c * (1 - s)));
+            }
             case SOFTMAX -> throw new IllegalArgumentException("softmax is not element-wise");
         };
     }
@@ -132,6 +176,49 @@ public final class ScalarKernels extends Kernels {
                                       MemorySegment out, long oo, int n) {
         for (int i = 0; i < n; i++) {
             out.setAtIndex(FLOAT, oo + i, g.getAtIndex(FLOAT, go + i) * fPrime(act, z.getAtIndex(FLOAT, zo + i)));
+        }
+    }
+
+    @Override
+    protected void layerNormRow(MemorySegment x, long xo, MemorySegment gamma, long go, MemorySegment beta, long bo,
+                                float epsilon, MemorySegment out, long oo, int n, MemorySegment stats, long so) {
+        double sum = 0;
+        for (int i = 0; i < n; i++) sum += x.getAtIndex(FLOAT, xo + i);
+        float mean = (float) (sum / n);
+        double squares = 0;                                 // two passes: no cancellation in Σx² − n·μ²
+        for (int i = 0; i < n; i++) {
+            double d = x.getAtIndex(FLOAT, xo + i) - mean;
+            squares += d * d;
+        }
+        float rstd = (float) (1 / Math.sqrt(squares / n + epsilon));
+        for (int i = 0; i < n; i++) {
+            float xhat = (x.getAtIndex(FLOAT, xo + i) - mean) * rstd;
+            out.setAtIndex(FLOAT, oo + i, xhat * gamma.getAtIndex(FLOAT, go + i) + beta.getAtIndex(FLOAT, bo + i));
+        }
+        if (stats != null) {
+            stats.setAtIndex(FLOAT, so, mean);
+            stats.setAtIndex(FLOAT, so + 1, rstd);
+        }
+    }
+
+    @Override
+    protected void layerNormBackwardRow(MemorySegment x, long xo, float mean, float rstd, MemorySegment gamma, long go,
+                                        MemorySegment g, long gOff, MemorySegment dx, long dxo, MemorySegment dGamma,
+                                        long dgo, MemorySegment dBeta, long dbo, int n) {
+        double sumG = 0, sumGx = 0;                         // Σ ĝ and Σ ĝ ⊙ x̂, ĝ = g ⊙ γ
+        for (int i = 0; i < n; i++) {
+            float gi = g.getAtIndex(FLOAT, gOff + i), xhat = (x.getAtIndex(FLOAT, xo + i) - mean) * rstd;
+            float gh = gi * gamma.getAtIndex(FLOAT, go + i);
+            sumG += gh;
+            sumGx += gh * xhat;
+            dGamma.setAtIndex(FLOAT, dgo + i, dGamma.getAtIndex(FLOAT, dgo + i) + gi * xhat);
+            dBeta.setAtIndex(FLOAT, dbo + i, dBeta.getAtIndex(FLOAT, dbo + i) + gi);
+        }
+        float meanG = (float) (sumG / n), meanGx = (float) (sumGx / n);
+        for (int i = 0; i < n; i++) {                       // after the sums: dx may be g itself
+            float xhat = (x.getAtIndex(FLOAT, xo + i) - mean) * rstd;
+            float gh = g.getAtIndex(FLOAT, gOff + i) * gamma.getAtIndex(FLOAT, go + i);
+            dx.setAtIndex(FLOAT, dxo + i, rstd * (gh - meanG - xhat * meanGx));
         }
     }
 

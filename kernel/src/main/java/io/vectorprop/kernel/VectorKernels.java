@@ -74,9 +74,8 @@ final class VectorKernels extends Kernels {
         }
     }
 
-    /** σ(z) = 1 / (1 + e^(−z)). */
     private static FloatVector sigmoid(FloatVector z) {
-        return ONE.div(VectorMath.exp(z.neg()).add(1f));
+        return VectorMath.sigmoid(z);
     }
 
     /** max(z, 0), which keeps NaN. */
@@ -120,6 +119,24 @@ final class VectorKernels extends Kernels {
             case LEAKY_RELU -> {
                 for (int i = 0; i < bound; i += L) {
                     leakyRelu(FloatVector.fromMemorySegment(S, z, (zo + i) * Float.BYTES, LE)).intoMemorySegment(out, (oo + i) * Float.BYTES, LE);
+                }
+                yield bound;
+            }
+            case GELU -> {
+                for (int i = 0; i < bound; i += L) {
+                    VectorMath.gelu(FloatVector.fromMemorySegment(S, z, (zo + i) * Float.BYTES, LE)).intoMemorySegment(out, (oo + i) * Float.BYTES, LE);
+                }
+                yield bound;
+            }
+            case GELU_TANH -> {
+                for (int i = 0; i < bound; i += L) {
+                    VectorMath.geluTanh(FloatVector.fromMemorySegment(S, z, (zo + i) * Float.BYTES, LE)).intoMemorySegment(out, (oo + i) * Float.BYTES, LE);
+                }
+                yield bound;
+            }
+            case SILU -> {
+                for (int i = 0; i < bound; i += L) {
+                    VectorMath.silu(FloatVector.fromMemorySegment(S, z, (zo + i) * Float.BYTES, LE)).intoMemorySegment(out, (oo + i) * Float.BYTES, LE);
                 }
                 yield bound;
             }
@@ -167,11 +184,105 @@ final class VectorKernels extends Kernels {
                 }
                 yield bound;
             }
+            case GELU -> {
+                for (int i = 0; i < bound; i += L) {            // g ⊙ (Φ(z) + z·φ(z))
+                    FloatVector d = VectorMath.geluPrime(FloatVector.fromMemorySegment(S, z, (zo + i) * Float.BYTES, LE));
+                    FloatVector.fromMemorySegment(S, g, (go + i) * Float.BYTES, LE).mul(d).intoMemorySegment(out, (oo + i) * Float.BYTES, LE);
+                }
+                yield bound;
+            }
+            case GELU_TANH -> {
+                for (int i = 0; i < bound; i += L) {
+                    FloatVector d = VectorMath.geluTanhPrime(FloatVector.fromMemorySegment(S, z, (zo + i) * Float.BYTES, LE));
+                    FloatVector.fromMemorySegment(S, g, (go + i) * Float.BYTES, LE).mul(d).intoMemorySegment(out, (oo + i) * Float.BYTES, LE);
+                }
+                yield bound;
+            }
+            case SILU -> {
+                for (int i = 0; i < bound; i += L) {            // g ⊙ σ(z)(1 + z(1 − σ(z)))
+                    FloatVector d = VectorMath.siluPrime(FloatVector.fromMemorySegment(S, z, (zo + i) * Float.BYTES, LE));
+                    FloatVector.fromMemorySegment(S, g, (go + i) * Float.BYTES, LE).mul(d).intoMemorySegment(out, (oo + i) * Float.BYTES, LE);
+                }
+                yield bound;
+            }
             case SOFTMAX -> throw new IllegalArgumentException("softmax is not element-wise");
         };
         for (int i = done; i < n; i++) {
             out.setAtIndex(FLOAT, oo + i,
                     g.getAtIndex(FLOAT, go + i) * ScalarKernels.fPrime(f, z.getAtIndex(FLOAT, zo + i)));
+        }
+    }
+
+    @Override
+    protected void layerNormRow(MemorySegment x, long xo, MemorySegment gamma, long go, MemorySegment beta, long bo,
+                                float epsilon, MemorySegment out, long oo, int n, MemorySegment stats, long so) {
+        int bound = S.loopBound(n);
+        FloatVector vs = FloatVector.zero(S);
+        for (int i = 0; i < bound; i += L) vs = vs.add(FloatVector.fromMemorySegment(S, x, (xo + i) * Float.BYTES, LE));
+        float sum = Lanes.sum(vs);
+        for (int i = bound; i < n; i++) sum += x.getAtIndex(FLOAT, xo + i);
+        float mean = sum / n;
+        FloatVector vq = FloatVector.zero(S);               // two passes: no cancellation in Σx² − n·μ²
+        for (int i = 0; i < bound; i += L) {
+            FloatVector d = FloatVector.fromMemorySegment(S, x, (xo + i) * Float.BYTES, LE).sub(mean);
+            vq = d.fma(d, vq);
+        }
+        float squares = Lanes.sum(vq);
+        for (int i = bound; i < n; i++) {
+            float d = x.getAtIndex(FLOAT, xo + i) - mean;
+            squares += d * d;
+        }
+        float rstd = (float) (1 / Math.sqrt(squares / n + epsilon));
+        for (int i = 0; i < bound; i += L) {                // (x − μ)·ρ ⊙ γ + β
+            FloatVector xhat = FloatVector.fromMemorySegment(S, x, (xo + i) * Float.BYTES, LE).sub(mean).mul(rstd);
+            xhat.fma(FloatVector.fromMemorySegment(S, gamma, (go + i) * Float.BYTES, LE),
+                    FloatVector.fromMemorySegment(S, beta, (bo + i) * Float.BYTES, LE)).intoMemorySegment(out, (oo + i) * Float.BYTES, LE);
+        }
+        for (int i = bound; i < n; i++) {
+            float xhat = (x.getAtIndex(FLOAT, xo + i) - mean) * rstd;
+            out.setAtIndex(FLOAT, oo + i, Math.fma(xhat, gamma.getAtIndex(FLOAT, go + i), beta.getAtIndex(FLOAT, bo + i)));
+        }
+        if (stats != null) {
+            stats.setAtIndex(FLOAT, so, mean);
+            stats.setAtIndex(FLOAT, so + 1, rstd);
+        }
+    }
+
+    @Override
+    protected void layerNormBackwardRow(MemorySegment x, long xo, float mean, float rstd, MemorySegment gamma, long go,
+                                        MemorySegment g, long gOff, MemorySegment dx, long dxo, MemorySegment dGamma,
+                                        long dgo, MemorySegment dBeta, long dbo, int n) {
+        int bound = S.loopBound(n);
+        FloatVector vg = FloatVector.zero(S), vgx = FloatVector.zero(S);
+        for (int i = 0; i < bound; i += L) {                // Σ ĝ, Σ ĝ ⊙ x̂; dGamma += g ⊙ x̂, dBeta += g
+            FloatVector gi = FloatVector.fromMemorySegment(S, g, (gOff + i) * Float.BYTES, LE);
+            FloatVector xhat = FloatVector.fromMemorySegment(S, x, (xo + i) * Float.BYTES, LE).sub(mean).mul(rstd);
+            FloatVector gh = gi.mul(FloatVector.fromMemorySegment(S, gamma, (go + i) * Float.BYTES, LE));
+            vg = vg.add(gh);
+            vgx = gh.fma(xhat, vgx);
+            gi.fma(xhat, FloatVector.fromMemorySegment(S, dGamma, (dgo + i) * Float.BYTES, LE)).intoMemorySegment(dGamma, (dgo + i) * Float.BYTES, LE);
+            gi.add(FloatVector.fromMemorySegment(S, dBeta, (dbo + i) * Float.BYTES, LE)).intoMemorySegment(dBeta, (dbo + i) * Float.BYTES, LE);
+        }
+        float sumG = Lanes.sum(vg), sumGx = Lanes.sum(vgx);
+        for (int i = bound; i < n; i++) {
+            float gi = g.getAtIndex(FLOAT, gOff + i), xhat = (x.getAtIndex(FLOAT, xo + i) - mean) * rstd;
+            float gh = gi * gamma.getAtIndex(FLOAT, go + i);
+            sumG += gh;
+            sumGx += gh * xhat;
+            dGamma.setAtIndex(FLOAT, dgo + i, dGamma.getAtIndex(FLOAT, dgo + i) + gi * xhat);
+            dBeta.setAtIndex(FLOAT, dbo + i, dBeta.getAtIndex(FLOAT, dbo + i) + gi);
+        }
+        float meanG = sumG / n, meanGx = sumGx / n;
+        for (int i = 0; i < bound; i += L) {                // ρ·(ĝ − mean(ĝ) − x̂·mean(ĝ ⊙ x̂)), after the sums: dx may be g
+            FloatVector xhat = FloatVector.fromMemorySegment(S, x, (xo + i) * Float.BYTES, LE).sub(mean).mul(rstd);
+            FloatVector gh = FloatVector.fromMemorySegment(S, g, (gOff + i) * Float.BYTES, LE)
+                    .mul(FloatVector.fromMemorySegment(S, gamma, (go + i) * Float.BYTES, LE));
+            gh.sub(meanG).sub(xhat.mul(meanGx)).mul(rstd).intoMemorySegment(dx, (dxo + i) * Float.BYTES, LE);
+        }
+        for (int i = bound; i < n; i++) {
+            float xhat = (x.getAtIndex(FLOAT, xo + i) - mean) * rstd;
+            float gh = g.getAtIndex(FLOAT, gOff + i) * gamma.getAtIndex(FLOAT, go + i);
+            dx.setAtIndex(FLOAT, dxo + i, rstd * (gh - meanG - xhat * meanGx));
         }
     }
 

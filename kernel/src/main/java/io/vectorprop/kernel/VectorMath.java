@@ -60,4 +60,89 @@ final class VectorMath {
         FloatVector small = z2.fma(-17f / 315f, 0f).add(V_T3).fma(z2, V_T5).mul(z2).fma(z, z);
         return big.blend(small, z.abs().compare(VectorOperators.LT, TANH_SMALL));
     }
+
+    // ---------------------------------------------------------------- GELU, GELU's tanh form, SiLU
+
+    /**
+     * Abramowitz and Stegun 7.1.26: {@code erfc(u) ≈ t·(a₁ + t·(a₂ + t·(a₃ + t·(a₄ + t·a₅))))·e^(−u²)} with
+     * {@code t = 1/(1 + p·u)}, u ≥ 0, absolute error ≤ 1.5e-7. The same e^(−u²) gives the normal density
+     * GELU's derivative needs, so each GELU kernel costs one exponential.
+     */
+    static final float ERF_P = 0.3275911f, ERF_A1 = 0.254829592f, ERF_A2 = -0.284496736f, ERF_A3 = 1.421413741f,
+            ERF_A4 = -1.453152027f, ERF_A5 = 1.061405429f;
+    static final float INV_SQRT2 = 0.70710678118654752f, INV_SQRT_2PI = 0.39894228040143268f;
+    /** √(2/π) and the cubic coefficient of GELU's tanh approximation. */
+    static final float GELU_K = 0.79788456080286536f, GELU_C = 0.044715f;
+    private static final FloatVector V_A4 = FloatVector.broadcast(S, ERF_A4), V_A3 = FloatVector.broadcast(S, ERF_A3),
+            V_A2 = FloatVector.broadcast(S, ERF_A2), V_A1 = FloatVector.broadcast(S, ERF_A1);
+
+    /** ½·erfc(|z|/√2) from t and e^(−z²/2): the tail mass Φ(−|z|). */
+    private static FloatVector normalTail(FloatVector t, FloatVector gauss) {
+        FloatVector poly = t.fma(ERF_A5, 0f).add(V_A4).fma(t, V_A3).fma(t, V_A2).fma(t, V_A1).mul(t);
+        return poly.mul(gauss).mul(0.5f);
+    }
+
+    /**
+     * Where GELU and its tanh form are flat to fp32 precision (Φ(±20) is 1 or 0 to within 1e-88): their
+     * arguments are clamped to ±{@value}, so that ±∞ give the limits (z or 0, derivative 1 or 0)
+     * instead of ∞·0 = NaN. NaN stays NaN (max and min keep it).
+     */
+    static final float GELU_FLAT = 20f;
+    /** The same for SiLU, whose σ(z) reaches 0 and 1 more slowly. */
+    static final float SILU_FLAT = 100f;
+
+    /** Φ(z) for z already clamped to ±{@link #GELU_FLAT}. */
+    private static FloatVector normalCdf(FloatVector z, FloatVector gauss, FloatVector u) {
+        FloatVector t = V_ONE.div(u.fma(ERF_P, 1f));
+        FloatVector tail = normalTail(t, gauss);
+        return tail.blend(V_ONE.sub(tail), z.compare(VectorOperators.GE, 0f));
+    }
+
+    /** GELU: z·Φ(z). */
+    static FloatVector gelu(FloatVector z) {
+        FloatVector zc = z.max(-GELU_FLAT).min(GELU_FLAT);
+        FloatVector u = zc.abs().mul(INV_SQRT2);
+        return z.max(-GELU_FLAT).mul(normalCdf(zc, exp(u.mul(u).neg()), u));
+    }
+
+    /** GELU's derivative Φ(z) + z·φ(z), φ the standard normal density. */
+    static FloatVector geluPrime(FloatVector z) {
+        FloatVector zc = z.max(-GELU_FLAT).min(GELU_FLAT);
+        FloatVector u = zc.abs().mul(INV_SQRT2);
+        FloatVector gauss = exp(u.mul(u).neg());
+        return zc.mul(gauss.mul(INV_SQRT_2PI)).add(normalCdf(zc, gauss, u));
+    }
+
+    /** ½·z·(1 + tanh(k·(z + c·z³))). */
+    static FloatVector geluTanh(FloatVector z) {
+        FloatVector zc = z.max(-GELU_FLAT).min(GELU_FLAT);
+        FloatVector inner = zc.mul(zc).fma(GELU_C, 1f).mul(zc).mul(GELU_K);
+        return tanh(inner).add(1f).mul(z.max(-GELU_FLAT)).mul(0.5f);
+    }
+
+    /** ½·(1 + t) + ½·z·(1 − t²)·k·(1 + 3c·z²), t = tanh(k·(z + c·z³)). */
+    static FloatVector geluTanhPrime(FloatVector z) {
+        FloatVector zc = z.max(-GELU_FLAT).min(GELU_FLAT), z2 = zc.mul(zc);
+        FloatVector t = tanh(z2.fma(GELU_C, 1f).mul(zc).mul(GELU_K));
+        FloatVector dInner = z2.fma(3f * GELU_C, 1f).mul(GELU_K);
+        return t.add(1f).mul(0.5f).add(t.mul(t).neg().add(1f).mul(dInner).mul(zc).mul(0.5f));
+    }
+
+    /** σ(z) = 1/(1 + e^(−z)). */
+    static FloatVector sigmoid(FloatVector z) {
+        return V_ONE.div(exp(z.neg()).add(1f));
+    }
+
+    /** SiLU: z·σ(z). */
+    static FloatVector silu(FloatVector z) {
+        FloatVector zc = z.max(-SILU_FLAT);
+        return zc.mul(sigmoid(zc));
+    }
+
+    /** SiLU's derivative σ(z)·(1 + z·(1 − σ(z))). */
+    static FloatVector siluPrime(FloatVector z) {
+        FloatVector zc = z.max(-SILU_FLAT).min(SILU_FLAT);
+        FloatVector s = sigmoid(zc);
+        return V_ONE.sub(s).fma(zc, V_ONE).mul(s);
+    }
 }

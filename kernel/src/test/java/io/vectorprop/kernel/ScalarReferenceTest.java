@@ -2,6 +2,7 @@ package io.vectorprop.kernel;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.foreign.Arena;
 
@@ -77,6 +78,31 @@ class ScalarReferenceTest {
         assertEquals(0.01f, ScalarKernels.fPrime(Activation.LEAKY_RELU, -2f));
         assertEquals(-5f, ScalarKernels.f(Activation.IDENTITY, -5f));
         assertEquals(1f, ScalarKernels.fPrime(Activation.IDENTITY, -5f));
+    }
+
+    /** PyTorch 1.13 in float64: {@code F.gelu}, {@code F.gelu(approximate='tanh')}, {@code F.silu} and their autograd derivatives. */
+    @Test
+    void geluAndSiluMatchPyTorch() {
+        float[] z = {-3f, -1f, -0.5f, 0f, 0.5f, 1f, 2f, 4f};
+        double[][] torch = {
+                {-0.004049694, -0.158655254, -0.154268769, 0.0, 0.345731231, 0.841344746, 1.954499736, 3.999873315},
+                {-0.011945647, -0.083315471, 0.132504875, 0.5, 0.867495125, 1.083315471, 1.085231801, 1.00050365},
+                {-0.003637392, -0.158808009, -0.15428599, 0.0, 0.34571401, 0.841191991, 1.954597694, 3.999929754},
+                {-0.011584167, -0.082964084, 0.132630096, 0.5, 0.867369904, 1.082964084, 1.086099257, 1.000335123},
+                {-0.14227762, -0.268941421, -0.188770334, 0.0, 0.311229666, 0.731058579, 1.761594156, 3.92805516},
+                {-0.088104106, 0.072329488, 0.260038813, 0.5, 0.739961187, 0.927670512, 1.090784249, 1.052664615}};
+        Activation[] fs = {Activation.GELU, Activation.GELU_TANH, Activation.SILU};
+        for (int a = 0; a < fs.length; a++) {
+            for (int i = 0; i < z.length; i++) {
+                assertEquals(torch[2 * a][i], ScalarKernels.f(fs[a], z[i]), 4e-7, fs[a] + "(" + z[i] + ")");
+                assertEquals(torch[2 * a + 1][i], ScalarKernels.fPrime(fs[a], z[i]), 4e-7, fs[a] + "'(" + z[i] + ")");
+            }
+            assertEquals(0f, ScalarKernels.f(fs[a], Float.NEGATIVE_INFINITY), 1e-30f, fs[a] + "(-inf) is the limit");
+            assertEquals(Float.POSITIVE_INFINITY, ScalarKernels.f(fs[a], Float.POSITIVE_INFINITY), fs[a] + "(inf)");
+            assertEquals(0f, ScalarKernels.fPrime(fs[a], Float.NEGATIVE_INFINITY), 1e-30f, fs[a] + "'(-inf)");
+            assertEquals(1f, ScalarKernels.fPrime(fs[a], Float.POSITIVE_INFINITY), fs[a] + "'(inf)");
+            assertTrue(Float.isNaN(ScalarKernels.f(fs[a], Float.NaN)), fs[a] + "(NaN)");
+        }
     }
 
     @Test
