@@ -513,7 +513,7 @@ public final class Onnx {
         Loss loss = switch (output) {
             case SOFTMAX -> Loss.SOFTMAX_CROSS_ENTROPY;
             case SIGMOID -> Loss.BINARY_CROSS_ENTROPY;
-            case IDENTITY, TANH, RELU, LEAKY_RELU -> Loss.QUADRATIC;
+            case IDENTITY, TANH, RELU, LEAKY_RELU, GELU, GELU_TANH, SILU -> Loss.QUADRATIC;
         };
         return new Architecture(sizes, hidden, output, loss);
     }

@@ -27,6 +27,7 @@ import io.vectorprop.kernel.Kernels;
 import io.vectorprop.kernel.Loss;
 import io.vectorprop.kernel.Matrix;
 import io.vectorprop.network.Architecture;
+import io.vectorprop.network.LayerNorm;
 import io.vectorprop.network.Network;
 import io.vectorprop.network.Optimizer;
 import io.vectorprop.network.Trainer;
@@ -36,9 +37,13 @@ import io.vectorprop.network.Standardization;
  * Model files in the safetensors format: an 8-byte little-endian header length, a JSON header
  * mapping tensor names to {@code dtype}, {@code shape} and {@code data_offsets} (relative to the
  * data after the header), then the data. Tensors are {@code layers.{i}.weight} {@code [out, in]} and
- * {@code layers.{i}.bias} {@code [out]}, F32 little-endian (PyTorch's nn.Linear names inside an
- * nn.Sequential-like container). The architecture is stored in {@code __metadata__}
- * ({@code layers}, {@code activation}, {@code output}, {@code loss}). A model trained on standardized
+ * {@code layers.{i}.bias} {@code [out]}, and for a hidden layer with a layer norm
+ * {@code layers.{i}.norm.weight} and {@code layers.{i}.norm.bias} {@code [out]} (γ, β), F32 little-endian
+ * (PyTorch's names inside an nn.Sequential-like container). The architecture is stored in
+ * {@code __metadata__} ({@code layers}, {@code activation}, {@code output}, {@code loss}; a network
+ * whose hidden layers differ or have layer norms adds {@code activations}, {@code layer_norm} and
+ * {@code layer_norm_epsilon}, comma-separated per hidden layer, so files of plain networks are
+ * written and read exactly as before). A model trained on standardized
  * inputs also holds {@code standardize.mean} and {@code standardize.scale} ({@code [n₀]} each; the
  * network computes on {@code (x − mean) · scale}, scale = 1/σ), which {@link #load} restores, so every
  * reader of the file applies the same transformation. Files are read by memory-mapping, with every
@@ -70,6 +75,11 @@ public final class SafeTensors {
         m.put("activation", arch.hidden().id());
         m.put("output", arch.output().id());
         m.put("loss", arch.loss().id());
+        if (!arch.isPlain()) {                               // added keys: readers of plain files never need them
+            m.put("activations", arch.hiddenActivationsText());
+            m.put("layer_norm", arch.layerNormsText());
+            m.put("layer_norm_epsilon", Float.toString(arch.layerNormEpsilon()));
+        }
         return m;
     }
 
@@ -77,10 +87,11 @@ public final class SafeTensors {
     static Map<String, Tensor> tensors(Network net) {
         Architecture arch = net.architecture();
         Map<String, Tensor> tensors = new LinkedHashMap<>();
-        for (int l = 0; l < arch.layers(); l++) {
-            Matrix w = net.weight(l), b = net.bias(l);
-            tensors.put("layers." + l + ".weight", new Tensor(new long[] {w.rows(), w.cols()}, w.toArray()));
-            tensors.put("layers." + l + ".bias", new Tensor(new long[] {b.cols()}, b.toArray()));
+        for (var e : net.namedParameters().entrySet()) {
+            Matrix m = e.getValue();                         // weights [out, in]; biases, γ and β [out]
+            long[] shape = e.getKey().endsWith(".weight") && !e.getKey().endsWith(".norm.weight")
+                    ? new long[] {m.rows(), m.cols()} : new long[] {m.cols()};
+            tensors.put(e.getKey(), new Tensor(shape, m.toArray()));
         }
         Standardization st = net.standardization();
         if (st != null) {
@@ -202,12 +213,22 @@ public final class SafeTensors {
         Standardization st = standardization(file, c, arch);
         Network net = Network.create(arch, kernels);
         try {
-            for (int l = 0; l < arch.layers(); l++) {
-                net.weight(l).copyFrom(c.values().get("layers." + l + ".weight"));
-                net.bias(l).copyFrom(c.values().get("layers." + l + ".bias"));
+            for (var e : net.namedParameters().entrySet()) {
+                float[] v = c.values().get(e.getKey());
+                if (v == null || v.length != e.getValue().size()) {
+                    throw new IOException(file + ": tensor " + e.getKey() + (v == null ? " is missing" : " has " + v.length
+                            + " values") + "; the architecture " + arch + " needs " + e.getValue().size());
+                }
+                e.getValue().copyFrom(v);
+            }
+            for (String name : c.values().keySet()) {
+                if (name.startsWith("layers.") && !net.namedParameters().containsKey(name)) {
+                    throw new IOException(file + ": tensor " + name + " has no place in the architecture " + arch
+                            + " (a layer norm the metadata does not name?)");
+                }
             }
             net.setStandardization(st);
-        } catch (RuntimeException e) {
+        } catch (IOException | RuntimeException e) {
             net.close();
             throw e;
         }
@@ -324,6 +345,14 @@ public final class SafeTensors {
                 Activation output = metadata.containsKey("output") ? Activation.parse(metadata.get("output"))
                         : Architecture.of(sizes, hidden, loss).output();
                 fromFile = new Architecture(sizes, hidden, output, loss);
+                if (metadata.containsKey("activations")) {
+                    fromFile = fromFile.withHiddenActivations(list(metadata.get("activations"), Activation::parse, new Activation[0]));
+                }
+                if (metadata.containsKey("layer_norm")) {
+                    float eps = metadata.containsKey("layer_norm_epsilon") ? Float.parseFloat(metadata.get("layer_norm_epsilon"))
+                            : Architecture.DEFAULT_LAYER_NORM_EPSILON;
+                    fromFile = fromFile.withLayerNorms(eps, list(metadata.get("layer_norm"), LayerNorm::parse, new LayerNorm[0]));
+                }
             } catch (IllegalArgumentException e) {
                 throw new IOException(file + ": metadata: " + e.getMessage());
             }
@@ -342,6 +371,15 @@ public final class SafeTensors {
                     + " --activation and --loss");
         }
         return fromFile;
+    }
+
+    /** A comma-separated metadata list; an empty text is an empty list (a network without hidden layers). */
+    private static <T> T[] list(String text, java.util.function.Function<String, T> parse, T[] empty) {
+        if (text.isBlank()) return empty;
+        String[] parts = text.split(",");
+        T[] out = java.util.Arrays.copyOf(empty, parts.length);
+        for (int i = 0; i < parts.length; i++) out[i] = parse.apply(parts[i]);
+        return out;
     }
 
     static Map<String, Entry> parseHeader(Path file, byte[] header, Map<String, String> metadata) throws IOException {

@@ -9,17 +9,27 @@ import io.vectorprop.kernel.Transpose;
  * One dense layer, {@code out × in}, with its forward and backward passes side by side.
  * Weights {@code W} are stored out × in (PyTorch's nn.Linear, Nielsen's wˡⱼₖ), the bias {@code b}
  * as a 1 × out row. All matrices here are views into the network's parameter and gradient blocks.
+ * A hidden layer may have a {@link LayerNorm layer normalization} with its scale γ and shift β
+ * (1 × out each; null without one).
  */
 final class DenseLayer {
     final Matrix weight, bias, weightGrad, biasGrad;
     final Activation activation;
+    final LayerNorm norm;
+    final Matrix normScale, normShift, normScaleGrad, normShiftGrad;
 
-    DenseLayer(Matrix weight, Matrix bias, Matrix weightGrad, Matrix biasGrad, Activation activation) {
+    DenseLayer(Matrix weight, Matrix bias, Matrix weightGrad, Matrix biasGrad, Activation activation, LayerNorm norm,
+               Matrix normScale, Matrix normShift, Matrix normScaleGrad, Matrix normShiftGrad) {
         this.weight = weight;
         this.bias = bias;
         this.weightGrad = weightGrad;
         this.biasGrad = biasGrad;
         this.activation = activation;
+        this.norm = norm;
+        this.normScale = normScale;
+        this.normShift = normShift;
+        this.normScaleGrad = normScaleGrad;
+        this.normShiftGrad = normShiftGrad;
     }
 
     int in() { return weight.cols(); }
@@ -34,28 +44,32 @@ final class DenseLayer {
      * @param a     B × out, receives the activations; may be the same view as {@code z} (inference)
      */
     void forward(Kernels k, Matrix aPrev, Matrix z, Matrix a) {
+        linear(k, aPrev, z);
+        k.activate(activation, z, a);
+    }
+
+    /** {@code Z = A_prev·Wᵀ + 1·bᵀ}. */
+    void linear(Kernels k, Matrix aPrev, Matrix z) {
         k.gemm(Transpose.N, Transpose.T, 1f, aPrev, weight, 0f, z);
         k.addBias(z, bias);
-        k.activate(activation, z, a);
     }
 
     /**
      * Backward, given this layer's error {@code delta} (B × out, per sample):
-     * BP3 {@code ∇b = Σ_rows Δ / B}, BP4 {@code ∇W = Δᵀ·A_prev / B}, and, when {@code deltaPrev} is not
-     * null, BP2 for the layer below: {@code Δ_prev = (Δ·W) ⊙ f'_prev(Z_prev)}.
+     * BP3 {@code ∇b = Σ_rows Δ / B}, BP4 {@code ∇W = Δᵀ·A_prev / B}, and, when {@code gradPrev} is not
+     * null, the first half of BP2 for the layer below: {@code ∂C/∂A_prev = Δ·W} (the caller multiplies
+     * by the layer below's derivative, through its layer norm if it has one).
      */
-    void backward(Kernels k, Matrix aPrev, Matrix delta, Matrix zPrev, Activation fPrev, Matrix deltaPrev) {
+    void backward(Kernels k, Matrix aPrev, Matrix delta, Matrix gradPrev) {
         float invBatch = 1f / delta.rows();
         k.columnSums(invBatch, delta, 0f, biasGrad);                                // BP3
         k.gemm(Transpose.T, Transpose.N, invBatch, delta, aPrev, 0f, weightGrad);   // BP4
-        errorBelow(k, delta, zPrev, fPrev, deltaPrev);                              // BP2
+        errorBelow(k, delta, gradPrev);                                             // BP2, Δ·W
     }
 
-    /** BP2 for the layer below, when there is one: {@code Δ_prev = (Δ·W) ⊙ f'_prev(Z_prev)}. */
-    private void errorBelow(Kernels k, Matrix delta, Matrix zPrev, Activation fPrev, Matrix deltaPrev) {
-        if (deltaPrev == null) return;
-        k.gemm(Transpose.N, Transpose.N, 1f, delta, weight, 0f, deltaPrev);          // Δ·W …
-        k.activationBackward(fPrev, zPrev, deltaPrev, deltaPrev);                   // … ⊙ f'(Z_prev)
+    /** {@code ∂C/∂A_prev = Δ·W} for the layer below, when there is one. */
+    private void errorBelow(Kernels k, Matrix delta, Matrix gradPrev) {
+        if (gradPrev != null) k.gemm(Transpose.N, Transpose.N, 1f, delta, weight, 0f, gradPrev);
     }
 
     /**
@@ -65,9 +79,8 @@ final class DenseLayer {
      * {@code b ← b − (η/B)·Σ_rows Δ} (no decay on biases). This saves writing the gradient block and a
      * separate pass that reads it back with the parameters.
      */
-    void backwardSgd(Kernels k, Matrix aPrev, Matrix delta, Matrix zPrev, Activation fPrev, Matrix deltaPrev,
-                     float learningRate, float weightDecay) {
-        errorBelow(k, delta, zPrev, fPrev, deltaPrev);                              // BP2, with the old W
+    void backwardSgd(Kernels k, Matrix aPrev, Matrix delta, Matrix gradPrev, float learningRate, float weightDecay) {
+        errorBelow(k, delta, gradPrev);                                             // BP2, with the old W
         float step = -learningRate / delta.rows();
         k.gemm(Transpose.T, Transpose.N, step, delta, aPrev, 1f - learningRate * weightDecay, weight);   // BP4 + update
         k.columnSums(step, delta, 1f, bias);                                                          // BP3 + update

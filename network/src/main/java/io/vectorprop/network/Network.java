@@ -19,6 +19,10 @@ import io.vectorprop.kernel.Matrix;
  *   BP3:      ∇bˡ = Σ_rows Δˡ / B
  *   BP4:      ∇Wˡ = Δˡᵀ·Aˡ⁻¹ / B
  * </pre>
+ * A hidden layer with a {@link LayerNorm layer normalization} ({@code layers.l.norm.weight} γ and
+ * {@code layers.l.norm.bias} β after its bias) computes {@code Aˡ = f(LN(Zˡ))} or {@code LN(f(Zˡ))};
+ * BP2 then goes back through both in reverse order ({@link Kernels#layerNormBackward}), and γ, β get
+ * their gradients there. Weight decay applies to the weights only, not to biases, γ or β.
  * Not thread-safe: train from one thread. For serving, build a {@link Predictor}.
  */
 public final class Network implements AutoCloseable {
@@ -29,7 +33,7 @@ public final class Network implements AutoCloseable {
     private final Arena arena = Arena.ofShared();
     private final Matrix parameters, gradients, decayMask;
     private final DenseLayer[] layers;
-    private final long[] weightOffsets, biasOffsets;
+    private final long[] weightOffsets, biasOffsets, normOffsets;
     private Standardization standardization;
     /**
      * Test seam: the derivative BP2 uses for layer {@code l} when not null, instead of the layer's own
@@ -45,12 +49,18 @@ public final class Network implements AutoCloseable {
         int count = arch.layers();
         weightOffsets = new long[count];
         biasOffsets = new long[count];
+        normOffsets = new long[count];
         long total = 0;
         for (int l = 0; l < count; l++) {
             weightOffsets[l] = total;
             total = align(total + (long) arch.size(l + 1) * arch.size(l));
             biasOffsets[l] = total;
             total = align(total + arch.size(l + 1));
+            normOffsets[l] = -1;
+            if (arch.layerNorm(l) != LayerNorm.NONE) {            // γ, then β, each aligned
+                normOffsets[l] = total;
+                total = align(align(total + arch.size(l + 1)) + arch.size(l + 1));
+            }
         }
         if (total > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("network " + arch + " has " + total + " parameters; at most "
@@ -61,11 +71,16 @@ public final class Network implements AutoCloseable {
         decayMask = Matrix.allocate(arena, 1, (int) total);
         layers = new DenseLayer[count];
         for (int l = 0; l < count; l++) {
-            layers[l] = new DenseLayer(view(parameters, weightOffsets[l], arch.size(l + 1), arch.size(l)),
-                    view(parameters, biasOffsets[l], 1, arch.size(l + 1)),
-                    view(gradients, weightOffsets[l], arch.size(l + 1), arch.size(l)),
-                    view(gradients, biasOffsets[l], 1, arch.size(l + 1)),
-                    arch.activation(l));
+            int out = arch.size(l + 1);
+            boolean norm = normOffsets[l] >= 0;
+            long shift = norm ? align(normOffsets[l] + out) : -1;
+            layers[l] = new DenseLayer(view(parameters, weightOffsets[l], out, arch.size(l)),
+                    view(parameters, biasOffsets[l], 1, out),
+                    view(gradients, weightOffsets[l], out, arch.size(l)),
+                    view(gradients, biasOffsets[l], 1, out),
+                    arch.activation(l), arch.layerNorm(l),
+                    norm ? view(parameters, normOffsets[l], 1, out) : null, norm ? view(parameters, shift, 1, out) : null,
+                    norm ? view(gradients, normOffsets[l], 1, out) : null, norm ? view(gradients, shift, 1, out) : null);
             view(decayMask, weightOffsets[l], arch.size(l + 1), arch.size(l)).fill(1f);   // decay weights, not biases
         }
     }
@@ -110,6 +125,10 @@ public final class Network implements AutoCloseable {
             }
             layer.weight.copyFrom(w);
             layer.bias.copyFrom(b);
+            if (layer.normScale != null) {                      // PyTorch's nn.LayerNorm starts as the identity
+                layer.normScale.fill(1f);
+                layer.normShift.fill(0f);
+            }
         }
     }
 
@@ -137,8 +156,27 @@ public final class Network implements AutoCloseable {
     /** Number of real parameters (no padding). */
     public long parameterCount() {
         long n = 0;
-        for (DenseLayer l : layers) n += (long) l.in() * l.out() + l.out();
+        for (DenseLayer l : layers) n += (long) l.in() * l.out() + l.out() + (l.normScale == null ? 0 : 2L * l.out());
         return n;
+    }
+
+    /**
+     * Every parameter tensor by name, in the order of the parameter block: {@code layers.l.weight}
+     * (out × in), {@code layers.l.bias} (1 × out) and, for a layer with a layer norm,
+     * {@code layers.l.norm.weight} (γ) and {@code layers.l.norm.bias} (β), 1 × out each (PyTorch's names
+     * inside an nn.Sequential-like container). The values are views into the parameter block.
+     */
+    public java.util.SequencedMap<String, Matrix> namedParameters() {
+        java.util.LinkedHashMap<String, Matrix> m = new java.util.LinkedHashMap<>();
+        for (int l = 0; l < layers.length; l++) {
+            m.put("layers." + l + ".weight", layers[l].weight);
+            m.put("layers." + l + ".bias", layers[l].bias);
+            if (layers[l].normScale != null) {
+                m.put("layers." + l + ".norm.weight", layers[l].normScale);
+                m.put("layers." + l + ".norm.bias", layers[l].normShift);
+            }
+        }
+        return m;
     }
 
     /** Weight of dense layer {@code l}, out × in (a view into the parameter block). */
@@ -150,6 +188,24 @@ public final class Network implements AutoCloseable {
     public Matrix weightGradient(int l) { return layer(l).weightGrad; }
 
     public Matrix biasGradient(int l) { return layer(l).biasGrad; }
+
+    /** γ of dense layer {@code l}'s layer norm, 1 × out; the layer must have one. */
+    public Matrix layerNormScale(int l) { return normed(l).normScale; }
+
+    /** β of dense layer {@code l}'s layer norm, 1 × out. */
+    public Matrix layerNormShift(int l) { return normed(l).normShift; }
+
+    public Matrix layerNormScaleGradient(int l) { return normed(l).normScaleGrad; }
+
+    public Matrix layerNormShiftGradient(int l) { return normed(l).normShiftGrad; }
+
+    private DenseLayer normed(int l) {
+        DenseLayer layer = layer(l);
+        if (layer.normScale == null) {
+            throw new IllegalArgumentException("layer " + l + " has no layer norm (architecture " + arch + ")");
+        }
+        return layer;
+    }
 
     private DenseLayer layer(int l) {
         if (l < 0 || l >= layers.length) {
@@ -169,7 +225,21 @@ public final class Network implements AutoCloseable {
      */
     public void forward(Workspace ws) {
         for (int l = 0; l < layers.length; l++) {
-            layers[l].forward(kernels, ws.a(l), ws.z(l + 1), ws.a(l + 1));
+            DenseLayer layer = layers[l];
+            switch (layer.norm) {
+                case NONE -> layer.forward(kernels, ws.a(l), ws.z(l + 1), ws.a(l + 1));
+                case BEFORE_ACTIVATION -> {                     // A = f(LN(Z)), LN(Z) kept in u
+                    layer.linear(kernels, ws.a(l), ws.z(l + 1));
+                    kernels.layerNorm(ws.z(l + 1), layer.normScale, layer.normShift, arch.layerNormEpsilon(), ws.u(l + 1),
+                            ws.normStats(l + 1));
+                    kernels.activate(layer.activation, ws.u(l + 1), ws.a(l + 1));
+                }
+                case AFTER_ACTIVATION -> {                      // A = LN(f(Z)), f(Z) kept in u
+                    layer.forward(kernels, ws.a(l), ws.z(l + 1), ws.u(l + 1));
+                    kernels.layerNorm(ws.u(l + 1), layer.normScale, layer.normShift, arch.layerNormEpsilon(), ws.a(l + 1),
+                            ws.normStats(l + 1));
+                }
+            }
             if (ws.dropout() && l + 1 < layers.length) {
                 kernels.hadamard(ws.a(l + 1), ws.dropoutMask(l + 1), ws.a(l + 1));   // inverted dropout
             }
@@ -234,17 +304,45 @@ public final class Network implements AutoCloseable {
         kernels.outputDelta(arch.loss(), arch.output(), ws.z(last), ws.a(last), ws.y(), ws.delta(last));   // BP1
         for (int l = last - 1; l >= 0; l--) {
             Matrix deltaPrev = l > 0 ? ws.delta(l) : null;
-            Activation fPrev = l == 0 ? null
-                    : derivativeOverride != null && derivativeOverride[l - 1] != null ? derivativeOverride[l - 1]
-                    : layers[l - 1].activation;
             if (sgd == null) {
-                layers[l].backward(kernels, ws.a(l), ws.delta(l + 1), ws.z(l), fPrev, deltaPrev);   // BP3, BP4, BP2
+                layers[l].backward(kernels, ws.a(l), ws.delta(l + 1), deltaPrev);   // BP3, BP4, Δ·W
             } else {
-                layers[l].backwardSgd(kernels, ws.a(l), ws.delta(l + 1), ws.z(l), fPrev, deltaPrev,   // BP2, BP4, BP3
+                layers[l].backwardSgd(kernels, ws.a(l), ws.delta(l + 1), deltaPrev,   // Δ·W, BP4, BP3
                         sgd.learningRate(), sgd.config().weightDecay());
             }
-            // Dropout: A_prev = f(Z_prev) ⊙ M, so ∂C/∂Z_prev = (Δ·W) ⊙ f'(Z_prev) ⊙ M.
-            if (deltaPrev != null && ws.dropout()) kernels.hadamard(deltaPrev, ws.dropoutMask(l), deltaPrev);
+            if (deltaPrev == null) continue;
+            // Dropout: A_prev = (…) ⊙ M, so ∂C/∂(…) = (Δ·W) ⊙ M.
+            if (ws.dropout()) kernels.hadamard(deltaPrev, ws.dropoutMask(l), deltaPrev);
+            hiddenBackward(ws, l - 1, deltaPrev, sgd);                                // BP2, ⊙ f'(Z) through the norm
+        }
+    }
+
+    /**
+     * The rest of BP2 for hidden dense layer {@code l}: {@code g} holds ∂C/∂Aˡ and receives Δˡ = ∂C/∂Zˡ,
+     * through f' and, if the layer has one, the layer norm in reverse order; the layer norm's γ and β
+     * get their gradients (batch means), or, in a fused SGD step, their update.
+     */
+    private void hiddenBackward(Workspace ws, int l, Matrix g, Optimizer sgd) {
+        DenseLayer layer = layers[l];
+        Activation f = derivativeOverride != null && derivativeOverride[l] != null ? derivativeOverride[l] : layer.activation;
+        Matrix z = ws.z(l + 1);
+        float invBatch = 1f / g.rows();
+        switch (layer.norm) {
+            case NONE -> kernels.activationBackward(f, z, g, g);
+            case BEFORE_ACTIVATION -> {
+                kernels.activationBackward(f, ws.u(l + 1), g, g);
+                kernels.layerNormBackward(z, ws.normStats(l + 1), layer.normScale, g, g, invBatch, layer.normScaleGrad,
+                        layer.normShiftGrad);
+            }
+            case AFTER_ACTIVATION -> {
+                kernels.layerNormBackward(ws.u(l + 1), ws.normStats(l + 1), layer.normScale, g, g, invBatch,
+                        layer.normScaleGrad, layer.normShiftGrad);
+                kernels.activationBackward(f, z, g, g);
+            }
+        }
+        if (sgd != null && layer.normScale != null) {          // γ, β ← γ, β − η·∇ (no decay), after their last use above
+            kernels.axpy(-sgd.learningRate(), layer.normScaleGrad, layer.normScale);
+            kernels.axpy(-sgd.learningRate(), layer.normShiftGrad, layer.normShift);
         }
     }
 

@@ -16,6 +16,8 @@ public final class Workspace implements AutoCloseable {
     final Matrix x, y;
     final Matrix[] zs, activations, deltas;         // index l = layer l's output; activations[0] is x
     final int[] predicted;
+    /** Per hidden layer with a layer norm: the tensor between the norm and the activation, and the norm's row stats; else null. */
+    final Matrix[] between, stats;
     /** Inverted-dropout masks of the hidden layers (0 or 1/(1−p) per unit), allocated on first use; null until then. */
     private Matrix[] masks, vms;
     private boolean dropout;
@@ -23,7 +25,7 @@ public final class Workspace implements AutoCloseable {
     /** The views for a partial batch of {@code rows} rows, cached for the last size asked for. */
     private int viewRows;
     private Matrix vx, vy;
-    private Matrix[] vzs, vas, vds;
+    private Matrix[] vzs, vas, vds, vus, vss;
 
     public Workspace(Architecture arch, int capacity) {
         if (capacity < 1) {
@@ -41,6 +43,13 @@ public final class Workspace implements AutoCloseable {
             zs[l] = Matrix.allocate(arena, capacity, arch.size(l));
             activations[l] = Matrix.allocate(arena, capacity, arch.size(l));
             deltas[l] = Matrix.allocate(arena, capacity, arch.size(l));
+        }
+        between = new Matrix[layers + 1];
+        stats = new Matrix[layers + 1];
+        for (int l = 1; l <= layers; l++) {
+            if (arch.layerNorm(l - 1) == LayerNorm.NONE) continue;
+            between[l] = Matrix.allocate(arena, capacity, arch.size(l));
+            stats[l] = Matrix.allocate(arena, capacity, 2);
         }
         predicted = new int[capacity];
         setRows(capacity);
@@ -60,11 +69,17 @@ public final class Workspace implements AutoCloseable {
         vzs = new Matrix[zs.length];
         vas = new Matrix[zs.length];
         vds = new Matrix[zs.length];
+        vus = new Matrix[zs.length];
+        vss = new Matrix[zs.length];
         vas[0] = vx;
         for (int l = 1; l < zs.length; l++) {
             vzs[l] = zs[l].rows(0, rows);
             vas[l] = activations[l].rows(0, rows);
             vds[l] = deltas[l].rows(0, rows);
+            if (between[l] != null) {
+                vus[l] = between[l].rows(0, rows);
+                vss[l] = stats[l].rows(0, rows);
+            }
         }
         if (masks != null) viewMasks();
     }
@@ -113,6 +128,12 @@ public final class Workspace implements AutoCloseable {
     Matrix a(int l) { return vas[l]; }
 
     Matrix delta(int l) { return vds[l]; }
+
+    /** Layer l's tensor between its layer norm and its activation (LN(Z) or f(Z)); only for layers with a norm. */
+    Matrix u(int l) { return vus[l]; }
+
+    /** Layer l's layer norm row stats (mean, 1/std), rows × 2. */
+    Matrix normStats(int l) { return vss[l]; }
 
     /** The network's output for the rows in use. */
     public Matrix output() { return vas[vas.length - 1]; }

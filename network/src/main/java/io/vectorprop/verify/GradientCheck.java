@@ -9,6 +9,7 @@ import io.vectorprop.kernel.Kernels;
 import io.vectorprop.kernel.Loss;
 import io.vectorprop.network.Architecture;
 import io.vectorprop.network.Init;
+import io.vectorprop.network.LayerNorm;
 import io.vectorprop.network.Network;
 import io.vectorprop.network.Workspace;
 
@@ -35,7 +36,10 @@ public final class GradientCheck {
 
     private GradientCheck() {}
 
-    /** Runs every element-wise hidden activation with every loss. */
+    /**
+     * Runs every element-wise hidden activation with every loss, then every activation with each
+     * {@link LayerNorm} placement on the two hidden layers of {@link #SIZES_NORM}.
+     */
     public static Result run(Kernels kernels, long seed) {
         return run(kernels, seed, 0f);
     }
@@ -56,11 +60,24 @@ public final class GradientCheck {
                 worst = Math.max(worst, c.maxRelativeError());
             }
         }
+        for (LayerNorm norm : LayerNorm.values()) {
+            if (norm == LayerNorm.NONE) continue;
+            for (Activation f : Activation.values()) {
+                if (!f.isElementwise()) continue;
+                Architecture arch = Architecture.of(SIZES_NORM, f, Loss.SOFTMAX_CROSS_ENTROPY)
+                        .withHiddenActivations(f, Activation.SILU).withLayerNorms(1e-5f, norm, norm);
+                Case c = checkWithDropout(arch, kernels, seed++, dropout);
+                cases.add(c);
+                worst = Math.max(worst, c.maxRelativeError());
+            }
+        }
         return new Result(worst, STEP, cases);
     }
 
     /** Two hidden layers, so that dropout acts on a layer whose error BP2 passes down. */
     static final int[] SIZES_DROPOUT = {5, 4, 4, 3};
+    /** Two hidden layers with layer norms (the first's error passes down through the second's norm). */
+    static final int[] SIZES_NORM = {5, 6, 4, 3};
 
     /**
      * Smallest |z| allowed at a ReLU-type unit: central differences across the kink at 0 are
@@ -105,6 +122,26 @@ public final class GradientCheck {
         }
     }
 
+    /**
+     * The parameters in double precision, per dense layer: W (out × in, row-major), b, and γ, β of its
+     * layer norm (null without one).
+     */
+    record Params(double[][] w, double[][] b, double[][] gamma, double[][] beta) {
+        static Params of(Network net) {
+            int n = net.architecture().layers();
+            Params p = new Params(new double[n][], new double[n][], new double[n][], new double[n][]);
+            for (int l = 0; l < n; l++) {
+                p.w[l] = toDouble(net.weight(l).toArray());
+                p.b[l] = toDouble(net.bias(l).toArray());
+                if (net.architecture().layerNorm(l) != LayerNorm.NONE) {
+                    p.gamma[l] = toDouble(net.layerNormScale(l).toArray());
+                    p.beta[l] = toDouble(net.layerNormShift(l).toArray());
+                }
+            }
+            return p;
+        }
+    }
+
     private static Case check(Architecture arch, java.util.function.Function<Architecture, Network> factory, long seed,
                               boolean mayRedraw, float p) {
         Random rnd = new Random(seed);
@@ -128,29 +165,48 @@ public final class GradientCheck {
                 ws.setDropout(true);
                 for (int l = 1; l < arch.layers(); l++) ws.dropoutMask(l).copyFrom(masks[l]);
             }
-            for (int l = 0; l < arch.layers(); l++) {        // non-zero biases exercise BP3
+            for (int l = 0; l < arch.layers(); l++) {        // non-zero biases exercise BP3; γ ≠ 1, β ≠ 0 the norm's gradients
                 float[] b = new float[arch.size(l + 1)];
                 for (int i = 0; i < b.length; i++) b[i] = (float) (rnd.nextGaussian() * 0.3);
                 net.bias(l).copyFrom(b);
+                if (arch.layerNorm(l) != LayerNorm.NONE) {
+                    float[] g = new float[b.length], s = new float[b.length];
+                    for (int i = 0; i < b.length; i++) {
+                        g[i] = (float) (1 + rnd.nextGaussian() * 0.3);
+                        s[i] = (float) (rnd.nextGaussian() * 0.3);
+                    }
+                    net.layerNormScale(l).copyFrom(g);
+                    net.layerNormShift(l).copyFrom(s);
+                }
             }
             ws.x().copyFrom(x);
             ws.y().copyFrom(y);
             net.forward(ws);
             net.backward(ws);
-            double[][] w = new double[arch.layers()][], b = new double[arch.layers()][];
-            for (int l = 0; l < arch.layers(); l++) {
-                w[l] = toDouble(net.weight(l).toArray());
-                b[l] = toDouble(net.bias(l).toArray());
-            }
-            if (mayRedraw && minAbsKinkInput(arch, w, b, x, masks) < KINK_MARGIN) return null;
+            Params params = Params.of(net);
+            if (mayRedraw && minAbsKinkInput(arch, params, x, masks) < KINK_MARGIN) return null;
             double worst = 0;
             for (int l = 0; l < arch.layers(); l++) {
-                float[] gw = net.weightGradient(l).toArray(), gb = net.biasGradient(l).toArray();
-                for (int i = 0; i < w[l].length; i++) worst = Math.max(worst, error(gw[i], numeric(arch, w, b, w[l], i, x, y, masks)));
-                for (int i = 0; i < b[l].length; i++) worst = Math.max(worst, error(gb[i], numeric(arch, w, b, b[l], i, x, y, masks)));
+                worst = Math.max(worst, worst(arch, params, params.w[l], net.weightGradient(l).toArray(), x, y, masks));
+                worst = Math.max(worst, worst(arch, params, params.b[l], net.biasGradient(l).toArray(), x, y, masks));
+                if (params.gamma[l] != null) {
+                    worst = Math.max(worst, worst(arch, params, params.gamma[l], net.layerNormScaleGradient(l).toArray(), x, y, masks));
+                    worst = Math.max(worst, worst(arch, params, params.beta[l], net.layerNormShiftGradient(l).toArray(), x, y, masks));
+                }
             }
-            return new Case(arch.hidden().id(), arch.output().id(), arch.loss().id(), (int) net.parameterCount(), worst);
+            String hidden = arch.layers() < 2 ? arch.hidden().id() : arch.hiddenActivationsText()
+                    + (arch.isPlain() ? "" : " (layer norm " + arch.layerNormsText() + ")");
+            return new Case(arch.isPlain() ? arch.hidden().id() : hidden, arch.output().id(), arch.loss().id(),
+                    (int) net.parameterCount(), worst);
         }
+    }
+
+    /** The worst error over the elements of one tensor, each perturbed in turn. */
+    private static double worst(Architecture arch, Params params, double[] tensor, float[] analytic, float[] x, float[] y,
+                                float[][] masks) {
+        double worst = 0;
+        for (int i = 0; i < tensor.length; i++) worst = Math.max(worst, error(analytic[i], numeric(arch, params, tensor, i, x, y, masks)));
+        return worst;
     }
 
     private static double error(double analytic, double numeric) {
@@ -167,27 +223,28 @@ public final class GradientCheck {
         return m;
     }
 
-    private static double numeric(Architecture arch, double[][] w, double[][] b, double[] tensor, int i, float[] x, float[] y,
+    private static double numeric(Architecture arch, Params params, double[] tensor, int i, float[] x, float[] y,
                                   float[][] masks) {
         double saved = tensor[i];
         tensor[i] = saved + STEP;
-        double plus = loss(arch, w, b, x, y, masks);
+        double plus = loss(arch, params, x, y, masks);
         tensor[i] = saved - STEP;
-        double minus = loss(arch, w, b, x, y, masks);
+        double minus = loss(arch, params, x, y, masks);
         tensor[i] = saved;
         return (plus - minus) / (2 * STEP);
     }
 
-    /** The batch-mean loss in double precision, written independently of the kernels. */
+    /** The batch-mean loss in double precision, written independently of the kernels (a network without layer norms). */
     public static double loss(Architecture arch, double[][] w, double[][] b, float[] x, float[] y) {
-        return loss(arch, w, b, x, y, null);
+        int n = arch.layers();
+        return loss(arch, new Params(w, b, new double[n][], new double[n][]), x, y, null);
     }
 
-    private static double loss(Architecture arch, double[][] w, double[][] b, float[] x, float[] y, float[][] masks) {
+    private static double loss(Architecture arch, Params params, float[] x, float[] y, float[][] masks) {
         int out = arch.outputs();
         double total = 0;
         for (int r = 0; r < BATCH; r++) {
-            double[] a = forward(arch, w, b, x, r, null, masks);
+            double[] a = forward(arch, params, x, r, null, masks);
             for (int j = 0; j < out; j++) {
                 double t = y[r * out + j], o = a[j];
                 total += switch (arch.loss()) {
@@ -202,10 +259,9 @@ public final class GradientCheck {
 
     /**
      * The network's output for sample r, in double precision. When {@code minKink} is not null,
-     * {@code minKink[0]} is lowered to the smallest |z| seen at a ReLU-type unit.
+     * {@code minKink[0]} is lowered to the smallest |input| seen at a ReLU-type unit.
      */
-    private static double[] forward(Architecture arch, double[][] w, double[][] b, float[] x, int r, double[] minKink,
-                                    float[][] masks) {
+    private static double[] forward(Architecture arch, Params p, float[] x, int r, double[] minKink, float[][] masks) {
         int in = arch.inputs();
         double[] a = new double[in];
         for (int j = 0; j < in; j++) a[j] = x[r * in + j];
@@ -214,14 +270,17 @@ public final class GradientCheck {
             Activation f = arch.activation(l);
             double[] z = new double[n];
             for (int j = 0; j < n; j++) {
-                double s = b[l][j];
-                for (int k = 0; k < m; k++) s += w[l][j * m + k] * a[k];
+                double s = p.b[l][j];
+                for (int k = 0; k < m; k++) s += p.w[l][j * m + k] * a[k];
                 z[j] = s;
-                if (minKink != null && (f == Activation.RELU || f == Activation.LEAKY_RELU)) {
-                    minKink[0] = Math.min(minKink[0], Math.abs(s));
-                }
+            }
+            LayerNorm norm = arch.layerNorm(l);
+            if (norm == LayerNorm.BEFORE_ACTIVATION) z = layerNorm(z, p.gamma[l], p.beta[l], arch.layerNormEpsilon());
+            if (minKink != null && (f == Activation.RELU || f == Activation.LEAKY_RELU)) {
+                for (double v : z) minKink[0] = Math.min(minKink[0], Math.abs(v));
             }
             a = activate(f, z);
+            if (norm == LayerNorm.AFTER_ACTIVATION) a = layerNorm(a, p.gamma[l], p.beta[l], arch.layerNormEpsilon());
             if (masks != null && l + 1 < arch.layers()) {
                 for (int j = 0; j < n; j++) a[j] *= masks[l + 1][r * n + j];   // inverted dropout, mask fixed
             }
@@ -229,14 +288,27 @@ public final class GradientCheck {
         return a;
     }
 
-    /** The smallest |z| over all units with a ReLU-type activation and all samples (∞ when there are none). */
-    public static double minAbsKinkInput(Architecture arch, double[][] w, double[][] b, float[] x) {
-        return minAbsKinkInput(arch, w, b, x, null);
+    /** (v − mean)/√(var + ε)·γ + β, the biased variance. */
+    private static double[] layerNorm(double[] v, double[] gamma, double[] beta, double eps) {
+        double mean = 0, var = 0;
+        for (double e : v) mean += e;
+        mean /= v.length;
+        for (double e : v) var += (e - mean) * (e - mean);
+        var /= v.length;
+        double[] out = new double[v.length];
+        for (int j = 0; j < v.length; j++) out[j] = (v[j] - mean) / Math.sqrt(var + eps) * gamma[j] + beta[j];
+        return out;
     }
 
-    private static double minAbsKinkInput(Architecture arch, double[][] w, double[][] b, float[] x, float[][] masks) {
+    /** The smallest |z| over all units with a ReLU-type activation and all samples (∞ when there are none). */
+    public static double minAbsKinkInput(Architecture arch, double[][] w, double[][] b, float[] x) {
+        int n = arch.layers();
+        return minAbsKinkInput(arch, new Params(w, b, new double[n][], new double[n][]), x, null);
+    }
+
+    private static double minAbsKinkInput(Architecture arch, Params p, float[] x, float[][] masks) {
         double[] min = {Double.POSITIVE_INFINITY};
-        for (int r = 0; r < BATCH; r++) forward(arch, w, b, x, r, min, masks);
+        for (int r = 0; r < BATCH; r++) forward(arch, p, x, r, min, masks);
         return min[0];
     }
 
@@ -257,10 +329,45 @@ public final class GradientCheck {
                 case TANH -> Math.tanh(v);
                 case RELU -> Math.max(v, 0);
                 case LEAKY_RELU -> v > 0 ? v : Activation.LEAKY_SLOPE * v;
+                case GELU -> 0.5 * v * (1 + erf(v / Math.sqrt(2)));
+                case GELU_TANH -> 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v * v * v)));
+                case SILU -> v / (1 + Math.exp(-v));
                 case SOFTMAX -> throw new AssertionError();
             };
         }
         return a;
+    }
+
+    /**
+     * erf in double precision, independent of the kernels' fp32 approximation: its Maclaurin series
+     * below |x| = 3 (terms to 1e-17), 1 − erfc from Lentz's continued fraction above.
+     */
+    public static double erf(double x) {
+        double ax = Math.abs(x);
+        if (ax < 3) {
+            double term = ax, sum = ax, x2 = ax * ax;
+            for (int n = 1; Math.abs(term) > 1e-17 * Math.abs(sum); n++) {
+                term *= -x2 / n;
+                sum += term / (2 * n + 1);
+                if (n > 200) break;
+            }
+            return Math.copySign(2 / Math.sqrt(Math.PI) * sum, x);
+        }
+        // erfc(x) = e^(−x²)/√π · 1/(x + (1/2)/(x + 1/(x + (3/2)/(x + 2/(x + …)))))
+        double tiny = 1e-300, f = ax, c = ax, d = 0;
+        for (int n = 1; n < 200; n++) {
+            double an = n / 2.0;
+            d = ax + an * d;
+            d = Math.abs(d) < tiny ? tiny : d;
+            c = ax + an / c;
+            c = Math.abs(c) < tiny ? tiny : c;
+            d = 1 / d;
+            double delta = c * d;
+            f *= delta;
+            if (Math.abs(delta - 1) < 1e-16) break;
+        }
+        double erfc = Math.exp(-ax * ax) / Math.sqrt(Math.PI) / f;
+        return Math.copySign(1 - erfc, x);
     }
 
     private static double[] toDouble(float[] f) {

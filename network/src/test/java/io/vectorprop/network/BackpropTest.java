@@ -18,13 +18,17 @@ import io.vectorprop.kernel.Loss;
 /** Backpropagation against finite differences, determinism, divergence handling, the predictor. */
 class BackpropTest {
 
-    /** Every activation × loss, analytic vs central differences in double precision (see GradientCheck). */
+    /**
+     * Every activation × loss, and every activation × layer norm placement, analytic vs central
+     * differences in double precision (see GradientCheck).
+     */
     @Test
     void gradientsMatchFiniteDifferencesForEveryCombination() {
         for (Kernels k : new Kernels[] {Kernels.get(), Kernels.scalar()}) {
             GradientCheck.Result r = GradientCheck.run(k, 1);
             long elementwise = java.util.Arrays.stream(Activation.values()).filter(Activation::isElementwise).count();
-            assertEquals(elementwise * Loss.values().length, r.cases().size());
+            assertEquals(elementwise * Loss.values().length + elementwise * (LayerNorm.values().length - 1), r.cases().size(),
+                    "every activation with every loss, and with every layer norm placement");
             for (GradientCheck.Case c : r.cases()) {
                 assertTrue(c.maxRelativeError() <= 1e-3, k.name() + " " + c);
             }
