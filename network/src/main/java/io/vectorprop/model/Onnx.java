@@ -22,6 +22,9 @@ import io.vectorprop.kernel.Activation;
 import io.vectorprop.kernel.Kernels;
 import io.vectorprop.kernel.Loss;
 import io.vectorprop.network.Architecture;
+import io.vectorprop.network.LayerNorm;
+import io.vectorprop.network.Standardization;
+import io.vectorprop.verify.DoubleActivations;
 import io.vectorprop.network.Network;
 
 /**
@@ -45,9 +48,10 @@ import io.vectorprop.network.Network;
  * the bytes that remain: a truncated or forged file gives an {@link IOException} with the byte offset.
  */
 public final class Onnx {
-    private static final int FLOAT = 1, INT64 = 7;
+    private static final int FLOAT = 1, INT64 = 7, DOUBLE = 11;
     private static final int MAX_DIMS = 8;
     private static final ValueLayout.OfFloat FLOAT_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfDouble DOUBLE_LE = ValueLayout.JAVA_DOUBLE_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfLong LONG_LE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     private Onnx() {}
@@ -61,7 +65,7 @@ public final class Onnx {
         }
     }
 
-    record Attribute(String name, float f, long i, Tensor t, boolean hasF, boolean hasI) {}
+    record Attribute(String name, float f, long i, Tensor t, boolean hasF, boolean hasI, String s, long[] ints) {}
 
     record Node(String name, String opType, String domain, List<String> inputs, List<String> outputs,
                 Map<String, Attribute> attributes) {
@@ -74,39 +78,50 @@ public final class Onnx {
 
     record Graph(List<Node> nodes, Map<String, Tensor> initializers, List<ValueInfo> inputs, List<ValueInfo> outputs) {}
 
-    /** One dense layer as read: W out × in (row-major), b, and the activation that follows it (null: none yet). */
-    private static final class Layer {
+    /**
+     * One dense layer as read: W out × in (row-major), b, the activation that follows it (null: none
+     * yet), and its layer norm (γ, β, ε) if it has one.
+     */
+    static final class Layer {
         final int in, out;
         final float[] w, b;
         Activation activation;
-        boolean biasAdded;
+        LayerNorm norm = LayerNorm.NONE;
+        float[] gamma, beta;
+        float epsilon;
+        String normLabel;
 
-        Layer(int in, int out, float[] w, float[] b, boolean biasAdded) {
+        Layer(int in, int out, float[] w, float[] b) {
             this.in = in;
             this.out = out;
             this.w = w;
             this.b = b;
-            this.biasAdded = biasAdded;
         }
     }
 
     /** Loads the dense network in {@code file}; its parameters are copied into a new {@link Network}. */
     public static Network load(Path file, Kernels kernels) throws IOException {
         if (!Files.isRegularFile(file)) throw new NoSuchFileException(file + " (no such model file)");
-        List<Layer> layers;
+        Imported imported;
         try (Arena arena = Arena.ofConfined(); FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             if (ch.size() == 0) throw new IOException(file + ": not a valid ONNX file: it is empty");
             MemorySegment map = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
             Graph graph = readModel(ProtoReader.of(file, map));
-            layers = interpret(file, graph);
+            imported = interpret(file, graph);
         }
+        List<Layer> layers = imported.layers();
         Architecture arch = architecture(file, layers);
         Network net = Network.create(arch, kernels);
         try {
             for (int l = 0; l < layers.size(); l++) {
                 net.weight(l).copyFrom(layers.get(l).w);
                 net.bias(l).copyFrom(layers.get(l).b);
+                if (layers.get(l).norm != LayerNorm.NONE) {
+                    net.layerNormScale(l).copyFrom(layers.get(l).gamma);
+                    net.layerNormShift(l).copyFrom(layers.get(l).beta);
+                }
             }
+            net.setStandardization(imported.standardization());
         } catch (RuntimeException e) {
             net.close();
             throw e;
@@ -177,11 +192,12 @@ public final class Onnx {
         return new Node(name, op, domain, inputs, outputs, attributes);
     }
 
-    /** AttributeProto: 1 name, 2 f, 3 i, 5 t (the attributes of dense-network operators; the rest is skipped). */
+    /** AttributeProto: 1 name, 2 f, 3 i, 4 s, 5 t, 8 ints (the attributes of dense-network operators; the rest is skipped). */
     private static Attribute readAttribute(ProtoReader r) throws IOException {
-        String name = "";
+        String name = "", str = null;
         float f = 0;
         long i = 0;
+        long[] ints = new long[0];
         Tensor t = null;
         boolean hasF = false, hasI = false;
         while (r.next()) {
@@ -195,14 +211,16 @@ public final class Onnx {
                     i = r.int64();
                     hasI = true;
                 }
+                case 4 -> str = r.string();
                 case 5 -> {
                     r.expect(ProtoReader.LENGTH_DELIMITED);
                     t = readTensor(r.message());
                 }
+                case 8 -> ints = readInt64s(r, ints);
                 default -> r.skip();
             }
         }
-        return new Attribute(name, f, i, t, hasF, hasI);
+        return new Attribute(name, f, i, t, hasF, hasI, str, ints);
     }
 
     /**
@@ -217,11 +235,13 @@ public final class Onnx {
         MemorySegment raw = null;
         FloatList floatData = new FloatList();
         long[] int64Data = new long[0];
+        FloatList doubleData = new FloatList();
         while (r.next()) {
             switch (r.field()) {
                 case 1 -> dims = readInt64s(r, dims);
                 case 2 -> type = (int) r.int64();
                 case 4 -> readFloats(r, floatData);
+                case 10 -> readDoubles(r, doubleData);
                 case 7 -> int64Data = readInt64s(r, int64Data);
                 case 8 -> name = r.string();
                 case 9 -> raw = r.bytes();
@@ -256,6 +276,20 @@ public final class Onnx {
                 }
                 floats = Arrays.copyOf(floatData.values, floatData.size);
             }
+        } else if (type == DOUBLE) {                        // constants some exporters write in double: used as fp32
+            if (raw != null) {
+                if (raw.byteSize() != elements * 8) {
+                    throw r.error(start, "tensor '" + name + "' has " + raw.byteSize() + " bytes of raw_data for " + elements + " doubles");
+                }
+                floats = new float[(int) elements];
+                for (int i = 0; i < floats.length; i++) floats[i] = (float) raw.get(DOUBLE_LE, 8L * i);
+            } else {
+                if (doubleData.size != elements) {
+                    throw r.error(start, "tensor '" + name + "' has " + doubleData.size + " double_data values for " + elements + " elements");
+                }
+                floats = Arrays.copyOf(doubleData.values, doubleData.size);
+            }
+            type = FLOAT;
         } else if (type == INT64) {
             if (raw != null) {
                 if (raw.byteSize() != elements * 8) {
@@ -353,6 +387,19 @@ public final class Onnx {
         for (long i = 0; i < run.byteSize(); i += 4) into.add(run.get(FLOAT_LE, i));
     }
 
+    /** A repeated double field (packed, or one fixed64 per element), narrowed to float. */
+    private static void readDoubles(ProtoReader r, FloatList into) throws IOException {
+        if (r.wireType() != ProtoReader.LENGTH_DELIMITED) {
+            r.expect(ProtoReader.FIXED64);
+            into.add((float) Double.longBitsToDouble(r.fixed64()));
+            return;
+        }
+        long at = r.position();
+        MemorySegment run = r.bytes();
+        if (run.byteSize() % 8 != 0) throw r.error(at, "packed double_data of " + run.byteSize() + " bytes (not a multiple of 8)");
+        for (long i = 0; i < run.byteSize(); i += 8) into.add((float) run.get(DOUBLE_LE, i));
+    }
+
     /** A growable float array: float_data written one value at a time can be long. */
     private static final class FloatList {
         float[] values = new float[16];
@@ -366,156 +413,655 @@ public final class Onnx {
 
     // ---------------------------------------------------------------- from graph to layers
 
-    /** Walks the chain of nodes from the graph's input to its output, collecting dense layers. */
-    static List<Layer> interpret(Path file, Graph g) throws IOException {
-        Map<String, Tensor> constants = new HashMap<>(g.initializers());
-        List<ValueInfo> dataInputs = new ArrayList<>();
-        for (ValueInfo v : g.inputs()) if (!constants.containsKey(v.name())) dataInputs.add(v);
-        if (dataInputs.size() != 1) {
-            throw new IOException(file + ": the graph has " + dataInputs.size() + " inputs besides its initializers "
-                    + names(dataInputs) + "; a dense network has exactly one");
+    /** Where the walk along the chain stands, which decides what a per-feature affine step folds into. */
+    private enum At {
+        /** The (scaled) input: an affine step becomes the standardization, or folds into the first layer. */
+        INPUT,
+        /** Z of the last dense layer: folds into its W and b. */
+        LINEAR,
+        /** LN(Z) before the activation: folds into the norm's γ and β. */
+        NORMED,
+        /** After the activation, or after a norm that follows it: folds into the next layer's W and b. */
+        ACTIVATED, NORMED_AFTER
+    }
+
+    /** {@code x ↦ a ⊙ x + c}, per feature; a and c have one entry (broadcast) or one per feature. */
+    record Affine(double[] a, double[] c) {
+        static Affine of(double a, double c) { return new Affine(new double[] {a}, new double[] {c}); }
+
+        /** First this, then {@code next}. */
+        Affine then(Affine next) {
+            int n = Math.max(Math.max(a.length, next.a.length), Math.max(c.length, next.c.length));
+            double[] a2 = new double[n], c2 = new double[n];
+            for (int i = 0; i < n; i++) {
+                double na = at(next.a, i);
+                a2[i] = na * at(a, i);
+                c2[i] = na * at(c, i) + at(next.c, i);
+            }
+            return new Affine(a2, c2);
         }
+
+        int width() { return Math.max(a.length, c.length); }
+
+        static double at(double[] v, int i) { return v.length == 1 ? v[0] : v[i]; }
+    }
+
+    /** What a file describes: the dense layers and the input standardization (null: none). */
+    record Imported(List<Layer> layers, Standardization standardization) {}
+
+    /** The walk's state: the layers read so far and what a per-feature affine step would fold into. */
+    private static final class Walk {
+        final Path file;
+        final Map<String, Tensor> constants;
+        final Map<String, List<Node>> consumers = new HashMap<>();
+        final Set<Node> used = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        final Map<Node, Integer> order = new java.util.IdentityHashMap<>();
+        final List<Layer> layers = new ArrayList<>();
+        final String output;
+        At at = At.INPUT;
+        int width;
+        boolean flat;
+        Affine inputAffine, pending;
+        String pendingFrom;
+        Standardization standardization;
+
+        Walk(Path file, Graph g, String output) {
+            this.file = file;
+            this.constants = new HashMap<>(g.initializers());
+            this.output = output;
+        }
+
+        Layer last() { return layers.get(layers.size() - 1); }
+
+        /** The consumers of {@code value} not yet taken into a layer. */
+        List<Node> open(String value) {
+            List<Node> out = new ArrayList<>();
+            for (Node n : consumers.getOrDefault(value, List.of())) if (!used.contains(n)) out.add(n);
+            return out;
+        }
+
+        IOException error(Node n, String message) {
+            return new IOException(file + ": " + n.label() + " " + message);
+        }
+    }
+
+    /**
+     * Walks the chain from the graph's input to its output, collecting dense layers with their
+     * activations and layer norms, and folding per-feature affine steps (BatchNormalization in inference
+     * form, Add/Sub/Mul/Div by constants) into the standardization, a layer's W and b, or a norm's γ and β.
+     * Where the chain branches, the branch must be a decomposed LayerNormalization or an element-wise
+     * subgraph that computes one of the activations (SiLU's {@code x·Sigmoid(x)}, GELU's Erf and tanh forms).
+     */
+    static Imported interpret(Path file, Graph g) throws IOException {
         if (g.outputs().size() != 1) {
             throw new IOException(file + ": the graph has " + g.outputs().size() + " outputs " + names(g.outputs())
                     + "; a dense network has exactly one");
         }
-        ValueInfo input = dataInputs.get(0);
-        String current = input.name();
-        long[] dims = input.dims();
-        boolean flat = dims == null || dims.length == 2;
-        int width = dims != null && dims.length >= 2 ? features(dims) : -1;
-        List<Layer> layers = new ArrayList<>();
-        String denseOutput = null;                 // the output of the last Gemm or MatMul
+        Walk w = new Walk(file, g, g.outputs().get(0).name());
         Set<String> produced = new HashSet<>();
         for (Node n : g.nodes()) {
+            w.order.put(n, w.order.size());
             if (!n.domain().isEmpty() && !n.domain().equals("ai.onnx")) {
-                throw new IOException(file + ": " + n.label() + " is from operator domain '" + n.domain()
-                        + "', not supported; only standard ONNX operators of dense networks are");
+                throw w.error(n, "is from operator domain '" + n.domain() + "', not supported; only standard ONNX operators of dense networks are");
             }
-            if (n.outputs().isEmpty()) throw new IOException(file + ": " + n.label() + " has no output");
-            for (String o : n.outputs()) if (!produced.add(o)) throw new IOException(file + ": " + n.label() + " writes '" + o + "' again");
+            if (n.outputs().isEmpty()) throw w.error(n, "has no output");
+            for (String o : n.outputs()) if (!o.isEmpty() && !produced.add(o)) throw w.error(n, "writes '" + o + "' again");
             if (n.opType().equals("Constant")) {
                 Attribute value = n.attributes().get("value");
-                if (value == null || value.t() == null) {
-                    throw new IOException(file + ": " + n.label() + " has no tensor 'value'; only tensor constants are supported");
-                }
-                constants.put(n.outputs().get(0), value.t());
+                if (value == null || value.t() == null) throw w.error(n, "has no tensor 'value'; only tensor constants are supported");
+                w.constants.put(n.outputs().get(0), value.t());
+                w.used.add(n);
+            } else if (n.opType().equals("Identity") && w.constants.containsKey(n.inputs().get(0))) {
+                w.constants.put(n.outputs().get(0), w.constants.get(n.inputs().get(0)));   // an exporter's alias of a weight
+                w.used.add(n);
+            } else {
+                for (String in : n.inputs()) if (!in.isEmpty()) w.consumers.computeIfAbsent(in, k -> new ArrayList<>()).add(n);
+            }
+        }
+        List<ValueInfo> dataInputs = new ArrayList<>();
+        for (ValueInfo v : g.inputs()) if (!w.constants.containsKey(v.name())) dataInputs.add(v);
+        if (dataInputs.size() != 1) {
+            throw new IOException(file + ": the graph has " + dataInputs.size() + " inputs besides its initializers "
+                    + names(dataInputs) + "; a dense network has exactly one");
+        }
+        ValueInfo input = dataInputs.get(0);
+        long[] dims = input.dims();
+        w.flat = dims == null || dims.length == 2;
+        w.width = dims != null && dims.length >= 2 ? features(dims) : -1;
+        String current = input.name();
+        while (!current.equals(w.output)) {
+            List<Node> next = w.open(current);
+            if (next.isEmpty()) {
+                throw new IOException(file + ": nothing reads '" + current + "', but the graph's output is '" + w.output + "'");
+            }
+            if (next.size() == 1 && step(w, next.get(0), current)) {
+                w.used.add(next.get(0));
+                current = next.get(0).outputs().get(0);
                 continue;
             }
-            Layer last = layers.isEmpty() ? null : layers.get(layers.size() - 1);
-            switch (n.opType()) {
-                case "Identity", "Dropout" -> {
-                    reads(file, n, current, 0);
-                    if (n.opType().equals("Dropout") && n.inputs().size() >= 3 && !n.inputs().get(2).isEmpty()) {
-                        Tensor mode = constant(file, n, constants, 2);
-                        if (mode.longs() != null && mode.longs().length > 0 && mode.longs()[0] != 0) {
-                            throw new IOException(file + ": " + n.label() + " is in training mode; export the model in eval mode");
-                        }
-                    }
-                }
-                case "Flatten" -> {
-                    reads(file, n, current, 0);
-                    long axis = n.attributes().containsKey("axis") ? n.attributes().get("axis").i() : 1;
-                    if (axis != 1) throw new IOException(file + ": " + n.label() + " flattens from axis " + axis + "; only axis 1 (keep the batch) is supported");
-                    flat = true;
-                }
-                case "Reshape" -> {
-                    reads(file, n, current, 0);
-                    Tensor shape = constant(file, n, constants, 1);
-                    long[] s = shape.longs();
-                    if (s == null || s.length != 2 || s[1] < 1 || (width > 0 && s[1] != width) || !(s[0] == -1 || s[0] == 0 || s[0] > 0)) {
-                        throw new IOException(file + ": " + n.label() + " reshapes to " + (s == null ? "a non-int64 shape" : Arrays.toString(s))
-                                + "; only [batch, " + (width > 0 ? width : "features") + "] (a flat input) is supported");
-                    }
-                    if (width < 0) width = (int) s[1];
-                    flat = true;
-                }
-                case "Gemm" -> {
-                    reads(file, n, current, 0);
-                    flatInput(file, n, flat);
-                    if (attrI(n, "transA", 0) != 0) throw new IOException(file + ": " + n.label() + " has transA = 1; only transA = 0 is supported");
-                    boolean transB = attrI(n, "transB", 0) != 0;
-                    float alpha = attrF(n, "alpha", 1f), beta = attrF(n, "beta", 1f);
-                    Tensor b = floatConstant(file, n, constants, 1);
-                    Layer layer = dense(file, n, b, transB, alpha, width);
-                    if (n.inputs().size() >= 3 && !n.inputs().get(2).isEmpty()) {
-                        addBias(file, n, layer, floatConstant(file, n, constants, 2), beta);
-                    }
-                    layers.add(layer);
-                    width = layer.out;
-                    denseOutput = n.outputs().get(0);
-                }
-                case "MatMul" -> {
-                    reads(file, n, current, 0);
-                    flatInput(file, n, flat);
-                    Layer layer = dense(file, n, floatConstant(file, n, constants, 1), false, 1f, width);
-                    layers.add(layer);
-                    width = layer.out;
-                    denseOutput = n.outputs().get(0);
-                }
-                case "Add" -> {
-                    if (n.inputs().size() != 2) throw new IOException(file + ": " + n.label() + " needs two inputs");
-                    int data = n.inputs().get(0).equals(current) ? 0 : 1;
-                    reads(file, n, current, data);
-                    if (last == null || last.activation != null || last.biasAdded || !current.equals(denseOutput)) {
-                        throw new IOException(file + ": " + n.label() + " is not the bias of a MatMul or Gemm without one;"
-                                + " only Add of a bias right after a dense layer is supported");
-                    }
-                    addBias(file, n, last, floatConstant(file, n, constants, 1 - data), 1f);
-                }
-                case "Relu", "Sigmoid", "Tanh", "LeakyRelu", "Softmax" -> {
-                    reads(file, n, current, 0);
-                    if (last == null) {
-                        throw new IOException(file + ": " + n.label() + " comes before the first dense layer; a dense network"
-                                + " starts with Gemm or MatMul");
-                    }
-                    if (last.activation != null) {
-                        throw new IOException(file + ": " + n.label() + " follows another activation (" + last.activation.id()
-                                + "); one activation per layer is supported");
-                    }
-                    last.activation = activation(file, n);
-                    last.biasAdded = true;
-                }
-                default -> throw new IOException(file + ": " + n.label() + " is not supported; dense networks are read from"
-                        + " Gemm, MatMul, Add, Relu, Sigmoid, Tanh, LeakyRelu, Softmax, Identity, Dropout, Flatten, Reshape and Constant");
+            String after = decomposedLayerNorm(w, current, next);
+            if (after == null) after = elementwiseActivation(w, current, next);
+            if (after == null) {
+                StringBuilder ops = new StringBuilder();
+                for (Node n : next) ops.append(ops.isEmpty() ? "" : ", ").append(n.label());
+                throw new IOException(file + ": '" + current + "' is read by " + ops + ", which is not supported: a dense"
+                        + " network is a chain of layers, branching only inside a decomposed LayerNormalization or an activation"
+                        + " written out as element-wise operators; it is read from Gemm, MatMul, Add, Sub, Mul, Div, BatchNormalization, LayerNormalization"
+                        + " (or its decomposed form), Relu, Sigmoid, Tanh, LeakyRelu, Gelu (or its Erf or tanh form), SiLU"
+                        + " (x·Sigmoid(x)), Softmax, Identity, Dropout, Flatten, Reshape and Constant");
             }
-            current = n.outputs().get(0);
+            current = after;
         }
-        if (layers.isEmpty()) throw new IOException(file + ": the graph has no dense layer (Gemm or MatMul)");
-        String output = g.outputs().get(0).name();
-        if (!current.equals(output)) {
-            throw new IOException(file + ": the chain of nodes ends in '" + current + "' but the graph's output is '" + output + "'");
+        for (Node n : g.nodes()) {
+            if (!w.used.contains(n)) throw w.error(n, "is not on the chain from the input to the output; branches are not supported");
         }
-        if (input.dims() != null && input.dims().length >= 2 && features(input.dims()) > 0 && features(input.dims()) != layers.get(0).in) {
-            throw new IOException(file + ": input '" + input.name() + "' has " + features(input.dims()) + " features but the first layer takes "
-                    + layers.get(0).in);
+        if (w.layers.isEmpty()) throw new IOException(file + ": the graph has no dense layer (Gemm or MatMul)");
+        if (w.pending != null) {
+            throw new IOException(file + ": " + w.pendingFrom + " scales the network's output; a per-feature affine step after"
+                    + " the output layer's activation is not supported (there is no later layer to fold it into)");
         }
-        return layers;
+        if (w.at == At.INPUT) throw new IOException(file + ": no dense layer reads the input");
+        if (dims != null && dims.length >= 2 && features(dims) > 0 && features(dims) != w.layers.get(0).in) {
+            throw new IOException(file + ": input '" + input.name() + "' has " + features(dims) + " features but the first layer takes "
+                    + w.layers.get(0).in);
+        }
+        return new Imported(w.layers, w.standardization);
+    }
+
+    /** One node that alone reads the current value; false when it is none of the single-node steps. */
+    private static boolean step(Walk w, Node n, String current) throws IOException {
+        Path file = w.file;
+        switch (n.opType()) {
+            case "Identity", "Dropout" -> {
+                reads(file, n, current, 0);
+                if (n.opType().equals("Dropout") && n.inputs().size() >= 3 && !n.inputs().get(2).isEmpty()) {
+                    Tensor mode = constant(file, n, w.constants, 2);
+                    if (mode.longs() != null && mode.longs().length > 0 && mode.longs()[0] != 0) {
+                        throw w.error(n, "is in training mode; export the model in eval mode");
+                    }
+                }
+                unusedExtraOutputs(w, n);
+            }
+            case "Flatten" -> {
+                reads(file, n, current, 0);
+                long axis = attrI(n, "axis", 1);
+                if (axis != 1) throw w.error(n, "flattens from axis " + axis + "; only axis 1 (keep the batch) is supported");
+                w.flat = true;
+            }
+            case "Reshape" -> {
+                reads(file, n, current, 0);
+                Tensor shape = constant(file, n, w.constants, 1);
+                long[] s = shape.longs();
+                int width = w.width;
+                if (s == null || s.length != 2 || s[1] < 1 || (width > 0 && s[1] != width) || !(s[0] == -1 || s[0] == 0 || s[0] > 0)) {
+                    throw w.error(n, "reshapes to " + (s == null ? "a non-int64 shape" : Arrays.toString(s))
+                            + "; only [batch, " + (width > 0 ? width : "features") + "] (a flat input) is supported");
+                }
+                if (width < 0) w.width = (int) s[1];
+                w.flat = true;
+            }
+            case "Gemm" -> {
+                reads(file, n, current, 0);
+                flatInput(file, n, w.flat);
+                if (attrI(n, "transA", 0) != 0) throw w.error(n, "has transA = 1; only transA = 0 is supported");
+                boolean transB = attrI(n, "transB", 0) != 0;
+                float alpha = attrF(n, "alpha", 1f), beta = attrF(n, "beta", 1f);
+                Layer layer = dense(file, n, floatConstant(file, n, w.constants, 1), transB, alpha, w.width);
+                if (n.inputs().size() >= 3 && !n.inputs().get(2).isEmpty()) {
+                    addBias(file, n, layer, floatConstant(file, n, w.constants, 2), beta);
+                }
+                addLayer(w, n, layer);
+            }
+            case "MatMul" -> {
+                reads(file, n, current, 0);
+                flatInput(file, n, w.flat);
+                addLayer(w, n, dense(file, n, floatConstant(file, n, w.constants, 1), false, 1f, w.width));
+            }
+            case "Add", "Sub", "Mul", "Div" -> {
+                if (n.inputs().size() != 2) throw w.error(n, "needs two inputs");
+                int data = n.inputs().get(0).equals(current) ? 0 : 1;
+                if (!n.inputs().get(data).equals(current) || !w.constants.containsKey(n.inputs().get(1 - data))) return false;
+                affine(w, n, constantAffine(w, n, floatConstant(file, n, w.constants, 1 - data), data));
+            }
+            case "BatchNormalization" -> {
+                reads(file, n, current, 0);
+                if (attrI(n, "training_mode", 0) != 0) throw w.error(n, "is in training mode; export the model in eval mode");
+                unusedExtraOutputs(w, n);
+                float[] scale = features(w, n, 1), shift = features(w, n, 2), mean = features(w, n, 3), var = features(w, n, 4);
+                double eps = attrF(n, "epsilon", 1e-5f);
+                double[] a = new double[scale.length], c = new double[scale.length];
+                for (int i = 0; i < a.length; i++) {                    // y = (x − mean)/√(var + ε)·scale + shift
+                    a[i] = scale[i] / Math.sqrt((double) var[i] + eps);
+                    c[i] = shift[i] - mean[i] * a[i];
+                }
+                affine(w, n, new Affine(a, c));
+            }
+            case "LayerNormalization" -> {
+                reads(file, n, current, 0);
+                long axis = attrI(n, "axis", -1);
+                if (axis != -1 && axis != 1) throw w.error(n, "normalizes from axis " + axis + "; only the feature axis (-1) is supported");
+                unusedExtraOutputs(w, n);
+                float[] gamma = features(w, n, 1);
+                float[] beta = n.inputs().size() >= 3 && !n.inputs().get(2).isEmpty() ? features(w, n, 2) : new float[gamma.length];
+                layerNorm(w, n, gamma, beta, attrF(n, "epsilon", 1e-5f));
+            }
+            case "Relu", "Sigmoid", "Tanh", "LeakyRelu", "Softmax", "Gelu" -> {
+                reads(file, n, current, 0);
+                activate(w, n, activation(file, n));
+            }
+            default -> {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static void addLayer(Walk w, Node n, Layer layer) throws IOException {
+        if (w.at == At.INPUT && w.inputAffine != null) {
+            Affine f = expand(w, n, w.inputAffine, layer.in);
+            boolean positive = true;
+            for (double a : f.a()) positive &= a > 0 && Double.isFinite(a) && (float) a > 0;
+            if (positive) {                                              // x·a + c = (x − (−c/a))·a
+                float[] mean = new float[layer.in], scale = new float[layer.in];
+                for (int k = 0; k < layer.in; k++) {
+                    scale[k] = (float) f.a()[k];
+                    mean[k] = (float) (-f.c()[k] / f.a()[k]);
+                }
+                w.standardization = new Standardization(mean, scale);
+            } else {
+                foldIntoInput(layer, f);
+            }
+            w.inputAffine = null;
+        }
+        if (w.pending != null) {
+            foldIntoInput(layer, expand(w, n, w.pending, layer.in));
+            w.pending = null;
+        }
+        w.layers.add(layer);
+        w.width = layer.out;
+        w.at = At.LINEAR;
+    }
+
+    /** A layer reading {@code a ⊙ x + c} instead of x: {@code W' = W·diag(a)}, {@code b' = b + W·c}. */
+    private static void foldIntoInput(Layer layer, Affine f) {
+        for (int j = 0; j < layer.out; j++) {
+            double shift = 0;
+            for (int k = 0; k < layer.in; k++) {
+                shift += (double) layer.w[j * layer.in + k] * f.c()[k];
+                layer.w[j * layer.in + k] = (float) (layer.w[j * layer.in + k] * f.a()[k]);
+            }
+            layer.b[j] = (float) (layer.b[j] + shift);
+        }
+    }
+
+    private static Affine expand(Walk w, Node n, Affine f, int width) throws IOException {
+        if (f.width() != 1 && f.width() != width) {
+            throw w.error(n, "reads " + width + " features, but a per-feature step before it has " + f.width());
+        }
+        double[] a = new double[width], c = new double[width];
+        for (int i = 0; i < width; i++) {
+            a[i] = Affine.at(f.a(), i);
+            c[i] = Affine.at(f.c(), i);
+        }
+        return new Affine(a, c);
+    }
+
+    /** A per-feature affine step on the current value, folded into what comes before it or kept for the next layer. */
+    private static void affine(Walk w, Node n, Affine f) throws IOException {
+        if (f.width() != 1 && w.width > 0 && f.width() != w.width) {
+            throw w.error(n, "has " + f.width() + " values per feature for " + w.width + " features");
+        }
+        switch (w.at) {
+            case INPUT -> w.inputAffine = w.inputAffine == null ? f : w.inputAffine.then(f);
+            case LINEAR -> {                                             // a ⊙ (x·Wᵀ + b) + c
+                Layer l = w.last();
+                for (int j = 0; j < l.out; j++) {
+                    double a = Affine.at(f.a(), j);
+                    for (int k = 0; k < l.in; k++) l.w[j * l.in + k] = (float) (l.w[j * l.in + k] * a);
+                    l.b[j] = (float) (a * l.b[j] + Affine.at(f.c(), j));
+                }
+            }
+            case NORMED -> {                                             // a ⊙ (x̂ ⊙ γ + β) + c
+                Layer l = w.last();
+                for (int j = 0; j < l.out; j++) {
+                    double a = Affine.at(f.a(), j);
+                    l.gamma[j] = (float) (a * l.gamma[j]);
+                    l.beta[j] = (float) (a * l.beta[j] + Affine.at(f.c(), j));
+                }
+            }
+            case ACTIVATED, NORMED_AFTER -> {
+                if (w.pending == null) w.pendingFrom = n.label();
+                w.pending = w.pending == null ? f : w.pending.then(f);
+            }
+        }
+    }
+
+    /** x + c, x − c, c − x, x·c, x/c; the constant is a scalar, [n] or [1, n]. */
+    private static Affine constantAffine(Walk w, Node n, Tensor t, int dataIndex) throws IOException {
+        long[] d = t.dims();
+        boolean row = d.length <= 1 || (d.length == 2 && d[0] == 1);
+        if (!row) throw w.error(n, "has constant '" + t.name() + "' of shape " + Arrays.toString(d) + "; per-feature steps need a scalar, [n] or [1, n]");
+        double[] v = new double[t.floats().length];
+        for (int i = 0; i < v.length; i++) v[i] = t.floats()[i];
+        double[] ones = new double[v.length], zeros = new double[v.length], neg = new double[v.length], inv = new double[v.length];
+        for (int i = 0; i < v.length; i++) {
+            ones[i] = 1;
+            neg[i] = -v[i];
+            inv[i] = 1 / v[i];
+        }
+        return switch (n.opType()) {
+            case "Add" -> new Affine(ones, v);
+            case "Sub" -> dataIndex == 0 ? new Affine(ones, neg) : new Affine(neg(ones), v);
+            case "Mul" -> new Affine(v, zeros);
+            case "Div" -> {
+                if (dataIndex != 0) throw w.error(n, "divides a constant by the data; only division by a constant is supported");
+                for (double x : v) if (x == 0) throw w.error(n, "divides by a constant that has a zero");
+                yield new Affine(inv, zeros);
+            }
+            default -> throw new AssertionError(n.opType());
+        };
+    }
+
+    private static double[] neg(double[] v) {
+        double[] o = new double[v.length];
+        for (int i = 0; i < v.length; i++) o[i] = -v[i];
+        return o;
+    }
+
+    private static void activate(Walk w, Node n, Activation f) throws IOException {
+        switch (w.at) {
+            case INPUT -> throw w.error(n, "comes before the first dense layer; a dense network starts with Gemm or MatMul");
+            case LINEAR, NORMED -> {
+                w.last().activation = f;
+                w.at = At.ACTIVATED;
+            }
+            case ACTIVATED, NORMED_AFTER -> throw w.error(n, "follows another activation (" + w.last().activation.id()
+                    + (w.pending != null ? ", and a per-feature step" : "") + "); one activation per layer is supported");
+        }
+    }
+
+    private static void layerNorm(Walk w, Node n, float[] gamma, float[] beta, float epsilon) throws IOException {
+        if (gamma.length != beta.length || (w.width > 0 && gamma.length != w.width)) {
+            throw w.error(n, "has " + gamma.length + " scales and " + beta.length + " shifts for " + w.width + " features");
+        }
+        switch (w.at) {
+            case LINEAR -> {
+                w.last().norm = LayerNorm.BEFORE_ACTIVATION;
+                w.at = At.NORMED;
+            }
+            case ACTIVATED -> {
+                if (w.pending != null) {
+                    throw w.error(n, "follows a per-feature step (" + w.pendingFrom + ") after an activation; a layer norm goes"
+                            + " right after a dense layer or right after its activation");
+                }
+                if (w.last().activation == Activation.SOFTMAX) throw w.error(n, "follows softmax, the output's activation");
+                w.last().norm = LayerNorm.AFTER_ACTIVATION;
+                w.at = At.NORMED_AFTER;
+            }
+            case INPUT, NORMED, NORMED_AFTER -> throw w.error(n, "is not right after a dense layer or its activation; a layer"
+                    + " norm is supported there only (one per layer)");
+        }
+        Layer l = w.last();
+        l.gamma = gamma.clone();
+        l.beta = beta.clone();
+        l.epsilon = epsilon;
+        l.normLabel = n.label();
+    }
+
+    /** Input {@code index} of a per-feature operator: a constant of one value per feature. */
+    private static float[] features(Walk w, Node n, int index) throws IOException {
+        Tensor t = floatConstant(w.file, n, w.constants, index);
+        if (t.dims().length != 1 || (w.width > 0 && t.dims()[0] != w.width)) {
+            throw w.error(n, "input " + index + " '" + t.name() + "' has shape " + Arrays.toString(t.dims()) + "; expected ["
+                    + (w.width > 0 ? w.width : "features") + "]");
+        }
+        return t.floats();
+    }
+
+    private static void unusedExtraOutputs(Walk w, Node n) throws IOException {
+        for (int i = 1; i < n.outputs().size(); i++) {
+            String o = n.outputs().get(i);
+            if (!o.isEmpty() && (!w.consumers.getOrDefault(o, List.of()).isEmpty() || o.equals(w.output))) {
+                throw w.error(n, "output " + i + " '" + o + "' is used; only the first output of " + n.opType() + " is supported");
+            }
+        }
+    }
+
+    /**
+     * The decomposed LayerNormalization older exporters write, read from {@code x}:
+     * {@code d = x − ReduceMean(x)}, {@code y = d / Sqrt(ReduceMean(Pow(d, 2)) + ε)}, then optionally
+     * {@code Mul} by γ and {@code Add} of β. Returns the value after it, or null when the branch is not this.
+     */
+    private static String decomposedLayerNorm(Walk w, String x, List<Node> next) throws IOException {
+        if (next.size() != 2) return null;
+        Node mean = only(next, "ReduceMean"), sub = only(next, "Sub");
+        if (mean == null || sub == null || !lastAxis(w, mean) || !sub.inputs().equals(List.of(x, mean.outputs().get(0)))) return null;
+        String d = sub.outputs().get(0);
+        List<Node> dUses = w.open(d);
+        if (dUses.size() != 2) return null;
+        Node square = null, div = null;
+        for (Node n : dUses) {
+            if (n.opType().equals("Pow") && n.inputs().get(0).equals(d) && scalar(w, n.inputs().get(1)) == 2.0) square = n;
+            else if (n.opType().equals("Mul") && n.inputs().get(0).equals(d) && n.inputs().get(1).equals(d)) square = n;
+            else if (n.opType().equals("Div") && n.inputs().get(0).equals(d)) div = n;
+        }
+        if (square == null || div == null) return null;
+        Node var = single(w, square, "ReduceMean");
+        if (var == null || !lastAxis(w, var)) return null;
+        Node plusEps = single(w, var, "Add");
+        if (plusEps == null) return null;
+        int epsIndex = plusEps.inputs().get(0).equals(var.outputs().get(0)) ? 1 : 0;
+        double eps = scalar(w, plusEps.inputs().get(epsIndex));
+        if (!(eps > 0)) return null;
+        Node sqrt = single(w, plusEps, "Sqrt");
+        if (sqrt == null || !div.inputs().get(1).equals(sqrt.outputs().get(0)) || w.open(sqrt.outputs().get(0)).size() != 1) return null;
+        List<Node> nodes = new ArrayList<>(List.of(mean, sub, square, var, plusEps, sqrt, div));
+        String out = div.outputs().get(0);
+        int width = w.width;
+        float[] gamma = null, beta = null;
+        Node mul = single(w, div, "Mul");
+        if (mul != null && featureConstant(w, mul, out) != null) {
+            gamma = featureConstant(w, mul, out);
+            nodes.add(mul);
+            out = mul.outputs().get(0);
+            Node add = single(w, mul, "Add");
+            if (add != null && featureConstant(w, add, out) != null) {
+                beta = featureConstant(w, add, out);
+                nodes.add(add);
+                out = add.outputs().get(0);
+            }
+        }
+        int n = gamma != null ? gamma.length : width;
+        if (n < 1) throw w.error(mean, "starts a layer norm of unknown width; give the input a fixed feature count");
+        if (gamma == null) {
+            gamma = new float[n];
+            Arrays.fill(gamma, 1f);
+        }
+        if (beta == null) beta = new float[n];
+        layerNorm(w, mean, gamma, beta, (float) eps);
+        w.used.addAll(nodes);
+        return out;
+    }
+
+    /** The per-feature constant the binary node combines {@code value} with, or null. */
+    private static float[] featureConstant(Walk w, Node n, String value) {
+        if (n.inputs().size() != 2) return null;
+        int other = n.inputs().get(0).equals(value) ? 1 : n.inputs().get(1).equals(value) ? 0 : -1;
+        if (other < 0) return null;
+        Tensor t = w.constants.get(n.inputs().get(other));
+        if (t == null || t.floats() == null || t.dims().length != 1 || (w.width > 0 && t.dims()[0] != w.width)) return null;
+        return t.floats();
+    }
+
+    private static Node only(List<Node> nodes, String op) {
+        Node found = null;
+        for (Node n : nodes) {
+            if (n.opType().equals(op)) {
+                if (found != null) return null;
+                found = n;
+            }
+        }
+        return found;
+    }
+
+    /** The one open consumer of n's output, when it has op type {@code op}. */
+    private static Node single(Walk w, Node n, String op) {
+        List<Node> uses = w.open(n.outputs().get(0));
+        return uses.size() == 1 && uses.get(0).opType().equals(op) ? uses.get(0) : null;
+    }
+
+    /** A scalar constant's value, or NaN. */
+    private static double scalar(Walk w, String name) {
+        Tensor t = w.constants.get(name);
+        return t != null && t.floats() != null && t.floats().length == 1 ? t.floats()[0] : Double.NaN;
+    }
+
+    /** ReduceMean over the last axis only, keeping it (attribute axes, or the axes input of opset 18). */
+    private static boolean lastAxis(Walk w, Node mean) {
+        long[] axes = mean.attributes().containsKey("axes") ? mean.attributes().get("axes").ints() : null;
+        if (axes == null && mean.inputs().size() >= 2) {
+            Tensor t = w.constants.get(mean.inputs().get(1));
+            axes = t == null ? null : t.longs();
+        }
+        return axes != null && axes.length == 1 && (axes[0] == -1 || axes[0] == 1) && attrI(mean, "keepdims", 1) == 1;
+    }
+
+    /** Element-wise operators the importer can evaluate when it identifies an activation written out as a subgraph. */
+    private static final Set<String> ELEMENTWISE = Set.of("Add", "Sub", "Mul", "Div", "Pow", "Sqrt", "Erf", "Tanh", "Sigmoid",
+            "Exp", "Neg", "Reciprocal", "Identity");
+    /** Points at which a subgraph is compared with each activation, in double precision. */
+    private static final double[] PROBES;
+
+    static {
+        PROBES = new double[97];
+        for (int i = 0; i < PROBES.length; i++) PROBES[i] = -6 + i * 0.125;
+    }
+
+    /**
+     * An activation written out as element-wise operators on scalars (SiLU as {@code x·Sigmoid(x)}, GELU
+     * as {@code 0.5·x·(1 + Erf(x/√2))} or its tanh form): grows the subgraph from {@code x} until exactly
+     * one of its values is read outside it, evaluates it at {@link #PROBES} in double precision, and
+     * compares it with every element-wise activation; a match within {@code 1e-5·(1 + |f|)} at every probe
+     * (GELU and its tanh form differ by up to 5e-4) identifies it. Returns the value after it, or null.
+     */
+    private static String elementwiseActivation(Walk w, String x, List<Node> next) throws IOException {
+        List<Node> region = new ArrayList<>();
+        for (Node n : next) if (!ELEMENTWISE.contains(n.opType())) return null;
+        region.addAll(next);
+        for (int grow = 0; grow < 64; grow++) {
+            region.sort(java.util.Comparator.comparing(w.order::get));
+            List<String> open = new ArrayList<>();
+            for (Node n : region) {
+                String v = n.outputs().get(0);
+                boolean outside = v.equals(w.output);
+                for (Node u : w.open(v)) outside |= !region.contains(u);
+                if (outside) open.add(v);
+            }
+            for (Node u : w.open(x)) if (!region.contains(u)) return null;
+            if (open.size() == 1) {
+                Activation f = identify(w, x, region, open.get(0));
+                if (f != null) {
+                    activate(w, region.get(0), f);
+                    w.used.addAll(region);
+                    return open.get(0);
+                }
+            }
+            if (open.isEmpty()) return null;
+            List<Node> more = w.open(open.get(0));          // the earliest open value: extend the region by its readers
+            if (more.isEmpty()) return null;
+            for (Node n : more) {
+                if (!ELEMENTWISE.contains(n.opType())) return null;
+                if (!region.contains(n)) region.add(n);
+            }
+        }
+        return null;
+    }
+
+    /** The activation the region computes from x to y, or null. */
+    private static Activation identify(Walk w, String x, List<Node> region, String y) {
+        double[] g = new double[PROBES.length];
+        for (int p = 0; p < PROBES.length; p++) {
+            Map<String, Double> v = new HashMap<>();
+            v.put(x, PROBES[p]);
+            for (Node n : region) {
+                double[] in = new double[n.inputs().size()];
+                for (int i = 0; i < in.length; i++) {
+                    String name = n.inputs().get(i);
+                    Double known = v.get(name);
+                    if (known == null) {
+                        double c = scalar(w, name);
+                        if (Double.isNaN(c)) return null;              // only scalar constants: a function of x alone
+                        known = c;
+                    }
+                    in[i] = known;
+                }
+                double r = switch (n.opType()) {
+                    case "Add" -> in[0] + in[1];
+                    case "Sub" -> in[0] - in[1];
+                    case "Mul" -> in[0] * in[1];
+                    case "Div" -> in[0] / in[1];
+                    case "Pow" -> Math.pow(in[0], in[1]);
+                    case "Sqrt" -> Math.sqrt(in[0]);
+                    case "Erf" -> DoubleActivations.erf(in[0]);
+                    case "Tanh" -> Math.tanh(in[0]);
+                    case "Sigmoid" -> 1 / (1 + Math.exp(-in[0]));
+                    case "Exp" -> Math.exp(in[0]);
+                    case "Neg" -> -in[0];
+                    case "Reciprocal" -> 1 / in[0];
+                    case "Identity" -> in[0];
+                    default -> Double.NaN;
+                };
+                v.put(n.outputs().get(0), r);
+            }
+            g[p] = v.getOrDefault(y, Double.NaN);
+        }
+        for (Activation f : Activation.values()) {
+            if (!f.isElementwise()) continue;
+            boolean match = true;
+            for (int p = 0; p < PROBES.length && match; p++) {
+                double e = DoubleActivations.apply(f, PROBES[p]);
+                match = Math.abs(g[p] - e) <= 1e-5 * (1 + Math.abs(e));
+            }
+            if (match) return f;
+        }
+        return null;
     }
 
     private static Architecture architecture(Path file, List<Layer> layers) throws IOException {
-        int[] sizes = new int[layers.size() + 1];
+        int count = layers.size();
+        int[] sizes = new int[count + 1];
         sizes[0] = layers.get(0).in;
-        Activation hidden = null;
-        for (int l = 0; l < layers.size(); l++) {
-            sizes[l + 1] = layers.get(l).out;
-            if (l == layers.size() - 1) break;
-            Activation a = layers.get(l).activation == null ? Activation.IDENTITY : layers.get(l).activation;
-            if (hidden != null && a != hidden) {
-                throw new IOException(file + ": hidden layer " + (l + 1) + " uses " + a.id() + " but an earlier one " + hidden.id()
-                        + "; vectorprop networks have one hidden activation");
+        Activation[] activations = new Activation[count];
+        LayerNorm[] norms = new LayerNorm[count];
+        float epsilon = Float.NaN;
+        String epsilonFrom = null;
+        for (int l = 0; l < count; l++) {
+            Layer layer = layers.get(l);
+            sizes[l + 1] = layer.out;
+            activations[l] = layer.activation == null ? Activation.IDENTITY : layer.activation;
+            norms[l] = layer.norm;
+            if (l < count - 1 && !activations[l].isElementwise()) {
+                throw new IOException(file + ": hidden layer " + (l + 1) + " uses softmax; only the output may");
             }
-            if (!a.isElementwise()) throw new IOException(file + ": hidden layer " + (l + 1) + " uses softmax; only the output may");
-            hidden = a;
+            if (layer.norm == LayerNorm.NONE) continue;
+            if (l == count - 1) {
+                throw new IOException(file + ": " + layer.normLabel + " normalizes the output layer; layer norms are supported"
+                        + " after hidden layers only");
+            }
+            if (epsilonFrom != null && layer.epsilon != epsilon) {
+                throw new IOException(file + ": " + layer.normLabel + " has epsilon " + layer.epsilon + " but " + epsilonFrom
+                        + " has " + epsilon + "; the layer norms of one network share one epsilon");
+            }
+            epsilon = layer.epsilon;
+            epsilonFrom = layer.normLabel;
         }
-        Activation output = layers.get(layers.size() - 1).activation == null ? Activation.IDENTITY : layers.get(layers.size() - 1).activation;
-        if (hidden == null) hidden = output.isElementwise() ? output : Activation.IDENTITY;
+        Activation output = activations[count - 1];
         Loss loss = switch (output) {
             case SOFTMAX -> Loss.SOFTMAX_CROSS_ENTROPY;
             case SIGMOID -> Loss.BINARY_CROSS_ENTROPY;
             case IDENTITY, TANH, RELU, LEAKY_RELU, GELU, GELU_TANH, SILU -> Loss.QUADRATIC;
         };
-        return new Architecture(sizes, hidden, output, loss);
+        return new Architecture(sizes, activations, norms, epsilonFrom == null ? Architecture.DEFAULT_LAYER_NORM_EPSILON : epsilon, loss);
     }
 
     private static Activation activation(Path file, Node n) throws IOException {
@@ -535,6 +1081,16 @@ public final class Onnx {
                 long axis = attrI(n, "axis", -1);
                 if (axis != -1 && axis != 1) throw new IOException(file + ": " + n.label() + " has axis " + axis + "; only the feature axis (1 or -1) is supported");
                 yield Activation.SOFTMAX;
+            }
+            case "Gelu" -> {
+                Attribute a = n.attributes().get("approximate");
+                String approximate = a == null || a.s() == null ? "none" : a.s();
+                yield switch (approximate) {
+                    case "none" -> Activation.GELU;
+                    case "tanh" -> Activation.GELU_TANH;
+                    default -> throw new IOException(file + ": " + n.label() + " has approximate '" + approximate
+                            + "'; expected none or tanh");
+                };
             }
             default -> throw new IOException(file + ": " + n.label() + " is not an activation");
         };
@@ -556,7 +1112,7 @@ public final class Onnx {
         for (int j = 0; j < out; j++) {
             for (int k = 0; k < in; k++) w[j * in + k] = alpha * (transB ? b.floats()[j * in + k] : b.floats()[k * out + j]);
         }
-        return new Layer(in, out, w, new float[out], false);
+        return new Layer(in, out, w, new float[out]);
     }
 
     /** Adds β·c to the layer's bias; c is a scalar, [out] or [1, out]. */
@@ -568,7 +1124,6 @@ public final class Onnx {
                     + "; a layer with " + layer.out + " outputs needs [" + layer.out + "], [1, " + layer.out + "] or a scalar");
         }
         for (int j = 0; j < layer.out; j++) layer.b[j] += beta * c.floats()[elements == 1 ? 0 : j];
-        layer.biasAdded = true;
     }
 
     private static void reads(Path file, Node n, String current, int index) throws IOException {

@@ -7,6 +7,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
 import java.time.Duration;
 
+import io.vectorprop.kernel.Activation;
 import io.vectorprop.kernel.Bf16Weights;
 import io.vectorprop.kernel.KernelStatus;
 import io.vectorprop.kernel.Kernels;
@@ -58,6 +59,8 @@ public final class Predictor implements AutoCloseable {
     /** W (out × in) of the layers with fewer than {@link #TRANSPOSED_MIN_OUT} outputs (the others keep Wᵀ), else null. */
     private final Matrix[] weights;
     private final Matrix[] biases;
+    /** γ and β of the layers with a layer norm, else null. */
+    private final Matrix[] normScales, normShifts;
     /**
      * Wᵀ (in × out) of the layers with at least {@link #TRANSPOSED_MIN_OUT} outputs, else null (FP32 only).
      * One sample is then {@code z = Σ_k x_k·Wᵀ[k, :]}: every weight read once, in order, with no lane sums
@@ -102,9 +105,15 @@ public final class Predictor implements AutoCloseable {
         transposed = new Matrix[layers];
         bf16 = new Bf16Weights[layers];
         packed = new PackedWeights[layers];
+        normScales = new Matrix[layers];
+        normShifts = new Matrix[layers];
         for (int l = 0; l < layers; l++) {
             int out = arch.size(l + 1), in = arch.size(l);
             biases[l] = Matrix.allocate(arena, 1, out).copyFrom(net.bias(l).toArray());
+            if (arch.layerNorm(l) != LayerNorm.NONE) {
+                normScales[l] = Matrix.allocate(arena, 1, out).copyFrom(net.layerNormScale(l).toArray());
+                normShifts[l] = Matrix.allocate(arena, 1, out).copyFrom(net.layerNormShift(l).toArray());
+            }
             boolean wide = out >= TRANSPOSED_MIN_OUT;
             if (wide && precision == Precision.BF16) {
                 bf16[l] = Bf16Weights.of(arena, net.weight(l));
@@ -281,8 +290,25 @@ public final class Predictor implements AutoCloseable {
      */
     private void forwardBatch(Matrix x, Matrix[] acts) {
         for (int l = 0; l < packed.length; l++) {
-            kernels.denseForward(l == 0 ? x : acts[l], packed[l], biases[l], arch.activation(l), acts[l + 1]);
+            Matrix in = l == 0 ? x : acts[l], out = acts[l + 1];
+            switch (arch.layerNorm(l)) {
+                case NONE -> kernels.denseForward(in, packed[l], biases[l], arch.activation(l), out);
+                case BEFORE_ACTIVATION -> {
+                    kernels.denseForward(in, packed[l], biases[l], Activation.IDENTITY, out);
+                    layerNorm(l, out);
+                    kernels.activate(arch.activation(l), out, out);
+                }
+                case AFTER_ACTIVATION -> {
+                    kernels.denseForward(in, packed[l], biases[l], arch.activation(l), out);
+                    layerNorm(l, out);
+                }
+            }
         }
+    }
+
+    /** The layer norm of layer {@code l}, in place. */
+    private void layerNorm(int l, Matrix m) {
+        kernels.layerNorm(m, normScales[l], normShifts[l], arch.layerNormEpsilon(), m, null);
     }
 
     /** The model's input standardization, {@code x = (x − μ) ⊙ (1/σ)}, on the scratch copy of the input. */
@@ -290,9 +316,13 @@ public final class Predictor implements AutoCloseable {
         if (standardization != null) standardization.apply(kernels, x);
     }
 
+    /** Bias, activation and the layer norm, in the layer's order, in place over Z. */
     private void biasAndActivation(int l, Matrix z) {
         kernels.addBias(z, biases[l]);
+        LayerNorm norm = arch.layerNorm(l);
+        if (norm == LayerNorm.BEFORE_ACTIVATION) layerNorm(l, z);
         kernels.activate(arch.activation(l), z, z);
+        if (norm == LayerNorm.AFTER_ACTIVATION) layerNorm(l, z);
     }
 
     /** What {@link #warmUp} did and how fast a prediction was at its end. */
@@ -374,6 +404,7 @@ public final class Predictor implements AutoCloseable {
         long bytes = 0;
         for (int l = 0; l < biases.length; l++) {
             bytes += biases[l].size() * Float.BYTES;
+            if (normScales[l] != null) bytes += 2 * normScales[l].size() * Float.BYTES;
             if (weights[l] != null) bytes += weights[l].size() * Float.BYTES;
             if (transposed[l] != null) bytes += transposed[l].size() * Float.BYTES;
             if (bf16[l] != null) bytes += bf16[l].byteSize();

@@ -321,53 +321,8 @@ public final class GradientCheck {
             for (int j = 0; j < z.length; j++) a[j] /= sum;
             return a;
         }
-        for (int j = 0; j < z.length; j++) {
-            double v = z[j];
-            a[j] = switch (f) {
-                case IDENTITY -> v;
-                case SIGMOID -> 1 / (1 + Math.exp(-v));
-                case TANH -> Math.tanh(v);
-                case RELU -> Math.max(v, 0);
-                case LEAKY_RELU -> v > 0 ? v : Activation.LEAKY_SLOPE * v;
-                case GELU -> 0.5 * v * (1 + erf(v / Math.sqrt(2)));
-                case GELU_TANH -> 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v * v * v)));
-                case SILU -> v / (1 + Math.exp(-v));
-                case SOFTMAX -> throw new AssertionError();
-            };
-        }
+        for (int j = 0; j < z.length; j++) a[j] = DoubleActivations.apply(f, z[j]);
         return a;
-    }
-
-    /**
-     * erf in double precision, independent of the kernels' fp32 approximation: its Maclaurin series
-     * below |x| = 3 (terms to 1e-17), 1 − erfc from Lentz's continued fraction above.
-     */
-    public static double erf(double x) {
-        double ax = Math.abs(x);
-        if (ax < 3) {
-            double term = ax, sum = ax, x2 = ax * ax;
-            for (int n = 1; Math.abs(term) > 1e-17 * Math.abs(sum); n++) {
-                term *= -x2 / n;
-                sum += term / (2 * n + 1);
-                if (n > 200) break;
-            }
-            return Math.copySign(2 / Math.sqrt(Math.PI) * sum, x);
-        }
-        // erfc(x) = e^(−x²)/√π · 1/(x + (1/2)/(x + 1/(x + (3/2)/(x + 2/(x + …)))))
-        double tiny = 1e-300, f = ax, c = ax, d = 0;
-        for (int n = 1; n < 200; n++) {
-            double an = n / 2.0;
-            d = ax + an * d;
-            d = Math.abs(d) < tiny ? tiny : d;
-            c = ax + an / c;
-            c = Math.abs(c) < tiny ? tiny : c;
-            d = 1 / d;
-            double delta = c * d;
-            f *= delta;
-            if (Math.abs(delta - 1) < 1e-16) break;
-        }
-        double erfc = Math.exp(-ax * ax) / Math.sqrt(Math.PI) / f;
-        return Math.copySign(1 - erfc, x);
     }
 
     private static double[] toDouble(float[] f) {

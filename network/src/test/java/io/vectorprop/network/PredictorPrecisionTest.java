@@ -43,17 +43,7 @@ class PredictorPrecisionTest {
                 for (int j = 0; j < out; j++) z[j] /= sum;
             } else {
                 for (int j = 0; j < out; j++) {
-                    z[j] = switch (f) {
-                        case IDENTITY -> z[j];
-                        case SIGMOID -> 1 / (1 + Math.exp(-z[j]));
-                        case TANH -> Math.tanh(z[j]);
-                        case RELU -> Math.max(z[j], 0);
-                        case LEAKY_RELU -> z[j] > 0 ? z[j] : Activation.LEAKY_SLOPE * z[j];
-                        case GELU -> 0.5 * z[j] * (1 + io.vectorprop.verify.GradientCheck.erf(z[j] / Math.sqrt(2)));
-                        case GELU_TANH -> 0.5 * z[j] * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (z[j] + 0.044715 * Math.pow(z[j], 3))));
-                        case SILU -> z[j] / (1 + Math.exp(-z[j]));
-                        case SOFTMAX -> throw new AssertionError("handled above");
-                    };
+                    z[j] = io.vectorprop.verify.DoubleActivations.apply(f, z[j]);
                 }
             }
             act = z;
