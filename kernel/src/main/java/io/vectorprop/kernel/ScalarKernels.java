@@ -35,8 +35,12 @@ public final class ScalarKernels extends Kernels {
             case TANH -> (float) Math.tanh(z);
             case RELU -> Math.max(z, 0f);                    // Math.max keeps NaN a NaN
             case LEAKY_RELU -> Math.max(z, Activation.LEAKY_SLOPE * z); // slope < 1
-            case GELU -> (float) (Math.max(z, -VectorMath.GELU_FLAT) * normalCdf(geluFlat(z)));
-            case GELU_TANH -> (float) (0.5 * Math.max(z, -VectorMath.GELU_FLAT) * (1 + Math.tanh(geluTanhInner(geluFlat(z)))));
+            case GELU -> (float) (Math.max(z, -VectorMath.GELU_FLAT)
+                    * halfPlusOddRational(geluFlat(z), VectorMath.GELU_CDF_P, VectorMath.GELU_CDF_Q));
+            case GELU_TANH -> {
+                double c = Math.max(z, -VectorMath.GELU_FLAT);
+                yield (float) (0.5 * c * (1 + Math.tanh(geluTanhInner(c))));
+            }
             case SILU -> {
                 double c = Math.max(z, -VectorMath.SILU_FLAT);
                 yield (float) (c / (1.0 + Math.exp(-c)));
@@ -45,18 +49,12 @@ public final class ScalarKernels extends Kernels {
         };
     }
 
-    /**
-     * Φ(z), the standard normal distribution function, as ½·erfc(|z|/√2) from Abramowitz and Stegun
-     * 7.1.26 (absolute error ≤ 1.5e-7, below fp32's resolution of GELU's outputs; Java has no erf). The
-     * Vector API kernels use the same formula in fp32.
-     */
-    static double normalCdf(double z) {
-        double u = Math.abs(z) * VectorMath.INV_SQRT2;
-        double t = 1 / (1 + VectorMath.ERF_P * u);
-        double poly = t * (VectorMath.ERF_A1 + t * (VectorMath.ERF_A2 + t * (VectorMath.ERF_A3 + t * (VectorMath.ERF_A4
-                + t * VectorMath.ERF_A5))));
-        double tail = 0.5 * poly * Math.exp(-u * u);
-        return z >= 0 ? 1 - tail : tail;
+    /** ½ + z·P(z²)/Q(z²), the rational forms of {@link VectorMath#GELU_CDF_P} in double precision. */
+    private static double halfPlusOddRational(double z, float[] p, float[] q) {
+        double t = z * z, num = 0, den = 0;
+        for (int i = p.length - 1; i >= 0; i--) num = num * t + p[i];
+        for (int i = q.length - 1; i >= 0; i--) den = den * t + q[i];
+        return 0.5 + z * num / den;
     }
 
     /** z clamped to ±{@link VectorMath#GELU_FLAT}, where GELU is flat to fp32 precision (NaN stays NaN). */
@@ -83,10 +81,7 @@ public final class ScalarKernels extends Kernels {
             }
             case RELU -> z > 0f ? 1f : (z != z ? z : 0f);
             case LEAKY_RELU -> z > 0f ? 1f : (z != z ? z : Activation.LEAKY_SLOPE);
-            case GELU -> {
-                double c = geluFlat(z);
-                yield (float) (normalCdf(c) + c * Math.exp(-0.5 * c * c) * VectorMath.INV_SQRT_2PI);
-            }
+            case GELU -> (float) halfPlusOddRational(geluFlat(z), VectorMath.GELU_PRIME_P, VectorMath.GELU_PRIME_Q);
             case GELU_TANH -> {
                 double c = geluFlat(z);
                 double t = Math.tanh(geluTanhInner(c));

@@ -34,8 +34,12 @@ final class EvaluateCommand implements Callable<Integer> {
     @Mixin CsvOptions csvOptions;
     @Option(names = "--layers", description = "Architecture for a file without metadata (a PyTorch export), e.g. 784,256,128,10.")
     String layers;
-    @Option(names = "--activation", defaultValue = "relu", description = "Hidden activation for a file without metadata (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--activation", defaultValue = "relu", description = "Hidden activation(s) for a file without metadata:"
+            + " one, or one per hidden layer (default: ${DEFAULT-VALUE}).")
     String activation;
+    @Option(names = "--layer-norm", defaultValue = "none", description = "Hidden layer norms for a file without metadata: none,"
+            + " before or after, or one per hidden layer (default: ${DEFAULT-VALUE}).")
+    String layerNorm;
     @Option(names = "--loss", defaultValue = "softmax-cross-entropy", description = "Loss for a file without metadata (default: ${DEFAULT-VALUE}).")
     String loss;
 
@@ -52,7 +56,7 @@ final class EvaluateCommand implements Callable<Integer> {
         };
         var out = spec.commandLine().getOut();
         Architecture given = layers == null ? null
-                : Architecture.of(Architecture.parseSizes(layers), Activation.parse(activation), Loss.parse(loss));
+                : Architecture.parse(layers, activation, layerNorm, Architecture.DEFAULT_LAYER_NORM_EPSILON, Loss.parse(loss));
         try (Network net = ModelFiles.load(model, given, common.kernels());
              Dataset test = Common.load(data, testCsv, "t10k", csvOptions.options());
              Workspace ws = net.newWorkspace(256)) {

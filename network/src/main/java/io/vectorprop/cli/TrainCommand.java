@@ -46,8 +46,17 @@ final class TrainCommand implements Callable<Integer> {
     @Mixin CsvOptions csvOptions;
     @Option(names = "--layers", defaultValue = "784,256,128,10", description = "Layer sizes, inputs first (default: ${DEFAULT-VALUE}).")
     String layers;
-    @Option(names = "--activation", defaultValue = "relu", description = "Hidden activation: sigmoid, tanh, relu, leaky-relu, identity (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--activation", defaultValue = "relu", paramLabel = "F[,F…]",
+            description = "Hidden activation: sigmoid, tanh, relu, leaky-relu, gelu, gelu-tanh, silu, identity; one for every hidden"
+                    + " layer or a comma-separated list, one per hidden layer (default: ${DEFAULT-VALUE}).")
     String activation;
+    @Option(names = "--layer-norm", defaultValue = "none", paramLabel = "P[,P…]",
+            description = "Layer normalization of the hidden layers: none, before or after (their activation); one for every"
+                    + " hidden layer or a comma-separated list, one per hidden layer (default: ${DEFAULT-VALUE}).")
+    String layerNorm;
+    @Option(names = "--layer-norm-epsilon", defaultValue = "1e-5", paramLabel = "EPS",
+            description = "The epsilon of the layer norms, added to the variance (default: ${DEFAULT-VALUE}, PyTorch's).")
+    float layerNormEpsilon;
     @Option(names = "--loss", defaultValue = "softmax-cross-entropy", description = "quadratic, binary-cross-entropy or softmax-cross-entropy (default: ${DEFAULT-VALUE}).")
     String loss;
     @Option(names = "--optimizer", defaultValue = "adam", description = "sgd, momentum, nesterov or adam (default: ${DEFAULT-VALUE}).")
@@ -100,7 +109,7 @@ final class TrainCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         var out = spec.commandLine().getOut();
-        Architecture arch = Architecture.of(Architecture.parseSizes(layers), Activation.parse(activation), Loss.parse(loss));
+        Architecture arch = Architecture.parse(layers, activation, layerNorm, layerNormEpsilon, Loss.parse(loss));
         Optimizer.Config opt = Optimizer.Config.of(Optimizer.Kind.parse(optimizer), Common.positive("--lr", lr),
                 momentum, weightDecay);
         Trainer.Config config = trainerConfig();
@@ -217,6 +226,10 @@ final class TrainCommand implements Callable<Integer> {
         Map<String, Object> o = new LinkedHashMap<>();
         o.put("layers", layers);
         o.put("activation", activation);
+        if (!layerNorm.equals("none")) {                   // absent when unused: checkpoints written before still match
+            o.put("layer-norm", layerNorm);
+            o.put("layer-norm-epsilon", layerNormEpsilon);
+        }
         o.put("loss", loss);
         o.put("optimizer", optimizer);
         o.put("lr", lr);

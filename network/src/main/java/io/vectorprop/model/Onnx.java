@@ -32,17 +32,26 @@ import io.vectorprop.network.Network;
  * must be a chain from one input to one output of
  * <ul>
  *   <li>dense layers: {@code Gemm} (attributes {@code alpha}, {@code beta}, {@code transB};
- *       {@code transA} must be 0) or {@code MatMul} followed by an optional {@code Add} of the bias,
- *       with the weights and biases as fp32 initializers ({@code raw_data} or {@code float_data}) or
- *       {@code Constant} nodes;</li>
- *   <li>after a layer, at most one activation: {@code Relu}, {@code Sigmoid}, {@code Tanh},
- *       {@code LeakyRelu} (alpha 0.01, this library's slope), {@code Softmax} (last axis);</li>
+ *       {@code transA} must be 0) or {@code MatMul}, with the weights and biases as fp32 (or double)
+ *       initializers ({@code raw_data} or {@code float_data}) or {@code Constant} nodes;</li>
+ *   <li>per-feature affine steps, folded away at load: {@code Add}, {@code Sub}, {@code Mul},
+ *       {@code Div} by a constant (scalar, [n] or [1, n]; a bias {@code Add} is one) and
+ *       {@code BatchNormalization} in inference form. Before the first layer they become the input
+ *       standardization (or, with a scale ≤ 0, part of the first layer); after a layer's Z they fold
+ *       into its W and b, after a layer norm that precedes the activation into γ and β, after an
+ *       activation into the next layer's W and b;</li>
+ *   <li>after a layer, one activation: {@code Relu}, {@code Sigmoid}, {@code Tanh}, {@code LeakyRelu}
+ *       (alpha 0.01, this library's slope), {@code Softmax} (last axis), {@code Gelu} (opset 20), or an
+ *       element-wise subgraph that computes one of {@link Activation}'s functions (SiLU as
+ *       {@code x·Sigmoid(x)}, GELU's Erf and tanh forms), identified by evaluation;</li>
+ *   <li>a layer norm before or after a hidden layer's activation: {@code LayerNormalization} (opset 17)
+ *       or the decomposed form of earlier opsets;</li>
  *   <li>anywhere: {@code Identity} and {@code Dropout} (identity at inference), and
  *       {@code Flatten}/{@code Reshape} to {@code [batch, features]}.</li>
  * </ul>
- * Hidden layers must share one activation (none means identity). The output activation sets the loss
- * the architecture records: softmax → softmax cross-entropy, sigmoid → binary cross-entropy,
- * anything else → quadratic. Any other operator fails with one error naming the node and its op type.
+ * Each layer keeps its own activation (none means identity). The output activation sets the loss the
+ * architecture records: softmax → softmax cross-entropy, sigmoid → binary cross-entropy, anything else →
+ * quadratic. Any other operator or branch fails with one error naming the node and its op type.
  *
  * <p>The file is memory-mapped and decoded by {@link ProtoReader}, which checks every length against
  * the bytes that remain: a truncated or forged file gives an {@link IOException} with the byte offset.

@@ -113,6 +113,36 @@ public record Architecture(int[] sizes, Activation[] activations, LayerNorm[] la
         return new Architecture(sizes, activations, n, epsilon, loss);
     }
 
+    /**
+     * The architecture the command line describes: {@code layers} as {@code 784,256,128,10};
+     * {@code activation} one name for every hidden layer or one per hidden layer ({@code gelu,silu});
+     * {@code layerNorm} {@code none}, {@code before} or {@code after} (the activation) for every hidden
+     * layer, or one per hidden layer ({@code after,none}); the output's activation follows the loss
+     * ({@link #of}).
+     */
+    public static Architecture parse(String layers, String activation, String layerNorm, float layerNormEpsilon, Loss loss) {
+        int[] sizes = parseSizes(layers);
+        String[] acts = activation.split(","), norms = layerNorm.split(",");
+        int hidden = sizes.length - 2;
+        if (acts.length != 1 && acts.length != hidden) {
+            throw new IllegalArgumentException("--activation '" + activation + "': give one activation or one per hidden layer ("
+                    + hidden + " for --layers " + layers + ")");
+        }
+        if (norms.length != 1 && norms.length != hidden) {
+            throw new IllegalArgumentException("--layer-norm '" + layerNorm + "': give one placement or one per hidden layer ("
+                    + hidden + " for --layers " + layers + ")");
+        }
+        Architecture a = of(sizes, Activation.parse(acts[0]), loss);
+        if (hidden < 1) return a;
+        Activation[] f = new Activation[hidden];
+        LayerNorm[] n = new LayerNorm[hidden];
+        for (int i = 0; i < hidden; i++) {
+            f[i] = Activation.parse(acts[acts.length == 1 ? 0 : i]);
+            n[i] = LayerNorm.parse(norms[norms.length == 1 ? 0 : i]);
+        }
+        return a.withHiddenActivations(f).withLayerNorms(layerNormEpsilon, n);
+    }
+
     /** Parses {@code 784,256,128,10}. */
     public static int[] parseSizes(String text) {
         String[] parts = text.split(",");

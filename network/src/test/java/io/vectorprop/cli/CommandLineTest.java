@@ -81,6 +81,25 @@ class CommandLineTest {
         assertBad(wrongArch, "4,16,3");
     }
 
+    /** GELU, SiLU and layer norms from the command line: trained, saved, evaluated to the same accuracy; bad lists named. */
+    @Test
+    void perLayerActivationsAndLayerNormsFromTheCommandLine() throws Exception {
+        Path train = csv("train.csv", 600, 1), test = csv("test.csv", 200, 2), model = dir.resolve("ln.safetensors");
+        Run r = run("train", "--train-csv", train.toString(), "--test-csv", test.toString(), "--layers", "4,16,12,3",
+                "--activation", "gelu,silu", "--layer-norm", "after,before", "--epochs", "3", "--batch", "16", "--lr", "0.01",
+                "--save", model.toString(), "--no-progress", "--json");
+        assertEquals(0, r.status(), r.err());
+        assertTrue(r.out().contains("gelu+layer-norm, layer-norm+silu"), r.out());
+        double acc = jsonNumber(r.lastLine(), "testAccuracy");
+        assertTrue(acc > 0.9, r.out());
+        Run e = run("evaluate", "--model", model.toString(), "--test-csv", test.toString(), "--json");
+        assertEquals(0, e.status(), e.err());
+        assertEquals(acc, jsonNumber(e.lastLine(), "accuracy"), 1e-9, "the saved model must score what training reported");
+        String t = train.toString(), s = test.toString();
+        assertBad(run("train", "--train-csv", t, "--test-csv", s, "--layers", "4,8,3", "--activation", "gelu,silu"), "one per hidden layer");
+        assertBad(run("train", "--train-csv", t, "--test-csv", s, "--layers", "4,8,3", "--layer-norm", "middle"), "middle");
+    }
+
     @Test
     void mazurAndGradcheckJson() throws Exception {
         Run m = run("mazur", "--json", "--iterations", "1");
