@@ -37,10 +37,8 @@ public final class ScalarKernels extends Kernels {
             case LEAKY_RELU -> Math.max(z, Activation.LEAKY_SLOPE * z); // slope < 1
             case GELU -> (float) (Math.max(z, -VectorMath.GELU_FLAT)
                     * halfPlusOddRational(geluFlat(z), VectorMath.GELU_CDF_P, VectorMath.GELU_CDF_Q));
-            case GELU_TANH -> {
-                double c = Math.max(z, -VectorMath.GELU_FLAT);
-                yield (float) (0.5 * c * (1 + Math.tanh(geluTanhInner(c))));
-            }
+            case GELU_TANH -> (float) (Math.max(z, -VectorMath.GELU_TANH_FLAT)
+                    * halfPlusOddRational(geluTanhFlat(z), VectorMath.GELU_TANH_P, VectorMath.GELU_TANH_Q));
             case SILU -> {
                 double c = Math.max(z, -VectorMath.SILU_FLAT);
                 yield (float) (c / (1.0 + Math.exp(-c)));
@@ -62,9 +60,8 @@ public final class ScalarKernels extends Kernels {
         return Math.min(Math.max(z, -VectorMath.GELU_FLAT), VectorMath.GELU_FLAT);
     }
 
-    /** √(2/π)·(z + 0.044715·z³), the argument of GELU's tanh form. */
-    private static double geluTanhInner(double z) {
-        return VectorMath.GELU_K * (z + VectorMath.GELU_C * z * z * z);
+    private static double geluTanhFlat(float z) {
+        return Math.min(Math.max(z, -VectorMath.GELU_TANH_FLAT), VectorMath.GELU_TANH_FLAT);
     }
 
     /** {@code f'(z)}. ReLU's derivative at 0 is taken as 0. */
@@ -82,11 +79,8 @@ public final class ScalarKernels extends Kernels {
             case RELU -> z > 0f ? 1f : (z != z ? z : 0f);
             case LEAKY_RELU -> z > 0f ? 1f : (z != z ? z : Activation.LEAKY_SLOPE);
             case GELU -> (float) halfPlusOddRational(geluFlat(z), VectorMath.GELU_PRIME_P, VectorMath.GELU_PRIME_Q);
-            case GELU_TANH -> {
-                double c = geluFlat(z);
-                double t = Math.tanh(geluTanhInner(c));
-                yield (float) (0.5 * (1 + t) + 0.5 * c * (1 - t * t) * VectorMath.GELU_K * (1 + 3 * VectorMath.GELU_C * c * c));
-            }
+            case GELU_TANH -> (float) halfPlusOddRational(geluTanhFlat(z), VectorMath.GELU_TANH_PRIME_P,
+                    VectorMath.GELU_TANH_PRIME_Q);
             case SILU -> {
                 double c = Math.min(Math.max(z, -VectorMath.SILU_FLAT), VectorMath.SILU_FLAT);
                 double s = 1 / (1 + Math.exp(-c));
