@@ -37,7 +37,11 @@ final class VectorMath {
      * instruction, so every tier agrees).
      */
     static FloatVector exp(FloatVector x) {
-        FloatVector xc = x.max(MIN_X).min(MAX_X);                       // NaN passes through max/min
+        return expInRange(x.max(MIN_X).min(MAX_X));                     // NaN passes through max/min
+    }
+
+    /** e^x for x already within [−87.34, 88.38] (or NaN): {@link #exp} without its clamp. */
+    static FloatVector expInRange(FloatVector xc) {
         FloatVector n = xc.fma(LOG2E, ROUNDER).sub(ROUNDER);            // round(x·log₂e)
         FloatVector r = n.fma(V_NEG_LN2_HI, xc);
         r = n.fma(V_NEG_LN2_LO, r);                                     // r = x − n·ln 2, |r| ≤ ln2/2
@@ -95,8 +99,11 @@ final class VectorMath {
     /** Where GELU is flat to fp32 precision: its argument is clamped to ±{@value}. */
     static final float GELU_FLAT = 6f;
     static final float GELU_TANH_FLAT = 5.5f;
-    /** The same for SiLU, whose σ(z) reaches 0 and 1 more slowly. */
-    static final float SILU_FLAT = 100f;
+    /**
+     * The same for SiLU, whose σ(z) reaches 0 and 1 more slowly: at ±87 σ is 1 or 1.6e-38, and e^(−z)
+     * stays within {@link #expInRange}'s range, so the clamp that SiLU needs anyway (for ±∞) is the only one.
+     */
+    static final float SILU_FLAT = 87f;
 
     /**
      * max(z, lo) and min(z, hi) as a compare and a blend: NaN stays NaN (the compare is false), and it
@@ -159,14 +166,14 @@ final class VectorMath {
 
     /** SiLU: z·σ(z). */
     static FloatVector silu(FloatVector z) {
-        FloatVector zc = atLeast(z, -SILU_FLAT);
-        return zc.mul(sigmoid(zc));
+        FloatVector zc = clamp(z, SILU_FLAT);
+        return atLeast(z, -SILU_FLAT).mul(V_ONE.div(expInRange(zc.neg()).add(1f)));
     }
 
     /** SiLU's derivative σ(z)·(1 + z·(1 − σ(z))). */
     static FloatVector siluPrime(FloatVector z) {
         FloatVector zc = clamp(z, SILU_FLAT);
-        FloatVector s = sigmoid(zc);
+        FloatVector s = V_ONE.div(expInRange(zc.neg()).add(1f));
         return V_ONE.sub(s).fma(zc, V_ONE).mul(s);
     }
 }
