@@ -90,6 +90,26 @@ class LayerNormNetworkTest {
         }
     }
 
+    /**
+     * A model file written by the release before layer norms ({@code written-by-10afae6.safetensors}: the
+     * CLI's {@code train --layers 4,8,3 --standardize} of that commit) loads as the plain network it is,
+     * and saving it again gives the same bytes: plain networks keep the old format.
+     */
+    @Test
+    void aFileWrittenBeforeLoadsAndIsWrittenBackByteForByte() throws IOException {
+        Path old = dir.resolve("old.safetensors"), again = dir.resolve("again.safetensors");
+        try (var in = LayerNormNetworkTest.class.getResourceAsStream("/safetensors/written-by-10afae6.safetensors")) {
+            java.nio.file.Files.copy(in, old);
+        }
+        try (Network net = SafeTensors.load(old, null, Kernels.get())) {
+            assertEquals(Architecture.of(new int[] {4, 8, 3}, Activation.RELU, Loss.SOFTMAX_CROSS_ENTROPY), net.architecture());
+            assertTrue(net.standardization() != null, "its standardization is restored");
+            SafeTensors.save(net, again);
+        }
+        assertTrue(java.util.Arrays.equals(java.nio.file.Files.readAllBytes(old), java.nio.file.Files.readAllBytes(again)),
+                "a plain network is written exactly as before");
+    }
+
     @Test
     void plainFilesKeepTheirFormatAndWrongLayoutsAreRefused() throws IOException {
         Architecture plain = Architecture.of(new int[] {3, 4, 2}, Activation.RELU, Loss.SOFTMAX_CROSS_ENTROPY);
