@@ -37,7 +37,7 @@ final class VectorMath {
      * instruction, so every tier agrees).
      */
     static FloatVector exp(FloatVector x) {
-        return expInRange(x.max(MIN_X).min(MAX_X));                     // NaN passes through max/min
+        return expInRange(atMost(atLeast(x, MIN_X), MAX_X));           // the same values as max/min, NaN included
     }
 
     /** e^x for x already within [−87.34, 88.38] (or NaN): {@link #exp} without its clamp. */

@@ -136,7 +136,8 @@ public final class Optimizer implements AutoCloseable {
     }
 
     @Override
+    /** Frees the off-heap memory; closing again does nothing. */
     public void close() {
-        arena.close();
+        if (arena.scope().isAlive()) arena.close();
     }
 }

@@ -414,10 +414,21 @@ public final class Predictor implements AutoCloseable {
     }
 
     @Override
-    public void close() {
-        arena.close();
-        singles.close();
-        batches.close();
+    /**
+     * Frees the parameters and the scratch pools; closing again does nothing. The pools are closed
+     * even if freeing the parameters fails (a call still running on this thread holds the arena).
+     */
+    public synchronized void close() {
+        if (!arena.scope().isAlive()) return;
+        try {
+            arena.close();
+        } finally {
+            try {
+                singles.close();
+            } finally {
+                batches.close();
+            }
+        }
     }
 
     @Override

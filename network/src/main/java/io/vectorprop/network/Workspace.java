@@ -139,7 +139,8 @@ public final class Workspace implements AutoCloseable {
     public Matrix output() { return vas[vas.length - 1]; }
 
     @Override
+    /** Frees the off-heap memory; closing again does nothing. */
     public void close() {
-        arena.close();
+        if (arena.scope().isAlive()) arena.close();
     }
 }

@@ -159,4 +159,20 @@ class ContractsTest {
             assertThrows(IllegalArgumentException.class, () -> Trainer.evaluate(Predictor.of(net), wide, null));
         }
     }
+
+    /** close() twice does nothing, and a closed object refuses work with a clear error, for every closeable of the package. */
+    @Test
+    void closingTwiceDoesNothing() {
+        Architecture arch = Architecture.of(new int[] {3, 4, 2}, Activation.RELU, Loss.SOFTMAX_CROSS_ENTROPY);
+        Network net = Network.create(arch, Init.XAVIER, 1);
+        Workspace ws = net.newWorkspace(2);
+        Optimizer opt = new Optimizer(Optimizer.Config.sgd(0.1f), net);
+        Predictor p = Predictor.of(net);
+        for (AutoCloseable c : new AutoCloseable[] {p, opt, ws, net}) {
+            assertDoesNotThrow(c::close, c.getClass().getSimpleName() + " first close");
+            assertDoesNotThrow(c::close, c.getClass().getSimpleName() + " second close");
+        }
+        var e = assertThrows(IllegalStateException.class, () -> p.predict(new float[3], new float[2]));
+        assertTrue(e.getMessage().contains("closed"), e.getMessage());
+    }
 }
