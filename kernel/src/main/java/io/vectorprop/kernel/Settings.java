@@ -39,6 +39,4 @@ final class Settings {
     /** {@code vectorprop.gemm.rowsMaxM}, {@code .rowsMaxK}: the row path's limits (few rows of C, or a small k). */
     static final int GEMM_ROWS_MAX_M = Integer.getInteger("vectorprop.gemm.rowsMaxM", 16),
             GEMM_ROWS_MAX_K = Integer.getInteger("vectorprop.gemm.rowsMaxK", 16);
-    /** {@code vectorprop.gemm.noFinish8}: true reduces the dot path's eight accumulators one by one (for comparison). */
-    static final boolean GEMM_NO_FINISH8 = Boolean.getBoolean("vectorprop.gemm.noFinish8");
 }

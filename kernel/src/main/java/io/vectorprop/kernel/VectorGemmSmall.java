@@ -330,7 +330,7 @@ final class VectorGemmSmall {
     }
 
     /** Whether {@link #finish8} can be used: 16 lanes (its permutes are built for 512-bit vectors). */
-    private static final boolean FINISH8 = Lanes.SIXTEEN && !Settings.GEMM_NO_FINISH8;
+    private static final boolean FINISH8 = Lanes.SIXTEEN;
     private static final VectorMask<Float> FIRST8 = VectorMask.fromLong(S, 0xFFL);
 
     /**

@@ -56,6 +56,6 @@ public final class Dataset implements AutoCloseable {
 
     @Override
     public void close() {
-        arena.close();
+        if (arena.scope().isAlive()) arena.close();           // closing again does nothing
     }
 }
