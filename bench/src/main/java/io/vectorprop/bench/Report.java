@@ -30,7 +30,7 @@ import org.openjdk.jmh.runner.options.TimeValue;
  * The quick benchmark profile (about 9 minutes on 2 cores): GEMM against OpenBLAS and the scalar
  * reference, training steps and prediction latency, then the PyTorch peer script when
  * {@code /usr/bin/python3} can import torch. Writes {@code bench/results/<date>.json},
- * {@code <date>.md} (the tables the README shows) and {@code <date>-gemm.png}.
+ * {@code <date>.md} (the tables docs/performance.md shows) and {@code <date>-gemm.png}.
  *
  * <pre>java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED \
  *      -cp bench/target/benchmarks.jar io.vectorprop.bench.Report [--out bench/results] [--no-peer]</pre>

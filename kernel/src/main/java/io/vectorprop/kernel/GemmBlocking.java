@@ -10,7 +10,7 @@ import java.util.Locale;
  * from the CPU's register budget, the block sizes from the cache sizes the OS reports (Linux:
  * {@code /sys/devices/system/cpu/cpu0/cache}; where a virtual machine hides that directory, glibc's
  * {@code getconf}, which reads them from the CPU itself; else a fallback of 32 KiB L1d and 1 MiB L2).
- * Each can be overridden by a system property (README, "Settings"). getconf is worth a process at
+ * Each can be overridden by a system property (docs/settings.md). getconf is worth a process at
  * start-up: with the fallback, a Zen 5 (48 KiB L1d) in such a VM would run panels of depth 336 instead
  * of 512, and every extra panel is another pass that reads and writes C.
  *

@@ -29,7 +29,7 @@ import static io.vectorprop.kernel.GemmBlocking.NR;
  * <p>Why one k step per iteration: written out twice per iteration, C2 schedules the second step's
  * loads and broadcasts among the first step's FMAs, needs more than 32 vector registers and spills
  * B vectors to the stack on every iteration (it measured slower); one step per iteration compiles to
- * loads, broadcasts, FMAs and five instructions of loop and index arithmetic (README, "GEMM").
+ * loads, broadcasts, FMAs and five instructions of loop and index arithmetic (docs/performance.md, "GEMM and training").
  *
  * <p>Layouts (see {@link GemmPacking}): the A sliver is MR rows of kc floats, row r at
  * {@code ai + r·KC} — KC, the constant, not the panel's kc, so the six broadcasts address one index
@@ -40,7 +40,7 @@ import static io.vectorprop.kernel.GemmBlocking.NR;
  * tile goes to {@code out} at byte offset {@code outOff}, rows {@code outRow} bytes apart — straight
  * into C, or into a tile buffer that {@link VectorGemm#writeBack} adds onto C. The kernel stores but
  * never reads C: a kernel that also applied β failed C1's register allocation, which can leave it in
- * C1's profiling tier for good (README, "Vector API and JIT pitfalls").
+ * C1's profiling tier for good (docs/vector-api-pitfalls.md).
  */
 final class GemmMicroKernel {
     static final VectorSpecies<Float> S = Lanes.S;

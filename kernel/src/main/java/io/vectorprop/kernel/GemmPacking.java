@@ -177,8 +177,7 @@ final class GemmPacking {
      * the d×d off-diagonal blocks of every 2d×2d block with two-source permutes, so an element at
      * (row i, lane l) trades bit d of i and l when they differ; the stages commute, and after all four it
      * sits at (l, i). Split in three calls on purpose: the whole transpose in one method fails C1's
-     * register allocation ("out of virtual registers") and can stay in C1's tier 2 (README, "Vector API
-     * and JIT pitfalls").
+     * register allocation ("out of virtual registers") and can stay in C1's tier 2 (docs/vector-api-pitfalls.md).
      */
     static void transpose16(MemorySegment in, long inOff, long inRow, float alpha, float[] out, int outOff, int outRow,
                             float[] scratch) {

@@ -4,7 +4,7 @@ import java.util.Locale;
 
 /**
  * Every system property the library reads, in one place, read once when this class initialises
- * (the README's "Settings" table lists them). The GEMM ones are tuning knobs for measurements; the
+ * (docs/settings.md lists them). The GEMM ones are tuning knobs for measurements; the
  * defaults are what the benchmarks report.
  */
 final class Settings {

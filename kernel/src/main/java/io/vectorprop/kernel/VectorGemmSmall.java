@@ -516,8 +516,8 @@ final class VectorGemmSmall {
      * Rows i and i2 of C, columns [0, n) (a multiple of L): {@code C += Σ_{p0≤p<p0+5} α·A[p, i|i2]·B[p,:]}
      * (A is k × m, so column i of A is row i of Aᵀ); the ten scalars α·A[p, i|i2] are broadcast once and
      * held in registers while B's five rows stream. Two rows and five steps is the most that fits: ten
-     * steps in one pass (20 broadcasts) fail C1's register allocation and can stay in tier 2 (README,
-     * "Vector API and JIT pitfalls").
+     * steps in one pass (20 broadcasts) fail C1's register allocation and can stay in tier 2
+     * (docs/vector-api-pitfalls.md).
      */
     private static void twoRowsRank5(float alpha, Matrix a, Matrix b, Matrix c, int i, int i2, int n, int p0) {
         MemorySegment as = a.segment(), bs = b.segment(), cs = c.segment();

@@ -16,7 +16,7 @@ import static io.vectorprop.kernel.Matrix.FLOAT;
  * <p>Each element-wise kernel is a vector body over full vectors of the preferred species followed
  * by a scalar tail that calls the reference definitions in {@link ScalarKernels}, so tails agree
  * with the reference exactly. The species is a {@code static final} constant: a species held
- * anywhere else makes C2 fall back to boxed vectors (README, "Vector API and JIT pitfalls"). Loads and stores are written out
+ * anywhere else makes C2 fall back to boxed vectors (docs/vector-api-pitfalls.md). Loads and stores are written out
  * ({@code FloatVector.fromMemorySegment}, {@code intoMemorySegment}) rather than wrapped in helpers:
  * the JDK's methods are always inlined, while a helper of ours that C2 declines to inline (say, one
  * already compiled big by C1) makes every vector crossing it a heap object.
