@@ -74,10 +74,6 @@ final class VectorKernels extends Kernels {
         }
     }
 
-    private static FloatVector sigmoid(FloatVector z) {
-        return VectorMath.sigmoid(z);
-    }
-
     /** max(z, 0), which keeps NaN. */
     private static FloatVector relu(FloatVector z) {
         return z.max(0f);
@@ -99,7 +95,7 @@ final class VectorKernels extends Kernels {
             }
             case SIGMOID -> {
                 for (int i = 0; i < bound; i += L) {
-                    sigmoid(FloatVector.fromMemorySegment(S, z, (zo + i) * Float.BYTES, LE)).intoMemorySegment(out, (oo + i) * Float.BYTES, LE);
+                    VectorMath.sigmoid(FloatVector.fromMemorySegment(S, z, (zo + i) * Float.BYTES, LE)).intoMemorySegment(out, (oo + i) * Float.BYTES, LE);
                 }
                 yield bound;
             }

@@ -569,7 +569,6 @@ public final class Onnx {
             throw new IOException(file + ": " + w.pendingFrom + " scales the network's output; a per-feature affine step after"
                     + " the output layer's activation is not supported (there is no later layer to fold it into)");
         }
-        if (w.at == At.INPUT) throw new IOException(file + ": no dense layer reads the input");
         if (dims != null && dims.length >= 2 && features(dims) > 0 && features(dims) != w.layers.get(0).in) {
             throw new IOException(file + ": input '" + input.name() + "' has " + features(dims) + " features but the first layer takes "
                     + w.layers.get(0).in);
@@ -750,31 +749,22 @@ public final class Onnx {
         long[] d = t.dims();
         boolean row = d.length <= 1 || (d.length == 2 && d[0] == 1);
         if (!row) throw w.error(n, "has constant '" + t.name() + "' of shape " + Arrays.toString(d) + "; per-feature steps need a scalar, [n] or [1, n]");
-        double[] v = new double[t.floats().length];
-        for (int i = 0; i < v.length; i++) v[i] = t.floats()[i];
-        double[] ones = new double[v.length], zeros = new double[v.length], neg = new double[v.length], inv = new double[v.length];
-        for (int i = 0; i < v.length; i++) {
-            ones[i] = 1;
-            neg[i] = -v[i];
-            inv[i] = 1 / v[i];
+        float[] v = t.floats();
+        if (n.opType().equals("Div")) {
+            if (dataIndex != 0) throw w.error(n, "divides a constant by the data; only division by a constant is supported");
+            for (float x : v) if (x == 0) throw w.error(n, "divides by a constant that has a zero");
         }
-        return switch (n.opType()) {
-            case "Add" -> new Affine(ones, v);
-            case "Sub" -> dataIndex == 0 ? new Affine(ones, neg) : new Affine(neg(ones), v);
-            case "Mul" -> new Affine(v, zeros);
-            case "Div" -> {
-                if (dataIndex != 0) throw w.error(n, "divides a constant by the data; only division by a constant is supported");
-                for (double x : v) if (x == 0) throw w.error(n, "divides by a constant that has a zero");
-                yield new Affine(inv, zeros);
+        double[] a = new double[v.length], c = new double[v.length];
+        for (int i = 0; i < v.length; i++) {
+            switch (n.opType()) {
+                case "Add" -> { a[i] = 1; c[i] = v[i]; }                            // x + v
+                case "Sub" -> { a[i] = dataIndex == 0 ? 1 : -1; c[i] = dataIndex == 0 ? -v[i] : v[i]; }   // x − v, v − x
+                case "Mul" -> a[i] = v[i];                                          // x·v
+                case "Div" -> a[i] = 1.0 / v[i];                                    // x / v
+                default -> throw new AssertionError(n.opType());
             }
-            default -> throw new AssertionError(n.opType());
-        };
-    }
-
-    private static double[] neg(double[] v) {
-        double[] o = new double[v.length];
-        for (int i = 0; i < v.length; i++) o[i] = -v[i];
-        return o;
+        }
+        return new Affine(a, c);
     }
 
     private static void activate(Walk w, Node n, Activation f) throws IOException {
@@ -869,13 +859,13 @@ public final class Onnx {
         int width = w.width;
         float[] gamma = null, beta = null;
         Node mul = single(w, div, "Mul");
-        if (mul != null && featureConstant(w, mul, out) != null) {
-            gamma = featureConstant(w, mul, out);
+        gamma = mul == null ? null : featureConstant(w, mul, out);
+        if (gamma != null) {
             nodes.add(mul);
             out = mul.outputs().get(0);
             Node add = single(w, mul, "Add");
-            if (add != null && featureConstant(w, add, out) != null) {
-                beta = featureConstant(w, add, out);
+            beta = add == null ? null : featureConstant(w, add, out);
+            if (beta != null) {
                 nodes.add(add);
                 out = add.outputs().get(0);
             }

@@ -234,12 +234,7 @@ public final class GradientCheck {
         return (plus - minus) / (2 * STEP);
     }
 
-    /** The batch-mean loss in double precision, written independently of the kernels (a network without layer norms). */
-    public static double loss(Architecture arch, double[][] w, double[][] b, float[] x, float[] y) {
-        int n = arch.layers();
-        return loss(arch, new Params(w, b, new double[n][], new double[n][]), x, y, null);
-    }
-
+    /** The batch-mean loss in double precision, written independently of the kernels. */
     private static double loss(Architecture arch, Params params, float[] x, float[] y, float[][] masks) {
         int out = arch.outputs();
         double total = 0;
@@ -301,11 +296,6 @@ public final class GradientCheck {
     }
 
     /** The smallest |z| over all units with a ReLU-type activation and all samples (∞ when there are none). */
-    public static double minAbsKinkInput(Architecture arch, double[][] w, double[][] b, float[] x) {
-        int n = arch.layers();
-        return minAbsKinkInput(arch, new Params(w, b, new double[n][], new double[n][]), x, null);
-    }
-
     private static double minAbsKinkInput(Architecture arch, Params p, float[] x, float[][] masks) {
         double[] min = {Double.POSITIVE_INFINITY};
         for (int r = 0; r < BATCH; r++) forward(arch, p, x, r, min, masks);
