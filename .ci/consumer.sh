@@ -15,10 +15,7 @@ if [ -n "$unexpected" ]; then
 fi
 ./mvnw -B -ntp -q -f .ci/consumer/pom.xml package dependency:copy-dependencies -DincludeScope=runtime \
     -DoutputDirectory=target/lib
-java25=""
-for home in "${JAVA_HOME:-}" /usr/lib/jvm/*; do
-  [ -n "$home" ] && [ -f "$home/release" ] && grep -q '^JAVA_VERSION="2[5-9]' "$home/release" && { java25="$home/bin/java"; break; }
-done
+java25="$(.mvn/jdk25)/bin/java"
 r=network/src/test/resources/onnx/mlp_784_256_128_10
 "$java25" --add-modules jdk.incubator.vector -p .ci/consumer/target/classes:.ci/consumer/target/lib \
     -m example.service/example.Service "$r.onnx" "$r.inputs.f32" "$r.expected.f32"

@@ -5,11 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl; }
-java25=""
-for home in "${JAVA_HOME:-}" /usr/lib/jvm/*; do
-  [ -n "$home" ] && [ -f "$home/release" ] && grep -q '^JAVA_VERSION="2[5-9]' "$home/release" && { java25="$home/bin/java"; break; }
-done
-[ -n "$java25" ] || { echo "service.sh: no JDK 25 under /usr/lib/jvm or JAVA_HOME"; exit 1; }
+java25="$(.mvn/jdk25)/bin/java"
 log=$(mktemp)
 "$java25" --add-modules jdk.incubator.vector -Dvectorprop.quiet=true -jar examples/service/target/vectorprop-service.jar \
     --model network/src/test/resources/onnx/mlp_784_256_128_10.onnx --port 0 > "$log" 2>&1 &
