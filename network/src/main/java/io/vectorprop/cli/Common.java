@@ -1,6 +1,7 @@
 package io.vectorprop.cli;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 
 import io.vectorprop.data.CsvReader;
@@ -33,10 +34,25 @@ class Common {
         return load(dataDir, csv, prefix, CsvReader.Options.DEFAULT);
     }
 
+    /**
+     * The CSV file, else the IDX files in {@code dataDir}, else the full Fashion-MNIST when Debian's package
+     * is installed, else the small subset inside the jar, saying so in one line on standard error (once per
+     * run), so that the main job works on a fresh machine.
+     */
     static Dataset load(Path dataDir, Path csv, String prefix, CsvReader.Options options) throws IOException {
         if (csv != null) return CsvReader.read(csv, options);
-        return IdxReader.load(dataDir == null ? IdxReader.DEFAULT_DIR : dataDir, prefix);
+        if (dataDir != null || Files.isDirectory(IdxReader.DEFAULT_DIR)) {
+            return IdxReader.load(dataDir == null ? IdxReader.DEFAULT_DIR : dataDir, prefix);
+        }
+        if (!saidSubset) {
+            saidSubset = true;
+            System.err.println("data: " + IdxReader.DEFAULT_DIR + " not found, using " + IdxReader.SUBSET_DESCRIPTION
+                    + "; for the full 70,000 images: apt-get install dataset-fashion-mnist, or --data DIR");
+        }
+        return IdxReader.loadEmbeddedSubset(prefix);
     }
+
+    private static boolean saidSubset;
 
     static float positive(String option, float v) {
         if (!Float.isFinite(v) || v <= 0) throw new IllegalArgumentException(option + " " + v + " must be a positive number");

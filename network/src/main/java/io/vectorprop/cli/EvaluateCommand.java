@@ -27,7 +27,8 @@ final class EvaluateCommand implements Callable<Integer> {
 
     @Option(names = "--model", required = true, paramLabel = "FILE", description = "Model file: safetensors, or ONNX (.onnx) of a dense network.")
     Path model;
-    @Option(names = "--data", paramLabel = "DIR", description = "Directory with the IDX files (default: /usr/share/datasets/fashion-mnist).")
+    @Option(names = "--data", paramLabel = "DIR", description = "Directory with the IDX files (default: /usr/share/datasets/fashion-mnist when installed,"
+            + " else the 1,000 test images of the Fashion-MNIST subset inside the jar).")
     Path data;
     @Option(names = "--test-csv", paramLabel = "F", description = "Test data as CSV.")
     Path testCsv;

@@ -32,12 +32,13 @@ import picocli.CommandLine.Model.CommandSpec;
 
 @Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
         description = "Trains a network by mini-batch backpropagation. With no options: 784-256-128-10, ReLU, softmax"
-                + " cross-entropy, Adam (lr 0.001, constant), batch 64, 10 epochs, on Fashion-MNIST from /usr/share/datasets/fashion-mnist.")
+                + " cross-entropy, Adam (lr 0.001, constant), batch 64, 10 epochs, on Fashion-MNIST from /usr/share/datasets/fashion-mnist, or on the subset inside the jar when that is not installed.")
 final class TrainCommand implements Callable<Integer> {
     @Mixin Common common;
     @Spec CommandSpec spec;
 
-    @Option(names = "--data", paramLabel = "DIR", description = "Directory with the (Fashion-)MNIST IDX files (default: /usr/share/datasets/fashion-mnist).")
+    @Option(names = "--data", paramLabel = "DIR", description = "Directory with the (Fashion-)MNIST IDX files (default: /usr/share/datasets/fashion-mnist when installed,"
+            + " else a 3,000/1,000-image Fashion-MNIST subset inside the jar).")
     Path data;
     @Option(names = "--train-csv", paramLabel = "F", description = "Training data as CSV: a label column and the features.")
     Path trainCsv;

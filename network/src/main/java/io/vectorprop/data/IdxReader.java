@@ -24,7 +24,40 @@ public final class IdxReader {
     /** The Debian package {@code dataset-fashion-mnist} puts the files here. */
     public static final Path DEFAULT_DIR = Path.of("/usr/share/datasets/fashion-mnist");
 
+    /** Where the embedded subset lies inside the jar (written by {@code network/src/build/make_fashion_mnist_subset.py}). */
+    private static final String SUBSET = "fashion-mnist-subset/";
+
+    /** What the embedded subset is, for the one line that says which data a command used. */
+    public static final String SUBSET_DESCRIPTION = "the Fashion-MNIST subset inside vectorprop.jar (3,000 training and 1,000 test"
+            + " images, 300 and 100 per class, a fixed seeded draw; Fashion-MNIST is (c) Zalando SE, MIT licence)";
+
     private IdxReader() {}
+
+    /** One IDX file: its name for messages, how to open it, its length when known (−1 for gzip). */
+    private record Part(String name, Opener opener, long length) {
+        interface Opener { InputStream open() throws IOException; }
+
+        static Part of(Path file) throws IOException {
+            boolean gz = file.getFileName().toString().endsWith(".gz");
+            return new Part(file.toString(), () -> Files.newInputStream(file), gz ? -1 : Files.size(file));
+        }
+
+        static Part resource(String name) throws NoSuchFileException {
+            if (IdxReader.class.getResource(SUBSET + name) == null) {
+                throw new NoSuchFileException(SUBSET + name + " (missing from the jar's io/vectorprop/data)");
+            }
+            return new Part("embedded " + SUBSET + name, () -> IdxReader.class.getResourceAsStream(SUBSET + name), -1);
+        }
+
+        @Override
+        public String toString() { return name; }
+
+        /** The content, decompressed when the name ends in .gz. */
+        InputStream content() throws IOException {
+            InputStream in = new BufferedInputStream(opener.open(), 1 << 16);
+            return name.endsWith(".gz") ? new GZIPInputStream(in, 1 << 16) : in;
+        }
+    }
 
     /** Loads {@code train} or {@code t10k} images and labels from a directory. */
     public static Dataset load(Path dir, String prefix) throws IOException {
@@ -34,8 +67,19 @@ public final class IdxReader {
         }
         Path images = find(dir, prefix + "-images-idx3-ubyte");
         Path labels = find(dir, prefix + "-labels-idx1-ubyte");
-        int[] labelArray = readLabels(labels);
-        return readImages(images, labelArray);
+        return readImages(Part.of(images), readLabels(Part.of(labels)));
+    }
+
+    /**
+     * Loads {@code train} or {@code t10k} of the small Fashion-MNIST subset embedded in this jar
+     * ({@link #SUBSET_DESCRIPTION}): what the command line trains on when no data is named and
+     * {@link #DEFAULT_DIR} does not exist, so that it works on a fresh machine.
+     */
+    public static Dataset loadEmbeddedSubset(String prefix) throws IOException {
+        if (!prefix.equals("train") && !prefix.equals("t10k")) {
+            throw new IllegalArgumentException("loadEmbeddedSubset: prefix '" + prefix + "' must be train or t10k");
+        }
+        return readImages(Part.resource(prefix + "-images-idx3-ubyte.gz"), readLabels(Part.resource(prefix + "-labels-idx1-ubyte.gz")));
     }
 
     private static Path find(Path dir, String base) throws NoSuchFileException {
@@ -47,28 +91,15 @@ public final class IdxReader {
                 + " package or pass --data DIR with the IDX files)");
     }
 
-    private static InputStream open(Path file) throws IOException {
-        InputStream in = new BufferedInputStream(Files.newInputStream(file), 1 << 16);
-        if (file.getFileName().toString().endsWith(".gz")) {
-            in = new GZIPInputStream(in, 1 << 16);
-        }
-        return in;
-    }
-
-    /** Uncompressed length of the file's content: the file size, or for .gz the trailer's ISIZE is not trusted, so -1. */
-    private static long knownLength(Path file) throws IOException {
-        return file.getFileName().toString().endsWith(".gz") ? -1 : Files.size(file);
-    }
-
-    static int[] readLabels(Path file) throws IOException {
-        try (DataInputStream in = new DataInputStream(open(file))) {
+    private static int[] readLabels(Part file) throws IOException {
+        try (DataInputStream in = new DataInputStream(file.content())) {
             int magic = in.readInt();
             if (magic != 0x00000801) {
                 throw new IOException(file + ": magic number 0x" + Integer.toHexString(magic)
                         + " is not an IDX label file (expected 0x00000801)");
             }
             int n = in.readInt();
-            long length = knownLength(file);
+            long length = file.length();
             if (n < 0 || (length >= 0 && length != 8L + n)) {
                 throw new IOException(file + ": header says " + n + " labels but the file has " + length + " bytes (expected "
                         + (8L + n) + ")");
@@ -80,8 +111,8 @@ public final class IdxReader {
         }
     }
 
-    static Dataset readImages(Path file, int[] labels) throws IOException {
-        try (DataInputStream in = new DataInputStream(open(file))) {
+    private static Dataset readImages(Part file, int[] labels) throws IOException {
+        try (DataInputStream in = new DataInputStream(file.content())) {
             int magic = in.readInt();
             if (magic != 0x00000803) {
                 throw new IOException(file + ": magic number 0x" + Integer.toHexString(magic)
@@ -92,7 +123,7 @@ public final class IdxReader {
                 throw new IOException(file + ": implausible dimensions " + n + "x" + rows + "x" + cols);
             }
             long pixels = (long) n * rows * cols;
-            long length = knownLength(file);
+            long length = file.length();
             if (length >= 0 && length != 16 + pixels) {
                 throw new IOException(file + ": header says " + n + " images of " + rows + "x" + cols + " (" + (16 + pixels)
                         + " bytes) but the file has " + length + " bytes");
@@ -118,7 +149,7 @@ public final class IdxReader {
                 }
                 int classes = 0;
                 for (int l : labels) classes = Math.max(classes, l + 1);
-                return new Dataset(arena, features, labels, Math.max(classes, 10), file.toString());
+                return new Dataset(arena, features, labels, Math.max(classes, 10), file.name());
             } catch (IOException | RuntimeException e) {
                 arena.close();
                 throw e;
@@ -127,7 +158,7 @@ public final class IdxReader {
     }
 
     /** Reads exactly n bytes in chunks, so a forged count fails at the end of the data rather than allocating it. */
-    private static byte[] readExactly(InputStream in, int n, Path file, long headerBytes) throws IOException {
+    private static byte[] readExactly(InputStream in, int n, Part file, long headerBytes) throws IOException {
         var out = new java.io.ByteArrayOutputStream(Math.min(n, 1 << 20));
         byte[] chunk = new byte[1 << 16];
         long left = n;

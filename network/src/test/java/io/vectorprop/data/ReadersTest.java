@@ -45,6 +45,33 @@ class ReadersTest {
         }
     }
 
+    /** Counts and pixel sums as numpy reads the embedded gzip files (make_fashion_mnist_subset.py's output). */
+    @Test
+    void embeddedSubsetIsTheBalancedDrawTheScriptWrote() throws IOException {
+        record Expected(String prefix, int size, int[] firstLabels, long firstPixelSum, long lastPixelSum) {}
+        for (Expected e : new Expected[] {new Expected("train", 3000, new int[] {8, 6, 3, 2, 4}, 78179, 19139),
+                                          new Expected("t10k", 1000, new int[] {5, 1, 5, 6, 2}, 10246, 41203)}) {
+            try (Dataset d = IdxReader.loadEmbeddedSubset(e.prefix())) {
+                assertEquals(e.size(), d.size(), e.prefix());
+                assertEquals(784, d.featureCount());
+                assertEquals(10, d.classes());
+                int[] perClass = new int[10];
+                for (int i = 0; i < d.size(); i++) perClass[d.label(i)]++;
+                for (int c = 0; c < 10; c++) assertEquals(e.size() / 10, perClass[c], e.prefix() + " class " + c);
+                for (int i = 0; i < 5; i++) assertEquals(e.firstLabels()[i], d.label(i), e.prefix() + " label " + i);
+                assertEquals(e.firstPixelSum(), pixelSum(d, 0), e.prefix() + " first image");
+                assertEquals(e.lastPixelSum(), pixelSum(d, d.size() - 1), e.prefix() + " last image");
+            }
+        }
+        assertThrows(IllegalArgumentException.class, () -> IdxReader.loadEmbeddedSubset("test"));
+    }
+
+    private static long pixelSum(Dataset d, int row) {
+        long sum = 0;
+        for (int j = 0; j < d.featureCount(); j++) sum += Math.round(d.features().get(row, j) * 255f);
+        return sum;
+    }
+
     @Test
     void forgedIdxHeadersAreRejectedBeforeAllocating() throws IOException {
         Files.write(dir.resolve("train-labels-idx1-ubyte"), labels(3));
