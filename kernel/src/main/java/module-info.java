@@ -13,4 +13,7 @@ module io.vectorprop.kernel {
     requires jdk.management;
 
     exports io.vectorprop.kernel;
+    // Scratch pools and the predictor's packed dense layer: for the network module, not a public contract.
+    // (The GEMM, io.vectorprop.kernel.gemm, is not exported at all.)
+    exports io.vectorprop.kernel.internal to io.vectorprop.network;
 }

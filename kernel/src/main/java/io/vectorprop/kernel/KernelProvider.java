@@ -2,6 +2,8 @@ package io.vectorprop.kernel;
 
 import java.util.Optional;
 
+import io.vectorprop.kernel.internal.Settings;
+
 /**
  * Picks the kernel implementation once, at class initialisation (Lucene's VectorizationProvider
  * pattern). The Vector API implementation is used when the module {@code jdk.incubator.vector} is

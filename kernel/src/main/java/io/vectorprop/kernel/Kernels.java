@@ -2,14 +2,19 @@ package io.vectorprop.kernel;
 
 import java.lang.foreign.MemorySegment;
 
+import io.vectorprop.kernel.internal.Operands;
+
 /**
  * The kernel contract: every operation backpropagation needs, on {@link Matrix} views.
  *
  * <p>The public methods are final: they check shapes, aliasing and liveness once, here, and then
  * call the implementation's flat kernels (one call for contiguous operands, one per row otherwise).
- * Two implementations exist: {@link ScalarKernels}, plain loops that serve as the reference in tests
+ * Two implementations exist: the scalar reference ({@link #scalar()}), plain loops that serve as the reference in tests
  * and the baseline in benchmarks, and a Vector API implementation, loaded only when
  * {@code jdk.incubator.vector} is readable. {@link #get()} returns the one picked at start-up.
+ *
+ * <p>Thread-safety: an instance holds no mutable state; any number of threads may call it at once on
+ * different output matrices (see {@link #withThreads} for its helper threads).
  *
  * <p>Vectors are {@code 1 × n} matrices. Unless a method says otherwise, an output may be the very
  * same view as an input (same memory, offset and stride) but must not partly overlap one.
@@ -17,7 +22,10 @@ import java.lang.foreign.MemorySegment;
 public abstract class Kernels {
     private final int threads;
 
-    /** Package-private: the two implementations live here; nothing outside can reach the unchecked flat kernels. */
+    /**
+     * Package-private, like the flat kernels below: the two implementations live in this package, and
+     * nothing outside it can subclass this class or reach a kernel that skips the checks.
+     */
     Kernels(int threads) {
         if (threads < 1) {
             throw new IllegalArgumentException("Kernels: thread count " + threads + " must be at least 1");
@@ -40,7 +48,12 @@ public abstract class Kernels {
     /** How many threads a large GEMM may use (the caller's thread counts as one). */
     public final int threads() { return threads; }
 
-    /** The same implementation using up to {@code threads} threads for large GEMMs. */
+    /**
+     * The same implementation using up to {@code threads} threads for large GEMMs. The helper threads
+     * are one pool per process ({@code -Dvectorprop.threads}, default: the available processors), made on
+     * first use, shared by every instance: a product that finds the pool busy with another thread's
+     * product runs on its caller's thread alone, with the same result bit for bit.
+     */
     public final Kernels withThreads(int threads) {
         if (threads < 1) {
             throw new IllegalArgumentException("Kernels.withThreads: thread count " + threads + " must be at least 1");
@@ -48,10 +61,10 @@ public abstract class Kernels {
         return threads == this.threads ? this : newInstance(threads);
     }
 
-    protected abstract Kernels newInstance(int threads);
+    abstract Kernels newInstance(int threads);
 
     /** Floats per vector of the implementation: 1 for scalar. */
-    protected abstract int floatLanes();
+    abstract int floatLanes();
 
     /**
      * Which kernels compute and whether the JIT can make them fast: for a service to check at start-up
@@ -88,50 +101,8 @@ public abstract class Kernels {
     }
 
     /** Computes a checked GEMM; all shapes are valid, C overlaps nothing. */
-    protected abstract void gemmKernel(Transpose transA, Transpose transB, float alpha, Matrix a, Matrix b,
+    abstract void gemmKernel(Transpose transA, Transpose transB, float alpha, Matrix a, Matrix b,
                                        float beta, Matrix c);
-
-    /**
-     * W (out × in, any stride) prepared once for {@link #denseForward}: a copy in the layout this
-     * implementation's GEMM reads, so that repeated products with the same weights skip rearranging them.
-     * Later changes to {@code w} do not reach the copy.
-     */
-    public final PackedWeights packWeights(Matrix w) {
-        alive("packWeights", w);
-        return packWeightsKernel(w);
-    }
-
-    /** Packs checked weights (see {@link #packWeights}). */
-    protected abstract PackedWeights packWeightsKernel(Matrix w);
-
-    /**
-     * The forward pass of a dense layer, {@code out = f(x·Wᵀ + 1·bᵀ)}, with W from {@link #packWeights}
-     * of this implementation: x is B × in, the bias 1 × out, out B × out and only written; on the calling
-     * thread whatever {@link #threads()} says. The bias is added while each tile of the product is still
-     * in cache, then f is applied in one pass over out. Agrees with {@code gemm(N, T, 1, x, W, 0, out)},
-     * {@link #addBias}, {@link #activate} within the GEMM's rounding (and bit for bit where gemm takes the
-     * packed path).
-     */
-    public final void denseForward(Matrix x, PackedWeights w, Matrix bias, Activation f, Matrix out) {
-        alive("denseForward", x, bias, out);
-        if (x.cols() != w.in() || out.cols() != w.out() || out.rows() != x.rows() || bias.rows() != 1 || bias.cols() != w.out()) {
-            throw new IllegalArgumentException("denseForward: x " + x.shape() + ", W " + w.out() + "x" + w.in() + ", bias "
-                    + bias.shape() + ", out " + out.shape() + ": need x Bx" + w.in() + ", bias 1x" + w.out() + " and out Bx" + w.out());
-        }
-        if (!w.packedBy().equals(name())) {
-            throw new IllegalArgumentException("denseForward: " + w + " was packed by the " + w.packedBy()
-                    + " kernels; these are " + name() + " (pack it with the kernels that multiply)");
-        }
-        if (overlaps(out, x) || overlaps(out, bias)) {
-            throw new IllegalArgumentException("denseForward: out overlaps " + (overlaps(out, x) ? "x" : "the bias")
-                    + "; the output must be separate memory");
-        }
-        denseForwardKernel(x, w, bias, out);
-        activate(f, out, out);
-    }
-
-    /** Computes {@code Z = x·Wᵀ + 1·bᵀ} for a checked {@link #denseForward}. */
-    protected abstract void denseForwardKernel(Matrix x, PackedWeights w, Matrix bias, Matrix z);
 
     /**
      * {@code z = x·Wᵀ} for one sample with bfloat16 weights: {@code x} is 1 × in, {@code w} holds
@@ -151,7 +122,7 @@ public abstract class Kernels {
     }
 
     /** Computes a checked {@link #vecMatBf16(Matrix, Bf16Weights, Matrix)}; offsets in floats. */
-    protected abstract void vecMatBf16(MemorySegment x, long xo, Bf16Weights w, MemorySegment z, long zo);
+    abstract void vecMatBf16(MemorySegment x, long xo, Bf16Weights w, MemorySegment z, long zo);
 
     // ---------------------------------------------------------------- element-wise
 
@@ -494,55 +465,55 @@ public abstract class Kernels {
     // ---------------------------------------------------------------- flat kernels (offsets in floats)
 
     /** {@code out[i] = a[i]·b[i]}, i < n. */
-    protected abstract void hadamard(MemorySegment a, long ao, MemorySegment b, long bo, MemorySegment out, long oo, int n);
+    abstract void hadamard(MemorySegment a, long ao, MemorySegment b, long bo, MemorySegment out, long oo, int n);
 
     /** {@code out[i] = a[i] − b[i]}. */
-    protected abstract void subtract(MemorySegment a, long ao, MemorySegment b, long bo, MemorySegment out, long oo, int n);
+    abstract void subtract(MemorySegment a, long ao, MemorySegment b, long bo, MemorySegment out, long oo, int n);
 
     /** {@code out[i] = f(z[i])} for an element-wise f. */
-    protected abstract void activate(Activation f, MemorySegment z, long zo, MemorySegment out, long oo, int n);
+    abstract void activate(Activation f, MemorySegment z, long zo, MemorySegment out, long oo, int n);
 
     /** {@code out[i] = g[i]·f'(z[i])}. */
-    protected abstract void activationBackward(Activation f, MemorySegment z, long zo, MemorySegment g, long go,
+    abstract void activationBackward(Activation f, MemorySegment z, long zo, MemorySegment g, long go,
                                                MemorySegment out, long oo, int n);
 
     /** One row of {@link #layerNorm}; {@code stats} (may be null) receives μ at {@code so} and ρ at {@code so + 1}. */
-    protected abstract void layerNormRow(MemorySegment x, long xo, MemorySegment gamma, long go, MemorySegment beta, long bo,
+    abstract void layerNormRow(MemorySegment x, long xo, MemorySegment gamma, long go, MemorySegment beta, long bo,
                                          float epsilon, MemorySegment out, long oo, int n, MemorySegment stats, long so);
 
     /** One row of {@link #layerNormBackward}: writes dx, adds g ⊙ x̂ into dGamma and g into dBeta. */
-    protected abstract void layerNormBackwardRow(MemorySegment x, long xo, float mean, float rstd, MemorySegment gamma, long go,
+    abstract void layerNormBackwardRow(MemorySegment x, long xo, float mean, float rstd, MemorySegment gamma, long go,
                                                  MemorySegment g, long gOff, MemorySegment dx, long dxo, MemorySegment dGamma,
                                                  long dgo, MemorySegment dBeta, long dbo, int n);
 
     /** Softmax of one row of n floats. */
-    protected abstract void softmaxRow(MemorySegment z, long zo, MemorySegment out, long oo, int n);
+    abstract void softmaxRow(MemorySegment z, long zo, MemorySegment out, long oo, int n);
 
     /** {@code y[i] += α·x[i]}. */
-    protected abstract void axpy(float alpha, MemorySegment x, long xo, MemorySegment y, long yo, int n);
+    abstract void axpy(float alpha, MemorySegment x, long xo, MemorySegment y, long yo, int n);
 
     /** {@code x[i] *= α}. */
-    protected abstract void scale(float alpha, MemorySegment x, long xo, int n);
+    abstract void scale(float alpha, MemorySegment x, long xo, int n);
 
     /** {@code out[j] = α·Σ_r m[r·stride + j] + β·out[j]}; β = 0 never reads out. */
-    protected abstract void columnSums(float alpha, MemorySegment m, long mo, int rows, int cols, int stride,
+    abstract void columnSums(float alpha, MemorySegment m, long mo, int rows, int cols, int stride,
                                        float beta, MemorySegment out, long oo);
 
     /** Sum over i of the per-element loss term. */
-    protected abstract double lossSum(Loss loss, MemorySegment a, long ao, MemorySegment y, long yo, int n);
+    abstract double lossSum(Loss loss, MemorySegment a, long ao, MemorySegment y, long yo, int n);
 
     /** Per-element ∇ₐC. */
-    protected abstract void lossGradient(Loss loss, MemorySegment a, long ao, MemorySegment y, long yo,
+    abstract void lossGradient(Loss loss, MemorySegment a, long ao, MemorySegment y, long yo,
                                          MemorySegment out, long oo, int n);
 
     /** Index of the largest of n floats (first on ties, first NaN wins). */
-    protected abstract int argmaxRow(MemorySegment m, long mo, int n);
+    abstract int argmaxRow(MemorySegment m, long mo, int n);
 
-    protected abstract void momentumStep(MemorySegment theta, long to, MemorySegment grad, long go,
+    abstract void momentumStep(MemorySegment theta, long to, MemorySegment grad, long go,
                                          MemorySegment velocity, long vo, MemorySegment mask, long mo, int n,
                                          float lr, float momentum, float weightDecay, boolean nesterov);
 
-    protected abstract void adamStep(MemorySegment theta, long to, MemorySegment grad, long go, MemorySegment m,
+    abstract void adamStep(MemorySegment theta, long to, MemorySegment grad, long go, MemorySegment m,
                                      long mo, MemorySegment v, long vo, MemorySegment mask, long ko, int n,
                                      float lr, float beta1, float beta2, float epsilon, float weightDecay,
                                      float correction1, float correction2);
@@ -553,11 +524,8 @@ public abstract class Kernels {
         return m.offset() + (long) r * m.stride();
     }
 
-    static void alive(String op, Matrix m) {
-        if (!m.isAlive()) {
-            throw new IllegalStateException(op + ": a " + m.shape()
-                    + " operand's memory has been freed (its Arena is closed)");
-        }
+    private static void alive(String op, Matrix m) {
+        Operands.alive(op, m);
     }
 
     private static void alive(String op, Matrix a, Matrix b) {
@@ -593,7 +561,7 @@ public abstract class Kernels {
             throw new IllegalArgumentException(op + ": operand " + index + " is " + in.shape() + " but the output is "
                     + out.shape() + "; the shapes must match");
         }
-        if (overlaps(out, in) && !sameView(out, in)) {
+        if (overlaps(out, in) && !Operands.sameView(out, in)) {
             throw new IllegalArgumentException(op + ": the output " + out.shape() + " partly overlaps operand " + index
                     + " " + in.shape() + "; use the same view or separate memory");
         }
@@ -619,24 +587,7 @@ public abstract class Kernels {
         input(op, 4, d, out);
     }
 
-    private static boolean sameView(Matrix x, Matrix y) {
-        return x.segment().address() == y.segment().address() && x.offset() == y.offset() && x.stride() == y.stride()
-                && sameMemory(x, y);
-    }
-
-    private static boolean sameMemory(Matrix x, Matrix y) {
-        MemorySegment s = x.segment(), t = y.segment();
-        if (s.isNative() != t.isNative()) return false;
-        return s.isNative() || s.heapBase().orElse(null) == t.heapBase().orElse(null);
-    }
-
-    /** True when the memory spans of x and y intersect. */
-    static boolean overlaps(Matrix x, Matrix y) {
-        if (!sameMemory(x, y)) return false;
-        long xs = x.segment().address() + x.offset() * Float.BYTES;
-        long xe = xs + ((long) (x.rows() - 1) * x.stride() + x.cols()) * Float.BYTES;
-        long ys = y.segment().address() + y.offset() * Float.BYTES;
-        long ye = ys + ((long) (y.rows() - 1) * y.stride() + y.cols()) * Float.BYTES;
-        return xs < ye && ys < xe;
+    private static boolean overlaps(Matrix x, Matrix y) {
+        return Operands.overlaps(x, y);
     }
 }

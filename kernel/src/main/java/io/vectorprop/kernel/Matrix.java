@@ -15,7 +15,8 @@ public final class Matrix {
     /** Alignment of every allocation, in bytes: one cache line, one 512-bit vector. */
     public static final long ALIGNMENT = 64;
 
-    static final ValueLayout.OfFloat FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED;
+    /** The layout of one element: a float, little-endian on every platform Java runs on, any alignment. */
+    public static final ValueLayout.OfFloat FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED;
 
     private final MemorySegment segment;
     private final long offset;

@@ -10,7 +10,7 @@ import static io.vectorprop.kernel.Matrix.FLOAT;
  * functions ({@link #f}, {@link #fPrime}, {@link #lossTerm}, {@link #lossGrad}) are the definitions
  * the rest of the library follows.
  */
-public final class ScalarKernels extends Kernels {
+final class ScalarKernels extends Kernels {
     static final ScalarKernels INSTANCE = new ScalarKernels(1);
 
     private ScalarKernels(int threads) {
@@ -21,9 +21,9 @@ public final class ScalarKernels extends Kernels {
 
     @Override public String description() { return "scalar reference kernels (plain loops, no SIMD)"; }
 
-    @Override protected Kernels newInstance(int threads) { return new ScalarKernels(threads); }
+    @Override Kernels newInstance(int threads) { return new ScalarKernels(threads); }
 
-    @Override protected int floatLanes() { return 1; }
+    @Override int floatLanes() { return 1; }
 
     // ---------------------------------------------------------------- per-element definitions
 
@@ -113,7 +113,7 @@ public final class ScalarKernels extends Kernels {
 
     /** Row by row: {@code C[i,:] = β·C[i,:]}, then {@code C[i,:] += (α·op(A)[i,p])·op(B)[p,:]} for each p. */
     @Override
-    protected void gemmKernel(Transpose transA, Transpose transB, float alpha, Matrix a, Matrix b, float beta,
+    void gemmKernel(Transpose transA, Transpose transB, float alpha, Matrix a, Matrix b, float beta,
                               Matrix c) {
         int m = c.rows(), n = c.cols(), k = transA.cols(a);
         MemorySegment as = a.segment(), bs = b.segment(), cs = c.segment();
@@ -140,28 +140,28 @@ public final class ScalarKernels extends Kernels {
     // ---------------------------------------------------------------- element-wise
 
     @Override
-    protected void hadamard(MemorySegment a, long ao, MemorySegment b, long bo, MemorySegment out, long oo, int n) {
+    void hadamard(MemorySegment a, long ao, MemorySegment b, long bo, MemorySegment out, long oo, int n) {
         for (int i = 0; i < n; i++) {
             out.setAtIndex(FLOAT, oo + i, a.getAtIndex(FLOAT, ao + i) * b.getAtIndex(FLOAT, bo + i));
         }
     }
 
     @Override
-    protected void subtract(MemorySegment a, long ao, MemorySegment b, long bo, MemorySegment out, long oo, int n) {
+    void subtract(MemorySegment a, long ao, MemorySegment b, long bo, MemorySegment out, long oo, int n) {
         for (int i = 0; i < n; i++) {
             out.setAtIndex(FLOAT, oo + i, a.getAtIndex(FLOAT, ao + i) - b.getAtIndex(FLOAT, bo + i));
         }
     }
 
     @Override
-    protected void activate(Activation act, MemorySegment z, long zo, MemorySegment out, long oo, int n) {
+    void activate(Activation act, MemorySegment z, long zo, MemorySegment out, long oo, int n) {
         for (int i = 0; i < n; i++) {
             out.setAtIndex(FLOAT, oo + i, f(act, z.getAtIndex(FLOAT, zo + i)));
         }
     }
 
     @Override
-    protected void activationBackward(Activation act, MemorySegment z, long zo, MemorySegment g, long go,
+    void activationBackward(Activation act, MemorySegment z, long zo, MemorySegment g, long go,
                                       MemorySegment out, long oo, int n) {
         for (int i = 0; i < n; i++) {
             out.setAtIndex(FLOAT, oo + i, g.getAtIndex(FLOAT, go + i) * fPrime(act, z.getAtIndex(FLOAT, zo + i)));
@@ -169,7 +169,7 @@ public final class ScalarKernels extends Kernels {
     }
 
     @Override
-    protected void layerNormRow(MemorySegment x, long xo, MemorySegment gamma, long go, MemorySegment beta, long bo,
+    void layerNormRow(MemorySegment x, long xo, MemorySegment gamma, long go, MemorySegment beta, long bo,
                                 float epsilon, MemorySegment out, long oo, int n, MemorySegment stats, long so) {
         double sum = 0;
         for (int i = 0; i < n; i++) sum += x.getAtIndex(FLOAT, xo + i);
@@ -191,7 +191,7 @@ public final class ScalarKernels extends Kernels {
     }
 
     @Override
-    protected void layerNormBackwardRow(MemorySegment x, long xo, float mean, float rstd, MemorySegment gamma, long go,
+    void layerNormBackwardRow(MemorySegment x, long xo, float mean, float rstd, MemorySegment gamma, long go,
                                         MemorySegment g, long gOff, MemorySegment dx, long dxo, MemorySegment dGamma,
                                         long dgo, MemorySegment dBeta, long dbo, int n) {
         double sumG = 0, sumGx = 0;                         // Σ ĝ and Σ ĝ ⊙ x̂, ĝ = g ⊙ γ
@@ -212,7 +212,7 @@ public final class ScalarKernels extends Kernels {
     }
 
     @Override
-    protected void softmaxRow(MemorySegment z, long zo, MemorySegment out, long oo, int n) {
+    void softmaxRow(MemorySegment z, long zo, MemorySegment out, long oo, int n) {
         float max = Float.NEGATIVE_INFINITY;
         boolean nan = false;
         for (int i = 0; i < n; i++) {
@@ -234,26 +234,7 @@ public final class ScalarKernels extends Kernels {
     }
 
     @Override
-    protected PackedWeights packWeightsKernel(Matrix w) {
-        return new PackedWeights(w.toArray(), w.rows(), w.cols(), 0, name());
-    }
-
-    /** {@code Z[i, j] = Σ_p x[i, p]·W[j, p] + b[j]}, p in order, with W row-major as packed. */
-    @Override
-    protected void denseForwardKernel(Matrix x, PackedWeights w, Matrix bias, Matrix z) {
-        float[] wr = w.data();
-        int in = w.in();
-        for (int i = 0; i < z.rows(); i++) {
-            for (int j = 0; j < z.cols(); j++) {
-                float sum = 0f;
-                for (int p = 0; p < in; p++) sum += x.get(i, p) * wr[j * in + p];
-                z.set(i, j, sum + bias.get(0, j));
-            }
-        }
-    }
-
-    @Override
-    protected void vecMatBf16(MemorySegment x, long xo, Bf16Weights w, MemorySegment z, long zo) {
+    void vecMatBf16(MemorySegment x, long xo, Bf16Weights w, MemorySegment z, long zo) {
         for (int j = 0; j < w.out(); j++) {
             float acc = 0f;
             for (int k = 0; k < w.in(); k++) acc = Math.fma(x.getAtIndex(FLOAT, xo + k), w.get(j, k), acc);
@@ -262,21 +243,21 @@ public final class ScalarKernels extends Kernels {
     }
 
     @Override
-    protected void axpy(float alpha, MemorySegment x, long xo, MemorySegment y, long yo, int n) {
+    void axpy(float alpha, MemorySegment x, long xo, MemorySegment y, long yo, int n) {
         for (int i = 0; i < n; i++) {
             y.setAtIndex(FLOAT, yo + i, y.getAtIndex(FLOAT, yo + i) + alpha * x.getAtIndex(FLOAT, xo + i));
         }
     }
 
     @Override
-    protected void scale(float alpha, MemorySegment x, long xo, int n) {
+    void scale(float alpha, MemorySegment x, long xo, int n) {
         for (int i = 0; i < n; i++) {
             x.setAtIndex(FLOAT, xo + i, alpha * x.getAtIndex(FLOAT, xo + i));
         }
     }
 
     @Override
-    protected void columnSums(float alpha, MemorySegment m, long mo, int rows, int cols, int stride, float beta,
+    void columnSums(float alpha, MemorySegment m, long mo, int rows, int cols, int stride, float beta,
                               MemorySegment out, long oo) {
         columnSums(alpha, m, mo, rows, 0, cols, stride, beta, out, oo);
     }
@@ -297,7 +278,7 @@ public final class ScalarKernels extends Kernels {
     // ---------------------------------------------------------------- losses
 
     @Override
-    protected double lossSum(Loss loss, MemorySegment a, long ao, MemorySegment y, long yo, int n) {
+    double lossSum(Loss loss, MemorySegment a, long ao, MemorySegment y, long yo, int n) {
         double sum = 0;
         for (int i = 0; i < n; i++) {
             sum += lossTerm(loss, a.getAtIndex(FLOAT, ao + i), y.getAtIndex(FLOAT, yo + i));
@@ -306,7 +287,7 @@ public final class ScalarKernels extends Kernels {
     }
 
     @Override
-    protected void lossGradient(Loss loss, MemorySegment a, long ao, MemorySegment y, long yo, MemorySegment out,
+    void lossGradient(Loss loss, MemorySegment a, long ao, MemorySegment y, long yo, MemorySegment out,
                                 long oo, int n) {
         for (int i = 0; i < n; i++) {
             out.setAtIndex(FLOAT, oo + i, lossGrad(loss, a.getAtIndex(FLOAT, ao + i), y.getAtIndex(FLOAT, yo + i)));
@@ -314,7 +295,7 @@ public final class ScalarKernels extends Kernels {
     }
 
     @Override
-    protected int argmaxRow(MemorySegment m, long mo, int n) {
+    int argmaxRow(MemorySegment m, long mo, int n) {
         int best = 0;
         float max = m.getAtIndex(FLOAT, mo);
         for (int i = 1; i < n && max == max; i++) {
@@ -330,7 +311,7 @@ public final class ScalarKernels extends Kernels {
     // ---------------------------------------------------------------- optimizer updates
 
     @Override
-    protected void momentumStep(MemorySegment theta, long to, MemorySegment grad, long go, MemorySegment velocity,
+    void momentumStep(MemorySegment theta, long to, MemorySegment grad, long go, MemorySegment velocity,
                                 long vo, MemorySegment mask, long mo, int n, float lr, float momentum,
                                 float weightDecay, boolean nesterov) {
         for (int i = 0; i < n; i++) {
@@ -343,7 +324,7 @@ public final class ScalarKernels extends Kernels {
     }
 
     @Override
-    protected void adamStep(MemorySegment theta, long to, MemorySegment grad, long go, MemorySegment m, long mo,
+    void adamStep(MemorySegment theta, long to, MemorySegment grad, long go, MemorySegment m, long mo,
                             MemorySegment v, long vo, MemorySegment mask, long ko, int n, float lr, float beta1,
                             float beta2, float epsilon, float weightDecay, float correction1, float correction2) {
         for (int i = 0; i < n; i++) {

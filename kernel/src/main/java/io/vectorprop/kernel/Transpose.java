@@ -5,8 +5,8 @@ public enum Transpose {
     N, T;
 
     /** Rows of op(M). */
-    int rows(Matrix m) { return this == N ? m.rows() : m.cols(); }
+    public int rows(Matrix m) { return this == N ? m.rows() : m.cols(); }
 
     /** Columns of op(M). */
-    int cols(Matrix m) { return this == N ? m.cols() : m.rows(); }
+    public int cols(Matrix m) { return this == N ? m.cols() : m.rows(); }
 }

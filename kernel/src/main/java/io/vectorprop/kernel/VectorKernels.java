@@ -3,6 +3,9 @@ package io.vectorprop.kernel;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 
+import io.vectorprop.kernel.gemm.Gemm;
+import io.vectorprop.kernel.internal.Lanes;
+
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
@@ -37,23 +40,23 @@ final class VectorKernels extends Kernels {
     public String description() {
         return "Vector API kernels, species " + S + " (" + L + " floats), FMA "
                 + (KernelStatus.hotSpotUsesFma() ? "used" : "emulated (slow on this CPU)") + ", "
-                + GemmBlocking.describe() + ", threads " + threads();
+                + Gemm.describe() + ", threads " + threads();
     }
 
-    @Override protected Kernels newInstance(int threads) { return new VectorKernels(threads); }
+    @Override Kernels newInstance(int threads) { return new VectorKernels(threads); }
 
-    @Override protected int floatLanes() { return L; }
+    @Override int floatLanes() { return L; }
 
     @Override
-    protected void gemmKernel(Transpose transA, Transpose transB, float alpha, Matrix a, Matrix b, float beta,
+    void gemmKernel(Transpose transA, Transpose transB, float alpha, Matrix a, Matrix b, float beta,
                               Matrix c) {
-        VectorGemm.gemm(transA, transB, alpha, a, b, beta, c, threads());
+        Gemm.multiply(transA, transB, alpha, a, b, beta, c, threads());
     }
 
     // ---------------------------------------------------------------- element-wise
 
     @Override
-    protected void hadamard(MemorySegment a, long ao, MemorySegment b, long bo, MemorySegment out, long oo, int n) {
+    void hadamard(MemorySegment a, long ao, MemorySegment b, long bo, MemorySegment out, long oo, int n) {
         int i = 0;
         for (int bound = S.loopBound(n); i < bound; i += L) {
             FloatVector.fromMemorySegment(S, a, (ao + i) * Float.BYTES, LE).mul(FloatVector.fromMemorySegment(S, b, (bo + i) * Float.BYTES, LE)).intoMemorySegment(out, (oo + i) * Float.BYTES, LE);
@@ -64,7 +67,7 @@ final class VectorKernels extends Kernels {
     }
 
     @Override
-    protected void subtract(MemorySegment a, long ao, MemorySegment b, long bo, MemorySegment out, long oo, int n) {
+    void subtract(MemorySegment a, long ao, MemorySegment b, long bo, MemorySegment out, long oo, int n) {
         int i = 0;
         for (int bound = S.loopBound(n); i < bound; i += L) {
             FloatVector.fromMemorySegment(S, a, (ao + i) * Float.BYTES, LE).sub(FloatVector.fromMemorySegment(S, b, (bo + i) * Float.BYTES, LE)).intoMemorySegment(out, (oo + i) * Float.BYTES, LE);
@@ -84,7 +87,7 @@ final class VectorKernels extends Kernels {
     }
 
     @Override
-    protected void activate(Activation f, MemorySegment z, long zo, MemorySegment out, long oo, int n) {
+    void activate(Activation f, MemorySegment z, long zo, MemorySegment out, long oo, int n) {
         int bound = S.loopBound(n);
         // A switch expression, so an activation added to the enum without its vector form does not compile;
         // each case yields how many elements it computed, the scalar tail does the rest.
@@ -144,7 +147,7 @@ final class VectorKernels extends Kernels {
     }
 
     @Override
-    protected void activationBackward(Activation f, MemorySegment z, long zo, MemorySegment g, long go,
+    void activationBackward(Activation f, MemorySegment z, long zo, MemorySegment g, long go,
                                       MemorySegment out, long oo, int n) {
         int bound = S.loopBound(n);
         int done = switch (f) {                                 // exhaustive, as in activate
@@ -210,7 +213,7 @@ final class VectorKernels extends Kernels {
     }
 
     @Override
-    protected void layerNormRow(MemorySegment x, long xo, MemorySegment gamma, long go, MemorySegment beta, long bo,
+    void layerNormRow(MemorySegment x, long xo, MemorySegment gamma, long go, MemorySegment beta, long bo,
                                 float epsilon, MemorySegment out, long oo, int n, MemorySegment stats, long so) {
         int bound = S.loopBound(n);
         FloatVector vs = FloatVector.zero(S);
@@ -245,7 +248,7 @@ final class VectorKernels extends Kernels {
     }
 
     @Override
-    protected void layerNormBackwardRow(MemorySegment x, long xo, float mean, float rstd, MemorySegment gamma, long go,
+    void layerNormBackwardRow(MemorySegment x, long xo, float mean, float rstd, MemorySegment gamma, long go,
                                         MemorySegment g, long gOff, MemorySegment dx, long dxo, MemorySegment dGamma,
                                         long dgo, MemorySegment dBeta, long dbo, int n) {
         int bound = S.loopBound(n);
@@ -283,7 +286,7 @@ final class VectorKernels extends Kernels {
     }
 
     @Override
-    protected void softmaxRow(MemorySegment z, long zo, MemorySegment out, long oo, int n) {
+    void softmaxRow(MemorySegment z, long zo, MemorySegment out, long oo, int n) {
         int bound = S.loopBound(n);
         FloatVector vmax = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
         for (int i = 0; i < bound; i += L) {
@@ -308,23 +311,14 @@ final class VectorKernels extends Kernels {
         scale(1f / sum, out, oo, n);
     }
 
-    @Override
-    protected PackedWeights packWeightsKernel(Matrix w) {
-        return new PackedWeights(VectorGemm.packWeights(w), w.rows(), w.cols(), VectorGemm.NR, name());
-    }
 
     @Override
-    protected void denseForwardKernel(Matrix x, PackedWeights w, Matrix bias, Matrix out) {
-        VectorGemm.denseForward(x, w.data(), bias, out);
-    }
-
-    @Override
-    protected void vecMatBf16(MemorySegment x, long xo, Bf16Weights w, MemorySegment z, long zo) {
+    void vecMatBf16(MemorySegment x, long xo, Bf16Weights w, MemorySegment z, long zo) {
         VectorBf16.vecMat(x, xo, w, z, zo);
     }
 
     @Override
-    protected void axpy(float alpha, MemorySegment x, long xo, MemorySegment y, long yo, int n) {
+    void axpy(float alpha, MemorySegment x, long xo, MemorySegment y, long yo, int n) {
         FloatVector alphaV = FloatVector.broadcast(S, alpha);
         int i = 0;
         for (int bound = S.loopBound(n); i < bound; i += L) {
@@ -336,7 +330,7 @@ final class VectorKernels extends Kernels {
     }
 
     @Override
-    protected void scale(float alpha, MemorySegment x, long xo, int n) {
+    void scale(float alpha, MemorySegment x, long xo, int n) {
         int i = 0;
         for (int bound = S.loopBound(n); i < bound; i += L) {
             FloatVector.fromMemorySegment(S, x, (xo + i) * Float.BYTES, LE).mul(alpha).intoMemorySegment(x, (xo + i) * Float.BYTES, LE);
@@ -347,7 +341,7 @@ final class VectorKernels extends Kernels {
     }
 
     @Override
-    protected void columnSums(float alpha, MemorySegment m, long mo, int rows, int cols, int stride, float beta,
+    void columnSums(float alpha, MemorySegment m, long mo, int rows, int cols, int stride, float beta,
                               MemorySegment out, long oo) {
         FloatVector betaV = FloatVector.broadcast(S, beta);
         int j = 0;
@@ -366,7 +360,7 @@ final class VectorKernels extends Kernels {
     // ---------------------------------------------------------------- losses
 
     @Override
-    protected double lossSum(Loss loss, MemorySegment a, long ao, MemorySegment y, long yo, int n) {
+    double lossSum(Loss loss, MemorySegment a, long ao, MemorySegment y, long yo, int n) {
         int bound = S.loopBound(n);
         double sum = 0;
         for (int i = 0; i < bound; i += L) {
@@ -389,7 +383,7 @@ final class VectorKernels extends Kernels {
     }
 
     @Override
-    protected void lossGradient(Loss loss, MemorySegment a, long ao, MemorySegment y, long yo, MemorySegment out,
+    void lossGradient(Loss loss, MemorySegment a, long ao, MemorySegment y, long yo, MemorySegment out,
                                 long oo, int n) {
         int bound = S.loopBound(n);
         for (int i = 0; i < bound; i += L) {
@@ -409,7 +403,7 @@ final class VectorKernels extends Kernels {
 
     /** Vector max over the row, then a scalar scan for its first position; a NaN is the maximum. */
     @Override
-    protected int argmaxRow(MemorySegment m, long mo, int n) {
+    int argmaxRow(MemorySegment m, long mo, int n) {
         int bound = S.loopBound(n);
         float max = Float.NEGATIVE_INFINITY;
         if (bound > 0) {
@@ -432,7 +426,7 @@ final class VectorKernels extends Kernels {
     // ---------------------------------------------------------------- optimizer updates
 
     @Override
-    protected void momentumStep(MemorySegment theta, long to, MemorySegment grad, long go, MemorySegment velocity,
+    void momentumStep(MemorySegment theta, long to, MemorySegment grad, long go, MemorySegment velocity,
                                 long vo, MemorySegment mask, long mo, int n, float lr, float momentum,
                                 float weightDecay, boolean nesterov) {
         int i = 0;
@@ -450,7 +444,7 @@ final class VectorKernels extends Kernels {
     }
 
     @Override
-    protected void adamStep(MemorySegment theta, long to, MemorySegment grad, long go, MemorySegment m, long mo,
+    void adamStep(MemorySegment theta, long to, MemorySegment grad, long go, MemorySegment m, long mo,
                             MemorySegment v, long vo, MemorySegment mask, long ko, int n, float lr, float beta1,
                             float beta2, float epsilon, float weightDecay, float correction1, float correction2) {
         int i = 0;

@@ -1,5 +1,7 @@
 package io.vectorprop.kernel;
 
+import io.vectorprop.kernel.internal.Lanes;
+
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;

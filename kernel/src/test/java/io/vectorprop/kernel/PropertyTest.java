@@ -7,21 +7,9 @@ import org.junit.jupiter.api.Test;
 /**
  * Generated cases: shapes, transposes, α/β, strides and data drawn from a seeded {@link Random}, so CI
  * sees the same cases every run and a failure names the case number that reproduces it. Several
- * hundred cases per operation.
+ * hundred cases per operation. (The GEMM's generated cases: gemm.GemmMatchesScalarTest.)
  */
 class PropertyTest {
-    @Test
-    void gemmMatchesReference() {
-        Random draw = new Random(20261128);
-        for (int tries = 0; tries < 400; tries++) {
-            int m = 1 + draw.nextInt(70), n = 1 + draw.nextInt(70), k = 1 + draw.nextInt(90);
-            Transpose ta = draw.nextBoolean() ? Transpose.T : Transpose.N, tb = draw.nextBoolean() ? Transpose.T : Transpose.N;
-            float[] ab = SimdMatchesScalarTest.ALPHA_BETA[draw.nextInt(SimdMatchesScalarTest.ALPHA_BETA.length)];
-            SimdMatchesScalarTest.checkGemm(SimdMatchesScalarTest.SIMD, ta, tb, m, n, k, ab[0], ab[1],
-                    draw.nextBoolean(), draw.nextLong());
-        }
-    }
-
     @Test
     void elementwiseMatchesReference() {
         Random draw = new Random(20261129);

@@ -12,8 +12,9 @@ import io.vectorprop.kernel.Bf16Weights;
 import io.vectorprop.kernel.KernelStatus;
 import io.vectorprop.kernel.Kernels;
 import io.vectorprop.kernel.Matrix;
-import io.vectorprop.kernel.PackedWeights;
-import io.vectorprop.kernel.ScratchPool;
+import io.vectorprop.kernel.internal.PackedDense;
+import io.vectorprop.kernel.internal.PackedWeights;
+import io.vectorprop.kernel.internal.ScratchPool;
 import io.vectorprop.kernel.Transpose;
 import io.vectorprop.model.ModelFiles;
 
@@ -119,7 +120,7 @@ public final class Predictor implements AutoCloseable {
                 bf16[l] = Bf16Weights.of(arena, net.weight(l));
                 continue;
             }
-            if (precision == Precision.FP32) packed[l] = kernels.packWeights(net.weight(l));
+            if (precision == Precision.FP32) packed[l] = PackedDense.pack(kernels, net.weight(l));
             if (wide) {                                      // single samples read Wᵀ, batches the packed copy
                 float[] w = net.weight(l).toArray(), wt = new float[w.length];
                 for (int j = 0; j < out; j++) {
@@ -292,14 +293,14 @@ public final class Predictor implements AutoCloseable {
         for (int l = 0; l < packed.length; l++) {
             Matrix in = l == 0 ? x : acts[l], out = acts[l + 1];
             switch (arch.layerNorm(l)) {
-                case NONE -> kernels.denseForward(in, packed[l], biases[l], arch.activation(l), out);
+                case NONE -> PackedDense.forward(kernels, in, packed[l], biases[l], arch.activation(l), out);
                 case BEFORE_ACTIVATION -> {
-                    kernels.denseForward(in, packed[l], biases[l], Activation.IDENTITY, out);
+                    PackedDense.forward(kernels, in, packed[l], biases[l], Activation.IDENTITY, out);
                     layerNorm(l, out);
                     kernels.activate(arch.activation(l), out, out);
                 }
                 case AFTER_ACTIVATION -> {
-                    kernels.denseForward(in, packed[l], biases[l], arch.activation(l), out);
+                    PackedDense.forward(kernels, in, packed[l], biases[l], arch.activation(l), out);
                     layerNorm(l, out);
                 }
             }

@@ -23,7 +23,7 @@ import org.junit.jupiter.api.Test;
 import io.vectorprop.kernel.Activation;
 import io.vectorprop.kernel.Kernels;
 import io.vectorprop.kernel.Loss;
-import io.vectorprop.kernel.ScratchPool;
+import io.vectorprop.kernel.internal.ScratchPool;
 
 /**
  * The predictor as a service runs it: virtual threads, platform pools, the scratch pool's bounds,

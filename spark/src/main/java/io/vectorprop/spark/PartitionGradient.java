@@ -9,7 +9,7 @@ import io.vectorprop.kernel.Activation;
 import io.vectorprop.kernel.Kernels;
 import io.vectorprop.kernel.Loss;
 import io.vectorprop.kernel.Matrix;
-import io.vectorprop.kernel.ScratchPool;
+import io.vectorprop.kernel.internal.ScratchPool;
 import io.vectorprop.network.Architecture;
 import io.vectorprop.network.Network;
 import io.vectorprop.network.Standardization;

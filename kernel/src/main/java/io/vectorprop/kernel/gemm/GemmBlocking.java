@@ -1,9 +1,12 @@
-package io.vectorprop.kernel;
+package io.vectorprop.kernel.gemm;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
+
+import io.vectorprop.kernel.internal.Lanes;
+import io.vectorprop.kernel.internal.Settings;
 
 /**
  * Every tunable of the packed GEMM, in one place, fixed when this class initialises: the micro-tile

@@ -1,15 +1,19 @@
-package io.vectorprop.kernel;
+package io.vectorprop.kernel.gemm;
 
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 
+import io.vectorprop.kernel.Matrix;
+import io.vectorprop.kernel.Transpose;
+import io.vectorprop.kernel.internal.Lanes;
+
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
-import static io.vectorprop.kernel.GemmBlocking.KC;
-import static io.vectorprop.kernel.GemmBlocking.MR;
-import static io.vectorprop.kernel.GemmBlocking.NR;
-import static io.vectorprop.kernel.GemmBlocking.VECTORS_PER_ROW;
+import static io.vectorprop.kernel.gemm.GemmBlocking.KC;
+import static io.vectorprop.kernel.gemm.GemmBlocking.MR;
+import static io.vectorprop.kernel.gemm.GemmBlocking.NR;
+import static io.vectorprop.kernel.gemm.GemmBlocking.VECTORS_PER_ROW;
 import static io.vectorprop.kernel.Matrix.FLOAT;
 
 /**
@@ -101,7 +105,7 @@ final class GemmPacking {
 
     /**
      * Packs op(B)[pc:pc+kc, jc:jc+nc] (layout above), slivers [fromSliver, toSliver) only: with a team
-     * each member packs its share of one shared panel ({@link VectorGemm#gemmShared}).
+     * each member packs its share of one shared panel ({@link PackedLoops#computeAsMember}).
      */
     static void packB(Transpose tb, Matrix b, int pc, int kc, int jc, int nc, float[] buf, float[] scratch,
                       int fromSliver, int toSliver) {

@@ -1,8 +1,13 @@
-package io.vectorprop.kernel;
+package io.vectorprop.kernel.gemm;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
+
+import io.vectorprop.kernel.Matrix;
+import io.vectorprop.kernel.Transpose;
+import io.vectorprop.kernel.internal.Lanes;
+import io.vectorprop.kernel.internal.ScratchPool;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
@@ -10,27 +15,33 @@ import jdk.incubator.vector.VectorSpecies;
 import static io.vectorprop.kernel.Matrix.FLOAT;
 
 /**
- * SGEMM {@code C = α·op(A)·op(B) + β·C}: the packed path's loops around the micro-kernel, the BLIS way.
+ * The packed path of SGEMM {@code C = α·op(A)·op(B) + β·C}: BLIS's loops around the micro-kernel, in
+ * one loop nest that every caller runs ({@link #nest}) — one thread as a team of one, or each member of
+ * a team of threads ({@link GemmThreads}), or a predictor's dense layer with weights packed once.
  *
  * <pre>
- * for jc in N step NC:                  B panel  KC×NC  (L2)          this class
+ * for jc in N step NC:                  B panel  KC×NC  (L2)
  *   for pc in K step ≤ KC (even panels: {@link GemmBlocking#panelDepth})
- *     pack op(B)[pc:pc+kc, jc:jc+nc] into NR-wide slivers            {@link GemmPacking#packB}
- *     for ic in M step MC:              A block  MC×KC  (L2/L3)
+ *     each member packs its share of op(B)[pc:pc+kc, jc:jc+nc]       {@link GemmPacking#packB}
+ *       into the team's NR-wide slivers (or reads weights packed once)
+ *     barrier
+ *     for ic in M step chunk (≤ MC), chunks dealt out to the members:  A block  (L2/L3)
  *       pack α·op(A)[ic:ic+mc, pc:pc+kc] into MR-row slivers         {@link GemmPacking#packA}
  *       for ir in mc step MR:           A sliver MR×KC  (L1)          {@link #macroKernel}
  *         for jr in nc step NR:         B sliver KC×NR  (from L2)
  *           MR×NR tile = A sliver · B sliver                         {@link GemmMicroKernel}
  *           C tile = tile + β·C tile                                 {@link #writeBack}
+ *     barrier (the panel is refilled only when all are done with it)
  * </pre>
  *
  * The tile and block sizes are {@link GemmBlocking}'s. α is applied while packing A. When C is not
  * accumulated onto (β = 0 and the first panel) a full tile goes from the registers straight into C;
  * otherwise the micro-kernel stores it into a small buffer and {@link #writeBack}, the one place that
- * applies β, adds it onto the valid part of C. Pack buffers come from a pool, so nothing is allocated
- * per call.
+ * applies β, adds it onto the valid part of C. Every element of C goes through the same operations
+ * whichever member computes it, so a team's result is bit-identical to one thread's. Pack buffers come
+ * from a pool, so nothing is allocated per call.
  */
-final class VectorGemm {
+final class PackedLoops {
     static final VectorSpecies<Float> S = Lanes.S;
     static final int L = S.length();
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
@@ -52,6 +63,8 @@ final class VectorGemm {
         /** The bias of the columns of one B panel, zero past its end: the accumulators' start in a dense layer. */
         final float[] biasRow = new float[NC];
         final MemorySegment tile = arena.allocate((long) MR * NR * Float.BYTES, Matrix.ALIGNMENT);
+        /** A thread computing alone is a team of one, packing B into this workspace's buffer. */
+        final GemmThreads.Team solo = new GemmThreads.Team(1, packB);
 
         void free() { arena.close(); }
     }
@@ -62,61 +75,28 @@ final class VectorGemm {
     private static final ScratchPool<Workspace> WORKSPACES =
             new ScratchPool<>(2 * Runtime.getRuntime().availableProcessors(), Workspace::new, Workspace::free);
 
-    private VectorGemm() {}
+    private PackedLoops() {}
 
-    /**
-     * NT products with at most this many rows go through {@link VectorGemmSmall#dotNT} (no packing of
-     * B), and so do those with at most {@link #DOT_DEEP_MAX_M} rows and k of at least
-     * {@link #DOT_DEEP_MIN_K}. Packing B costs n·k copies shared by all m rows (and evicts other data
-     * from L2); the dot path pays a lane sum per output, which weighs less the longer k is, so the
-     * crossover moves to more rows when k is long (the bounds come from same-JVM comparisons of the two
-     * paths on the training shapes).
-     */
-    static final int DOT_MAX_M = Settings.GEMM_DOT_MAX_M;
-    static final int DOT_DEEP_MAX_M = Settings.GEMM_DOT_DEEP_MAX_M, DOT_DEEP_MIN_K = 512;
-    /**
-     * Products with B as stored and at most this many rows go through {@link VectorGemmSmall#rowsNN}
-     * (BP2 at small batches): with few rows, packing B costs more than the product it prepares.
-     */
-    static final int ROWS_MAX_M = Settings.GEMM_ROWS_MAX_M;
-    /**
-     * … and so do those with k at most this (rank-k updates: the weight gradient, or the fused SGD step,
-     * at batch ≤ 16): a short k gives a packed panel too little work per packed byte.
-     */
-    static final int ROWS_MAX_K = Settings.GEMM_ROWS_MAX_K;
-
-    static void gemm(Transpose ta, Transpose tb, float alpha, Matrix a, Matrix b, float beta, Matrix c, int threads) {
-        int m = c.rows(), n = c.cols();
-        int k = ta.cols(a);
-        GemmThreads.run(ta, tb, alpha, a, b, beta, c, threads, m, n, k, GemmPath.select(ta, tb, m, k));
-    }
-
-    /** Computes rows [i0, i1) and columns [j0, j1) of C on the calling thread. */
-    static void gemmBlock(Transpose ta, Transpose tb, float alpha, Matrix a, Matrix b, float beta, Matrix c,
-                          int i0, int i1, int j0, int j1) {
+    /** Rows [i0, i1) and columns [j0, j1) of C on the calling thread, a team of one. */
+    static void compute(Transpose ta, Transpose tb, float alpha, Matrix a, Matrix b, float beta, Matrix c,
+                        int i0, int i1, int j0, int j1) {
         Workspace ws = WORKSPACES.acquire();
         try {
-            gemmBlock(ta, tb, alpha, a, b, beta, c, i0, i1, j0, j1, ws);
+            ws.solo.reset(1, MC);
+            nest(ta, tb, alpha, a, b, beta, c, null, i0, i1, j0, j1, ws.solo, 0, ws);
         } finally {
             WORKSPACES.release(ws);
         }
     }
 
-    private static void gemmBlock(Transpose ta, Transpose tb, float alpha, Matrix a, Matrix b, float beta, Matrix c,
-                                  int i0, int i1, int j0, int j1, Workspace ws) {
-        int k = ta.cols(a);
-        for (int jc = j0; jc < j1; jc += NC) {
-            int nc = Math.min(NC, j1 - jc);
-            for (int pc = 0, depth = GemmBlocking.panelDepth(k); pc < k; pc += depth) {
-                int kc = Math.min(depth, k - pc);
-                float betaHere = pc == 0 ? beta : 1f;           // later panels accumulate onto the first
-                GemmPacking.packB(tb, b, pc, kc, jc, nc, ws.packB, ws.scratch, 0, slivers(nc));
-                for (int ic = i0; ic < i1; ic += MC) {
-                    int mc = Math.min(MC, i1 - ic);
-                    GemmPacking.packA(ta, alpha, a, ic, mc, pc, kc, ws.packA, ws.scratch);
-                    macroKernel(ws, ws.packB, 0, kc * NR, ZEROS, kc, mc, nc, betaHere, c, ic, jc);
-                }
-            }
+    /** Member t of {@code team}: its share of the whole of C (see {@link GemmThreads}). */
+    static void computeAsMember(GemmCall call, GemmThreads.Team team, int t) {
+        Workspace ws = WORKSPACES.acquire();
+        try {
+            nest(call.ta(), call.tb(), call.alpha(), call.a(), call.b(), call.beta(), call.c(), null,
+                    0, call.m(), 0, call.n(), team, t, ws);
+        } finally {
+            WORKSPACES.release(ws);
         }
     }
 
@@ -141,72 +121,58 @@ final class VectorGemm {
     }
 
     /**
-     * {@code Z = x·Wᵀ + 1·bᵀ} with W packed by {@link #packWeights}, on the calling thread: the packed
-     * path's loops with the B panels read where they already are, the accumulators of the first k panel
-     * starting from the bias. Each element is {@code b + Σ} of the same products as {@link #gemmBlock}
-     * sums for {@code gemm(N, T, 1, x, W, 0, out)}, the bias added first rather than last.
+     * {@code Z = x·Wᵀ + 1·bᵀ} with W packed by {@link #packWeights}, on the calling thread: the loop nest
+     * with the B panels read where they already are, the accumulators of the first k panel starting
+     * from the bias. Each element is {@code b + Σ} of the same products as the nest sums for
+     * {@code gemm(N, T, 1, x, W, 0, out)}, the bias added first rather than last.
      */
     static void denseForward(Matrix x, float[] packedW, Matrix bias, Matrix out) {
         Workspace ws = WORKSPACES.acquire();
         try {
-            int m = out.rows(), n = out.cols(), k = x.cols();
-            for (int jc = 0; jc < n; jc += NC) {
-                int nc = Math.min(NC, n - jc);
-                MemorySegment.copy(bias.segment(), FLOAT, (bias.offset() + jc) * Float.BYTES, ws.biasRow, 0, nc);
-                java.util.Arrays.fill(ws.biasRow, nc, NC, 0f);
-                for (int pc = 0, depth = GemmBlocking.panelDepth(k); pc < k; pc += depth) {
-                    int kc = Math.min(depth, k - pc);
-                    for (int ic = 0; ic < m; ic += MC) {
-                        int mc = Math.min(MC, m - ic);
-                        GemmPacking.packA(Transpose.N, 1f, x, ic, mc, pc, kc, ws.packA, ws.scratch);
-                        macroKernel(ws, packedW, jc / NR * k * NR + pc * NR, k * NR, pc == 0 ? ws.biasRow : ZEROS,
-                                kc, mc, nc, pc == 0 ? 0f : 1f, out, ic, jc);
-                    }
-                }
-            }
+            ws.solo.reset(1, MC);
+            nest(Transpose.N, Transpose.T, 1f, x, bias, 0f, out, packedW, 0, out.rows(), 0, out.cols(), ws.solo, 0, ws);
         } finally {
             WORKSPACES.release(ws);
         }
     }
 
     /**
-     * Member {@code t} of {@code team}'s share of one packed product that the team computes together,
-     * the BLIS way: for each B panel every member packs an equal share of the slivers into the team's one
-     * buffer; all wait for each other; then each takes chunks of {@code team.chunkRows} rows of C as the
-     * team deals them (its own run of rows first, see {@link GemmThreads.Team#deal}), packs that A block
-     * into its own buffer and computes it; all wait again before the buffer is refilled. B is packed
-     * once, not once per thread, and a member whose core runs slower (another tenant on it) just
-     * computes fewer chunks. Every element of C goes through exactly
-     * the operations it would on one thread, so results are bit-identical to the single-thread ones.
+     * The loop nest (see the class comment), member {@code t} of {@code team} computing its share of rows
+     * [i0, i1) and columns [j0, j1) of C: for each B panel every member packs an equal share of the
+     * slivers into the team's one buffer; all wait for each other; then each takes chunks of
+     * {@code team.chunkRows} rows of C as the team deals them (its own run of rows first, see
+     * {@link GemmThreads.Team#deal}), packs that A block into its own buffer and computes it; all wait
+     * again before the buffer is refilled. B is packed once, not once per thread, and a member whose
+     * core runs slower computes fewer chunks. With {@code weights} (W packed once by
+     * {@link #packWeights}, a dense layer's forward pass) nothing is packed: B's panels are windows of
+     * the weights and {@code b} is the 1 × n bias the first panel's accumulators start from.
      */
-    static void gemmShared(Transpose ta, Transpose tb, float alpha, Matrix a, Matrix b, float beta, Matrix c,
-                           GemmThreads.Team team, int t) {
-        Workspace ws = WORKSPACES.acquire();
-        try {
-            gemmShared(ta, tb, alpha, a, b, beta, c, team, t, ws);
-        } finally {
-            WORKSPACES.release(ws);
-        }
-    }
-
-    private static void gemmShared(Transpose ta, Transpose tb, float alpha, Matrix a, Matrix b, float beta, Matrix c,
-                                   GemmThreads.Team team, int t, Workspace ws) {
-        int m = c.rows(), n = c.cols(), k = ta.cols(a);
-        int chunkRows = team.chunkRows, chunks = (m + chunkRows - 1) / chunkRows;
-        for (int jc = 0; jc < n; jc += NC) {
-            int nc = Math.min(NC, n - jc);
+    private static void nest(Transpose ta, Transpose tb, float alpha, Matrix a, Matrix b, float beta, Matrix c,
+                             float[] weights, int i0, int i1, int j0, int j1, GemmThreads.Team team, int t, Workspace ws) {
+        int k = ta.cols(a);
+        int chunkRows = team.chunkRows, chunks = (i1 - i0 + chunkRows - 1) / chunkRows;
+        for (int jc = j0; jc < j1; jc += NC) {
+            int nc = Math.min(NC, j1 - jc);
             int share = (slivers(nc) + team.size - 1) / team.size;
             int from = t * share, to = Math.min(slivers(nc), from + share);   // this member's slivers
+            if (weights != null) {
+                MemorySegment.copy(b.segment(), FLOAT, (b.offset() + jc) * Float.BYTES, ws.biasRow, 0, nc);
+                java.util.Arrays.fill(ws.biasRow, nc, NC, 0f);
+            }
             for (int pc = 0, depth = GemmBlocking.panelDepth(k); pc < k; pc += depth) {
                 int kc = Math.min(depth, k - pc);
-                float betaHere = pc == 0 ? beta : 1f;
-                if (from < to) GemmPacking.packB(tb, b, pc, kc, jc, nc, team.packB, ws.scratch, from, to);
+                float betaHere = pc == 0 ? beta : 1f;           // later panels accumulate onto the first
+                float[] init = weights != null && pc == 0 ? ws.biasRow : ZEROS;
+                float[] panel = weights != null ? weights : team.packB;
+                int bBase = weights != null ? jc / NR * k * NR + pc * NR : 0;
+                int sliverStride = weights != null ? k * NR : kc * NR;
+                if (weights == null && from < to) GemmPacking.packB(tb, b, pc, kc, jc, nc, team.packB, ws.scratch, from, to);
                 if (t == 0) team.deal(chunks);              // nobody takes chunks until all have passed the barrier
                 team.await();
                 for (int chunk; (chunk = team.take(t)) >= 0; ) {
-                    int ic = chunk * chunkRows, mc = Math.min(chunkRows, m - ic);
+                    int ic = i0 + chunk * chunkRows, mc = Math.min(chunkRows, i1 - ic);
                     GemmPacking.packA(ta, alpha, a, ic, mc, pc, kc, ws.packA, ws.scratch);
-                    macroKernel(ws, team.packB, 0, kc * NR, ZEROS, kc, mc, nc, betaHere, c, ic, jc);
+                    macroKernel(ws, panel, bBase, sliverStride, init, kc, mc, nc, betaHere, c, ic, jc);
                 }
                 team.await();                               // the buffer is refilled only when all are done with it
             }

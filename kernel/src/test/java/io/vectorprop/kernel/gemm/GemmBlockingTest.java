@@ -1,4 +1,4 @@
-package io.vectorprop.kernel;
+package io.vectorprop.kernel.gemm;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;

@@ -1,4 +1,4 @@
-package io.vectorprop.kernel;
+package io.vectorprop.kernel.internal;
 
 import java.util.Locale;
 
@@ -7,36 +7,36 @@ import java.util.Locale;
  * (docs/settings.md lists them). The GEMM ones are tuning knobs for measurements; the
  * defaults are what the benchmarks report.
  */
-final class Settings {
+public final class Settings {
     private Settings() {}
 
     /** {@code vectorprop.kernels}: {@code scalar} or {@code simd} forces an implementation; empty picks. */
-    static final String KERNELS = System.getProperty("vectorprop.kernels", "").trim().toLowerCase(Locale.ROOT);
+    public static final String KERNELS = System.getProperty("vectorprop.kernels", "").trim().toLowerCase(Locale.ROOT);
     /**
      * {@code vectorprop.vectorBits}: 128, 256 or 512 picks the species of every SIMD kernel (at most the
      * CPU's widest); 0, the default, the preferred species. Lets one machine run the code paths of AVX2
      * (256) and NEON (128) machines.
      */
-    static final int VECTOR_BITS = Integer.getInteger("vectorprop.vectorBits", 0);
+    public static final int VECTOR_BITS = Integer.getInteger("vectorprop.vectorBits", 0);
     /** {@code vectorprop.quiet}: true drops the INFO line naming the kernels at start-up (the WARNING stays). */
-    static final boolean QUIET = Boolean.getBoolean("vectorprop.quiet");
+    public static final boolean QUIET = Boolean.getBoolean("vectorprop.quiet");
     /** {@code vectorprop.threads}: threads of the GEMM pool, the caller included (default: available processors). */
-    static final int THREADS = Math.max(1, Integer.getInteger("vectorprop.threads", Runtime.getRuntime().availableProcessors()));
+    public static final int THREADS = Math.max(1, Integer.getInteger("vectorprop.threads", Runtime.getRuntime().availableProcessors()));
     /** {@code vectorprop.gemm.minWorkPerThread}: multiply-adds a thread must get before a product is split (512 Ki). */
-    static final long GEMM_MIN_WORK_PER_THREAD = Long.getLong("vectorprop.gemm.minWorkPerThread", 1L << 19);
+    public static final long GEMM_MIN_WORK_PER_THREAD = Long.getLong("vectorprop.gemm.minWorkPerThread", 1L << 19);
     /**
      * {@code vectorprop.gemm.kc}, {@code .mc}, {@code .nc}: the packed GEMM's blocking (depth, rows of A,
-     * columns of B); 0, the default, derives each from the cache sizes ({@link GemmBlocking}).
+     * columns of B); 0, the default, derives each from the cache sizes ({@code io.vectorprop.kernel.gemm.GemmBlocking}).
      */
-    static final int GEMM_KC = Integer.getInteger("vectorprop.gemm.kc", 0),
+    public static final int GEMM_KC = Integer.getInteger("vectorprop.gemm.kc", 0),
             GEMM_MC = Integer.getInteger("vectorprop.gemm.mc", 0),
             GEMM_NC = Integer.getInteger("vectorprop.gemm.nc", 0);
     /** {@code vectorprop.gemm.vectorsPerRow}: 2 or 4 vectors per micro-tile row; 0, the default, from the register count. */
-    static final int GEMM_VECTORS_PER_ROW = Integer.getInteger("vectorprop.gemm.vectorsPerRow", 0);
+    public static final int GEMM_VECTORS_PER_ROW = Integer.getInteger("vectorprop.gemm.vectorsPerRow", 0);
     /** {@code vectorprop.gemm.dotMaxM}, {@code .dotDeepMaxM}: most rows of A·Bᵀ for the dot-product path (k < 512, k ≥ 512). */
-    static final int GEMM_DOT_MAX_M = Integer.getInteger("vectorprop.gemm.dotMaxM", 16),
+    public static final int GEMM_DOT_MAX_M = Integer.getInteger("vectorprop.gemm.dotMaxM", 16),
             GEMM_DOT_DEEP_MAX_M = Integer.getInteger("vectorprop.gemm.dotDeepMaxM", 64);
     /** {@code vectorprop.gemm.rowsMaxM}, {@code .rowsMaxK}: the row path's limits (few rows of C, or a small k). */
-    static final int GEMM_ROWS_MAX_M = Integer.getInteger("vectorprop.gemm.rowsMaxM", 16),
+    public static final int GEMM_ROWS_MAX_M = Integer.getInteger("vectorprop.gemm.rowsMaxM", 16),
             GEMM_ROWS_MAX_K = Integer.getInteger("vectorprop.gemm.rowsMaxK", 16);
 }

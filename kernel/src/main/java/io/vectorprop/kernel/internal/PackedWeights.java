@@ -1,13 +1,13 @@
-package io.vectorprop.kernel;
+package io.vectorprop.kernel.internal;
 
 /**
  * The weights {@code W} (out × in) of one dense layer, prepared once for many forward passes
- * {@code f(x·Wᵀ + 1·bᵀ)} ({@link Kernels#denseForward}). A predictor's weights never change, so the
+ * {@code f(x·Wᵀ + 1·bᵀ)} ({@link PackedDense#forward}). A predictor's weights never change, so the
  * rearranging that the packed GEMM otherwise repeats on every call (W is stored out × in, and the
  * micro-kernel reads {@code Wᵀ} in slivers of NR columns, step by step) is done here, once — as ONNX
  * Runtime does with the constant weights of a session.
  *
- * <p>Made by {@link Kernels#packWeights}, for that implementation only: the Vector API kernels store
+ * <p>Made by {@link PackedDense#pack}, for the kernels it was given only: the Vector API kernels store
  * sliver {@code s} (outputs {@code s·NR … s·NR+NR−1}) as {@code in} steps of NR floats, outputs past
  * {@code out} zero; the scalar reference keeps W row-major. The copy is a heap array, written once and
  * then only read (safe to share between threads): the micro-kernel reads heap arrays because C2 hoists
@@ -41,7 +41,7 @@ public final class PackedWeights {
     /** Outputs per sliver (the micro-tile's NR), or 0 for W row-major. */
     int sliverWidth() { return sliverWidth; }
 
-    /** The name of the kernels that packed it ({@link Kernels#name()}). */
+    /** The name of the kernels that packed it ({@code Kernels.name()}). */
     String packedBy() { return packedBy; }
 
     @Override

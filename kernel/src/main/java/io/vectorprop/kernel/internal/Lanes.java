@@ -1,4 +1,4 @@
-package io.vectorprop.kernel;
+package io.vectorprop.kernel.internal;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorShuffle;
@@ -10,13 +10,13 @@ import jdk.incubator.vector.VectorSpecies;
  * had got: training would not be bit-identical run to run. Here the order is always the same tree:
  * lanes i and i ^ L/2 first, then i ^ L/4, …, each step a plain lane-wise add.
  */
-final class Lanes {
+public final class Lanes {
     /**
      * The species of every SIMD kernel: the preferred one, or the width {@link Settings#VECTOR_BITS} asks
-     * for ({@link KernelProvider} has checked it before any vector class loads). Every kernel class copies
+     * for ({@code KernelProvider} has checked it before any vector class loads). Every kernel class copies
      * this into a {@code static final} of its own: a species held anywhere else makes C2 box vectors.
      */
-    static final VectorSpecies<Float> S = species(Settings.VECTOR_BITS);
+    public static final VectorSpecies<Float> S = species(Settings.VECTOR_BITS);
 
     private static VectorSpecies<Float> species(int bits) {
         if (bits == 0) return FloatVector.SPECIES_PREFERRED;
@@ -30,14 +30,14 @@ final class Lanes {
         }
         return VectorSpecies.of(float.class, jdk.incubator.vector.VectorShape.forBitSize(bits));
     }
-    static final int L = S.length();
+    public static final int L = S.length();
     private static final VectorShuffle<Float> X8 = L >= 16 ? VectorShuffle.fromOp(S, i -> i ^ 8) : null;
     private static final VectorShuffle<Float> X4 = L >= 8 ? VectorShuffle.fromOp(S, i -> i ^ 4) : null;
     private static final VectorShuffle<Float> X2 = L >= 4 ? VectorShuffle.fromOp(S, i -> i ^ 2) : null;
     private static final VectorShuffle<Float> X1 = L >= 2 ? VectorShuffle.fromOp(S, i -> i ^ 1) : null;
 
     /** Whether the block permutes below apply: 16 lanes (512-bit vectors). */
-    static final boolean SIXTEEN = L == 16;
+    public static final boolean SIXTEEN = L == 16;
     /**
      * Lane indices for {@code idx.selectFrom(a, b)} (0–15 pick a's lane, 16–31 b's) that swap the
      * off-diagonal d×d blocks between rows a and b of every 2d×2d block of a 16×16 matrix: LOd gives
@@ -45,17 +45,17 @@ final class Lanes {
      * row b. For a reduction, {@code LOd.selectFrom(a, b) + HId.selectFrom(a, b)} adds lanes l and
      * l ^ d of a into the lanes of a with bit d clear, and those of b into the others.
      */
-    static final FloatVector LO8 = swapIndices(8, false), HI8 = swapIndices(8, true),
+    public static final FloatVector LO8 = swapIndices(8, false), HI8 = swapIndices(8, true),
             LO4 = swapIndices(4, false), HI4 = swapIndices(4, true),
             LO2 = swapIndices(2, false), HI2 = swapIndices(2, true),
             LO1 = swapIndices(1, false), HI1 = swapIndices(1, true);
     /**
      * Reducing eight vectors at once with the swaps above (stages d = 8, 4, 2, see
-     * VectorGemmSmall.finish8) leaves the partial sums of input q in lanes 2·rev₃(q) and 2·rev₃(q) + 1
+     * DotProducts.finish8) leaves the partial sums of input q in lanes 2·rev₃(q) and 2·rev₃(q) + 1
      * (rev₃ reverses three bits); these two shuffles bring them to lane q for the last addition.
      */
-    static final VectorShuffle<Float> PAIR_FIRST = SIXTEEN ? VectorShuffle.fromOp(S, q -> 2 * reverse3(q % 8)) : null;
-    static final VectorShuffle<Float> PAIR_SECOND = SIXTEEN ? VectorShuffle.fromOp(S, q -> 2 * reverse3(q % 8) + 1) : null;
+    public static final VectorShuffle<Float> PAIR_FIRST = SIXTEEN ? VectorShuffle.fromOp(S, q -> 2 * reverse3(q % 8)) : null;
+    public static final VectorShuffle<Float> PAIR_SECOND = SIXTEEN ? VectorShuffle.fromOp(S, q -> 2 * reverse3(q % 8) + 1) : null;
 
     private Lanes() {}
 
@@ -73,7 +73,7 @@ final class Lanes {
     }
 
     /** Σ lanes of v, always added in the same order. */
-    static float sum(FloatVector v) {
+    public static float sum(FloatVector v) {
         if (L > 16) return v.reduceLanes(jdk.incubator.vector.VectorOperators.ADD);   // no such CPU today
         if (L >= 16) v = v.add(v.rearrange(X8));
         if (L >= 8) v = v.add(v.rearrange(X4));

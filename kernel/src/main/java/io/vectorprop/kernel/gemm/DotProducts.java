@@ -1,7 +1,13 @@
-package io.vectorprop.kernel;
+package io.vectorprop.kernel.gemm;
 
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
+
+import io.vectorprop.kernel.Matrix;
+import io.vectorprop.kernel.Transpose;
+import io.vectorprop.kernel.internal.Lanes;
+import io.vectorprop.kernel.internal.ScratchPool;
+import io.vectorprop.kernel.internal.Settings;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
@@ -11,31 +17,23 @@ import jdk.incubator.vector.VectorSpecies;
 import static io.vectorprop.kernel.Matrix.FLOAT;
 
 /**
- * GEMM paths without packing, for the shapes of MLP layers at small batch, where packing costs more
- * than it saves (see {@link VectorGemm} for the packed path):
- * <ul>
- *   <li>{@link #dotNT}: {@code C = α·A·Bᵀ + βC} with A and B both row-major along k (the forward
- *       pass {@code Z = A·Wᵀ}): every {@code c[i][j]} is a dot product of two contiguous rows. A 4×4
- *       block of outputs keeps 16 vector accumulators along k (4 A loads + 4 B loads per 16 FMAs),
- *       then reduces each across lanes. Rows of W are read straight from the weights, once per 4 rows
- *       of A (2×8 blocks for two leftover rows); at batch 1 this streams each weight row once, eight
- *       rows at a time.</li>
- *   <li>{@link #rowsNN}: {@code C = α·A·B + βC} for a few rows of A, or a small k (a rank-k update):
- *       each row of C is {@code Σ_p a[i,p]·B[p,:]}, accumulated while B streams by rows, four (or
- *       two) rows of C at a time so each load of B serves all of them; C is read (β ≠ 0) and written
- *       once. For the weight update Δᵀ·A_prev with k a multiple of 5 up to 15 (batch 10), five steps per
- *       pass over two rows of C, their broadcasts held in registers.</li>
- * </ul>
- * Vector loads are written out rather than wrapped in a helper (see {@link VectorKernels}).
+ * The dot-product path: {@code C = α·A·Bᵀ + βC} with A and B both row-major along k (the forward pass
+ * {@code Z = A·Wᵀ} at a small batch), no packing: every {@code c[i][j]} is a dot product of two
+ * contiguous rows. A 4×4 block of outputs keeps 16 vector accumulators along k (4 A loads + 4 B loads
+ * per 16 FMAs), then reduces each across lanes. Rows of W are read straight from the weights, once per
+ * 4 rows of A (2×8 blocks for two leftover rows); at batch 1 this streams each weight row once, eight
+ * rows at a time. Vector loads are written out rather than wrapped in a helper (a helper C2 does not
+ * inline makes every vector crossing it a heap object).
  */
-final class VectorGemmSmall {
+final class DotProducts {
     static final VectorSpecies<Float> S = Lanes.S;
     static final int L = S.length();
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
-    private VectorGemmSmall() {}
+    private DotProducts() {}
 
-    private static void put(Matrix c, int i, int j, float alpha, float beta, float dot) {
+    /** {@code c[i][j] = α·dot + β·c[i][j]}; β = 0 does not read c. The scalar store of both unpacked paths. */
+    static void put(Matrix c, int i, int j, float alpha, float beta, float dot) {
         MemorySegment cs = c.segment();
         long at = c.offset() + (long) i * c.stride() + j;
         float v = alpha * dot;
@@ -62,8 +60,24 @@ final class VectorGemmSmall {
         void free() { arena.close(); }
     }
 
+    /**
+     * NT products with at most this many rows take this path (no packing of B), and so do those with
+     * at most {@link #DEEP_MAX_M} rows and k of at least {@link #DEEP_MIN_K}. Packing B costs n·k copies
+     * shared by all m rows (and evicts other data from L2); this path pays a lane sum per output, which
+     * weighs less the longer k is, so the crossover moves to more rows when k is long (the bounds come
+     * from same-JVM comparisons of the two paths on the training shapes; {@code vectorprop.gemm.dotMaxM}
+     * and {@code .dotDeepMaxM} move them for such measurements).
+     */
+    static final int MAX_M = Settings.GEMM_DOT_MAX_M;
+    static final int DEEP_MAX_M = Settings.GEMM_DOT_DEEP_MAX_M, DEEP_MIN_K = 512;
+
+    /** Whether a product of this shape takes the dot-product path. */
+    static boolean applies(Transpose ta, Transpose tb, int m, int k) {
+        return ta == Transpose.N && tb == Transpose.T && (m <= MAX_M || (m <= DEEP_MAX_M && k >= DEEP_MIN_K));
+    }
+
     /** C[i0:i1, j0:j1] = α·A·Bᵀ + βC, A (M×K) and B (N×K) not transposed in memory along k. */
-    static void dotNT(float alpha, Matrix a, Matrix b, float beta, Matrix c, int i0, int i1, int j0, int j1) {
+    static void compute(float alpha, Matrix a, Matrix b, float beta, Matrix c, int i0, int i1, int j0, int j1) {
         Scratch held = SCRATCH.acquire();
         try {
             for (int jc = j0; jc < j1; jc += JC) {
@@ -367,289 +381,5 @@ final class VectorGemmSmall {
         float sum = 0f;
         for (int q = p; q < k; q++) sum += as.getAtIndex(FLOAT, ao + q) * bs.getAtIndex(FLOAT, bo + q);
         return sum;
-    }
-
-    /**
-     * C[i0:i1, :] = α·op(A)·B + βC with B streamed by rows: four rows of C at a time, then pairs, then
-     * single rows, two vectors wide; columns past the last 2L one row at a time. For a few rows of A, or
-     * for a small k (a rank-k update such as the batch-1 weight gradient δᵀ·a); weight updates
-     * (op(A) = Aᵀ) with k = 5, 10, 15 go to {@link #rankUpdate} instead.
-     */
-    static void rowsNN(Transpose ta, float alpha, Matrix a, Matrix b, float beta, Matrix c, int i0, int i1) {
-        if (ta == Transpose.T && b.rows() % 5 == 0 && b.rows() <= RANK5_MAX_K) {
-            rankUpdate(alpha, a, b, beta, c, i0, i1);
-            return;
-        }
-        int pairEnd = c.cols() / (2 * L) * (2 * L);
-        int i = i0;
-        for (; i + 3 < i1; i += 4) rowQuad(ta, alpha, a, b, beta, c, i, 0, pairEnd);
-        for (; i + 1 < i1; i += 2) rowPair(ta, alpha, a, b, beta, c, i, 0, pairEnd);
-        rows(ta, alpha, a, b, beta, c, i, i1, 0, pairEnd);
-        rows(ta, alpha, a, b, beta, c, i0, i1, pairEnd, c.cols());
-    }
-
-    /**
-     * Rows i … i+3 of C, columns [j0, j1) (multiples of 2L): each step p loads two vectors of B's row p
-     * once for four rows (eight accumulators), so B is read from cache half as often as by pairs.
-     */
-    private static void rowQuad(Transpose ta, float alpha, Matrix a, Matrix b, float beta, Matrix c, int i, int j0, int j1) {
-        int k = b.rows();
-        MemorySegment as = a.segment(), bs = b.segment(), cs = c.segment();
-        long aRow = ta == Transpose.N ? a.stride() : 1, aCol = ta == Transpose.N ? 1 : a.stride();
-        long a0 = a.offset() + (long) i * aRow, a1 = a0 + aRow, a2 = a1 + aRow, a3 = a2 + aRow;
-        long cRow = (long) c.stride() * Float.BYTES, h = (long) L * Float.BYTES;
-        FloatVector betaV = FloatVector.broadcast(S, beta);
-        for (int j = j0; j < j1; j += 2 * L) {
-            FloatVector s00 = FloatVector.zero(S), s01 = FloatVector.zero(S), s10 = FloatVector.zero(S), s11 = FloatVector.zero(S);
-            FloatVector s20 = FloatVector.zero(S), s21 = FloatVector.zero(S), s30 = FloatVector.zero(S), s31 = FloatVector.zero(S);
-            for (int p = 0; p < k; p++) {
-                long bo = (b.offset() + (long) p * b.stride() + j) * Float.BYTES, ap = p * aCol;
-                FloatVector b0 = FloatVector.fromMemorySegment(S, bs, bo, LE);
-                FloatVector b1 = FloatVector.fromMemorySegment(S, bs, bo + h, LE);
-                FloatVector x = FloatVector.broadcast(S, as.getAtIndex(FLOAT, a0 + ap));
-                s00 = x.fma(b0, s00);
-                s01 = x.fma(b1, s01);
-                x = FloatVector.broadcast(S, as.getAtIndex(FLOAT, a1 + ap));
-                s10 = x.fma(b0, s10);
-                s11 = x.fma(b1, s11);
-                x = FloatVector.broadcast(S, as.getAtIndex(FLOAT, a2 + ap));
-                s20 = x.fma(b0, s20);
-                s21 = x.fma(b1, s21);
-                x = FloatVector.broadcast(S, as.getAtIndex(FLOAT, a3 + ap));
-                s30 = x.fma(b0, s30);
-                s31 = x.fma(b1, s31);
-            }
-            long c0 = (c.offset() + (long) i * c.stride() + j) * Float.BYTES, c1 = c0 + cRow, c2 = c1 + cRow, c3 = c2 + cRow;
-            s00 = s00.mul(alpha);
-            s01 = s01.mul(alpha);
-            s10 = s10.mul(alpha);
-            s11 = s11.mul(alpha);
-            s20 = s20.mul(alpha);
-            s21 = s21.mul(alpha);
-            s30 = s30.mul(alpha);
-            s31 = s31.mul(alpha);
-            if (beta != 0f) {
-                s00 = FloatVector.fromMemorySegment(S, cs, c0, LE).fma(betaV, s00);
-                s01 = FloatVector.fromMemorySegment(S, cs, c0 + h, LE).fma(betaV, s01);
-                s10 = FloatVector.fromMemorySegment(S, cs, c1, LE).fma(betaV, s10);
-                s11 = FloatVector.fromMemorySegment(S, cs, c1 + h, LE).fma(betaV, s11);
-                s20 = FloatVector.fromMemorySegment(S, cs, c2, LE).fma(betaV, s20);
-                s21 = FloatVector.fromMemorySegment(S, cs, c2 + h, LE).fma(betaV, s21);
-                s30 = FloatVector.fromMemorySegment(S, cs, c3, LE).fma(betaV, s30);
-                s31 = FloatVector.fromMemorySegment(S, cs, c3 + h, LE).fma(betaV, s31);
-            }
-            s00.intoMemorySegment(cs, c0, LE);
-            s01.intoMemorySegment(cs, c0 + h, LE);
-            s10.intoMemorySegment(cs, c1, LE);
-            s11.intoMemorySegment(cs, c1 + h, LE);
-            s20.intoMemorySegment(cs, c2, LE);
-            s21.intoMemorySegment(cs, c2 + h, LE);
-            s30.intoMemorySegment(cs, c3, LE);
-            s31.intoMemorySegment(cs, c3 + h, LE);
-        }
-    }
-
-    /**
-     * {@link #rowsNN} takes k = 5, 10 or 15 five steps at a time ({@link #rankUpdate}); other k one step
-     * at a time: leftover steps would cost a pass over C of their own. Only for op(A) = Aᵀ (the weight
-     * update Δᵀ·A_prev): given BP2's NN products too, C2 failed a vector-load intrinsic in this kernel
-     * inside the training step and ran it boxed (allocating per step), and those products are too small
-     * to gain from it anyway.
-     */
-    private static final int RANK5_MAX_K = 15;
-
-    /**
-     * C[i0:i1, :] = α·Aᵀ·B + βC for a small k (a rank-k update: the weight gradient, or the fused SGD
-     * step, {@code W ← βW + α·Δᵀ·A_prev} at a small batch; A is k × m): k is taken five steps at a time, and each
-     * group of five makes one pass over two rows of C with their ten broadcasts of α·Aᵀ held in
-     * registers, so the inner loop is five loads of B and ten FMAs per vector of each row, with no
-     * broadcasts and no epilogue. β is applied first, in its own pass over the two rows, so the kernel
-     * only adds (a branch on β inside its loop is hoisted by C2 from its profile, and recompiled slower
-     * once the other case is seen). k is a multiple of 5 (see {@link #RANK5_MAX_K}). An odd last row goes through the same kernels
-     * paired with itself, so every row of C is computed by the same arithmetic however the rows are split
-     * between threads. Columns past the last multiple of L are done by {@link #rows}.
-     */
-    private static void rankUpdate(float alpha, Matrix a, Matrix b, float beta, Matrix c, int i0, int i1) {
-        int k = b.rows(), n = c.cols(), vecEnd = n / L * L;
-        // The test on β stays out of the loops: C2 hoists a loop-invariant test by its profile, and when
-        // the other case comes (β = 0 after many β = 1) it recompiles the method without that kind of
-        // hoisting, which makes this update much slower.
-        if (beta == 1f) {
-            for (int i = i0; i < i1; i += 2) {
-                int i2 = Math.min(i + 1, i1 - 1);
-                for (int p = 0; p < k; p += 5) twoRowsRank5(alpha, a, b, c, i, i2, vecEnd, p);
-            }
-        } else {
-            for (int i = i0; i < i1; i += 2) {
-                int i2 = Math.min(i + 1, i1 - 1);
-                scaleRows(beta, c, i, i2, vecEnd);
-                for (int p = 0; p < k; p += 5) twoRowsRank5(alpha, a, b, c, i, i2, vecEnd, p);
-            }
-        }
-        if (vecEnd < n) rows(Transpose.T, alpha, a, b, beta, c, i0, i1, vecEnd, n);
-    }
-
-    /** Rows i and i2 of C, columns [0, n) (a multiple of L): {@code C ← βC}; for β = 0 zeros, C not read (it may hold NaN). */
-    private static void scaleRows(float beta, Matrix c, int i, int i2, int n) {
-        MemorySegment cs = c.segment();
-        long c0 = (c.offset() + (long) i * c.stride()) * Float.BYTES, c1 = (c.offset() + (long) i2 * c.stride()) * Float.BYTES;
-        // Two loops, so no vector is merged from two branches (zero or loaded) inside a loop.
-        if (beta == 0f) {
-            FloatVector zero = FloatVector.zero(S);
-            for (int j = 0; j < n; j += L) {
-                long cj = (long) j * Float.BYTES;
-                zero.intoMemorySegment(cs, c0 + cj, LE);
-                zero.intoMemorySegment(cs, c1 + cj, LE);
-            }
-            return;
-        }
-        for (int j = 0; j < n; j += L) {
-            long cj = (long) j * Float.BYTES;
-            FloatVector s = FloatVector.fromMemorySegment(S, cs, c0 + cj, LE).mul(beta);
-            FloatVector t = FloatVector.fromMemorySegment(S, cs, c1 + cj, LE).mul(beta);
-            s.intoMemorySegment(cs, c0 + cj, LE);
-            t.intoMemorySegment(cs, c1 + cj, LE);
-        }
-    }
-
-    /**
-     * Rows i and i2 of C, columns [0, n) (a multiple of L): {@code C += Σ_{p0≤p<p0+5} α·A[p, i|i2]·B[p,:]}
-     * (A is k × m, so column i of A is row i of Aᵀ); the ten scalars α·A[p, i|i2] are broadcast once and
-     * held in registers while B's five rows stream. Two rows and five steps is the most that fits: ten
-     * steps in one pass (20 broadcasts) fail C1's register allocation and can stay in tier 2
-     * (docs/vector-api-pitfalls.md).
-     */
-    private static void twoRowsRank5(float alpha, Matrix a, Matrix b, Matrix c, int i, int i2, int n, int p0) {
-        MemorySegment as = a.segment(), bs = b.segment(), cs = c.segment();
-        long aCol = a.stride(), ai = a.offset() + (long) p0 * aCol + i, ai2 = a.offset() + (long) p0 * aCol + i2;
-        FloatVector x0 = FloatVector.broadcast(S, alpha * as.getAtIndex(FLOAT, ai));
-        FloatVector x1 = FloatVector.broadcast(S, alpha * as.getAtIndex(FLOAT, ai + aCol));
-        FloatVector x2 = FloatVector.broadcast(S, alpha * as.getAtIndex(FLOAT, ai + 2 * aCol));
-        FloatVector x3 = FloatVector.broadcast(S, alpha * as.getAtIndex(FLOAT, ai + 3 * aCol));
-        FloatVector x4 = FloatVector.broadcast(S, alpha * as.getAtIndex(FLOAT, ai + 4 * aCol));
-        FloatVector y0 = FloatVector.broadcast(S, alpha * as.getAtIndex(FLOAT, ai2));
-        FloatVector y1 = FloatVector.broadcast(S, alpha * as.getAtIndex(FLOAT, ai2 + aCol));
-        FloatVector y2 = FloatVector.broadcast(S, alpha * as.getAtIndex(FLOAT, ai2 + 2 * aCol));
-        FloatVector y3 = FloatVector.broadcast(S, alpha * as.getAtIndex(FLOAT, ai2 + 3 * aCol));
-        FloatVector y4 = FloatVector.broadcast(S, alpha * as.getAtIndex(FLOAT, ai2 + 4 * aCol));
-        long bRow = (long) b.stride() * Float.BYTES, b0 = (b.offset() + (long) p0 * b.stride()) * Float.BYTES;
-        long c0 = (c.offset() + (long) i * c.stride()) * Float.BYTES, c1 = (c.offset() + (long) i2 * c.stride()) * Float.BYTES;
-        for (int j = 0; j < n; j += L) {
-            long bj = b0 + (long) j * Float.BYTES, cj = (long) j * Float.BYTES;
-            FloatVector s = FloatVector.fromMemorySegment(S, cs, c0 + cj, LE);
-            FloatVector t = FloatVector.fromMemorySegment(S, cs, c1 + cj, LE);
-            FloatVector v = FloatVector.fromMemorySegment(S, bs, bj, LE);
-            s = x0.fma(v, s);
-            t = y0.fma(v, t);
-            v = FloatVector.fromMemorySegment(S, bs, bj + bRow, LE);
-            s = x1.fma(v, s);
-            t = y1.fma(v, t);
-            v = FloatVector.fromMemorySegment(S, bs, bj + 2 * bRow, LE);
-            s = x2.fma(v, s);
-            t = y2.fma(v, t);
-            v = FloatVector.fromMemorySegment(S, bs, bj + 3 * bRow, LE);
-            s = x3.fma(v, s);
-            t = y3.fma(v, t);
-            v = FloatVector.fromMemorySegment(S, bs, bj + 4 * bRow, LE);
-            s = x4.fma(v, s);
-            t = y4.fma(v, t);
-            s.intoMemorySegment(cs, c0 + cj, LE);
-            t.intoMemorySegment(cs, c1 + cj, LE);
-        }
-    }
-
-    /**
-     * Rows i and i+1 of C, columns [j0, j1) (multiples of 2L): each step p loads two vectors of
-     * B's row p once for both rows, so B is read half as often as row by row.
-     */
-    private static void rowPair(Transpose ta, float alpha, Matrix a, Matrix b, float beta, Matrix c, int i, int j0, int j1) {
-        int k = b.rows();
-        MemorySegment as = a.segment(), bs = b.segment(), cs = c.segment();
-        long aRow = ta == Transpose.N ? a.stride() : 1, aCol = ta == Transpose.N ? 1 : a.stride();
-        long ao = a.offset() + (long) i * aRow, co = c.offset() + (long) i * c.stride(), cs1 = c.stride();
-        FloatVector betaV = FloatVector.broadcast(S, beta);
-        for (int j = j0; j < j1; j += 2 * L) {
-            FloatVector s00 = FloatVector.zero(S), s01 = FloatVector.zero(S), s10 = FloatVector.zero(S), s11 = FloatVector.zero(S);
-            for (int p = 0; p < k; p++) {
-                long bo = (b.offset() + (long) p * b.stride() + j) * Float.BYTES;
-                FloatVector b0 = FloatVector.fromMemorySegment(S, bs, bo, LE);
-                FloatVector b1 = FloatVector.fromMemorySegment(S, bs, bo + (long) L * Float.BYTES, LE);
-                FloatVector x = FloatVector.broadcast(S, as.getAtIndex(FLOAT, ao + p * aCol));
-                s00 = x.fma(b0, s00);
-                s01 = x.fma(b1, s01);
-                x = FloatVector.broadcast(S, as.getAtIndex(FLOAT, ao + aRow + p * aCol));
-                s10 = x.fma(b0, s10);
-                s11 = x.fma(b1, s11);
-            }
-            long c0 = (co + j) * Float.BYTES, c1 = (co + cs1 + j) * Float.BYTES, h = (long) L * Float.BYTES;
-            s00 = s00.mul(alpha);
-            s01 = s01.mul(alpha);
-            s10 = s10.mul(alpha);
-            s11 = s11.mul(alpha);
-            if (beta != 0f) {
-                s00 = FloatVector.fromMemorySegment(S, cs, c0, LE).fma(betaV, s00);
-                s01 = FloatVector.fromMemorySegment(S, cs, c0 + h, LE).fma(betaV, s01);
-                s10 = FloatVector.fromMemorySegment(S, cs, c1, LE).fma(betaV, s10);
-                s11 = FloatVector.fromMemorySegment(S, cs, c1 + h, LE).fma(betaV, s11);
-            }
-            s00.intoMemorySegment(cs, c0, LE);
-            s01.intoMemorySegment(cs, c0 + h, LE);
-            s10.intoMemorySegment(cs, c1, LE);
-            s11.intoMemorySegment(cs, c1 + h, LE);
-        }
-    }
-
-    /** Rows [i0, i1) of C, columns [j0, n), one row at a time (n need not be a multiple of L). */
-    private static void rows(Transpose ta, float alpha, Matrix a, Matrix b, float beta, Matrix c, int i0, int i1, int j0, int n) {
-        int k = b.rows();
-        MemorySegment as = a.segment(), bs = b.segment(), cs = c.segment();
-        long aRow = ta == Transpose.N ? a.stride() : 1, aCol = ta == Transpose.N ? 1 : a.stride();
-        FloatVector betaV = FloatVector.broadcast(S, beta);
-        for (int i = i0; i < i1; i++) {
-            long ao = a.offset() + (long) i * aRow, co = c.offset() + (long) i * c.stride();
-            int j = j0;
-            for (; j + 4 * L <= n; j += 4 * L) {
-                FloatVector s0 = FloatVector.zero(S), s1 = FloatVector.zero(S), s2 = FloatVector.zero(S), s3 = FloatVector.zero(S);
-                for (int p = 0; p < k; p++) {
-                    FloatVector ap = FloatVector.broadcast(S, as.getAtIndex(FLOAT, ao + p * aCol));
-                    long bo = b.offset() + (long) p * b.stride() + j;
-                    s0 = ap.fma(FloatVector.fromMemorySegment(S, bs, (bo) * Float.BYTES, LE), s0);
-                    s1 = ap.fma(FloatVector.fromMemorySegment(S, bs, (bo + L) * Float.BYTES, LE), s1);
-                    s2 = ap.fma(FloatVector.fromMemorySegment(S, bs, (bo + 2 * L) * Float.BYTES, LE), s2);
-                    s3 = ap.fma(FloatVector.fromMemorySegment(S, bs, (bo + 3 * L) * Float.BYTES, LE), s3);
-                }
-                s0 = s0.mul(alpha);
-                s1 = s1.mul(alpha);
-                s2 = s2.mul(alpha);
-                s3 = s3.mul(alpha);
-                if (beta != 0f) {
-                    s0 = FloatVector.fromMemorySegment(S, cs, (co + j) * Float.BYTES, LE).fma(betaV, s0);
-                    s1 = FloatVector.fromMemorySegment(S, cs, (co + j + L) * Float.BYTES, LE).fma(betaV, s1);
-                    s2 = FloatVector.fromMemorySegment(S, cs, (co + j + 2 * L) * Float.BYTES, LE).fma(betaV, s2);
-                    s3 = FloatVector.fromMemorySegment(S, cs, (co + j + 3 * L) * Float.BYTES, LE).fma(betaV, s3);
-                }
-                s0.intoMemorySegment(cs, (co + j) * Float.BYTES, LE);
-                s1.intoMemorySegment(cs, (co + j + L) * Float.BYTES, LE);
-                s2.intoMemorySegment(cs, (co + j + 2 * L) * Float.BYTES, LE);
-                s3.intoMemorySegment(cs, (co + j + 3 * L) * Float.BYTES, LE);
-            }
-            for (; j + L <= n; j += L) {
-                FloatVector s0 = FloatVector.zero(S);
-                for (int p = 0; p < k; p++) {
-                    s0 = FloatVector.broadcast(S, as.getAtIndex(FLOAT, ao + p * aCol))
-                            .fma(FloatVector.fromMemorySegment(S, bs, (b.offset() + (long) p * b.stride() + j) * Float.BYTES, LE), s0);
-                }
-                s0 = s0.mul(alpha);
-                if (beta != 0f) s0 = FloatVector.fromMemorySegment(S, cs, (co + j) * Float.BYTES, LE).fma(betaV, s0);
-                s0.intoMemorySegment(cs, (co + j) * Float.BYTES, LE);
-            }
-            for (; j < n; j++) {
-                float sum = 0f;
-                for (int p = 0; p < k; p++) {
-                    sum += as.getAtIndex(FLOAT, ao + p * aCol) * bs.getAtIndex(FLOAT, b.offset() + (long) p * b.stride() + j);
-                }
-                put(c, i, j, alpha, beta, sum);
-            }
-        }
     }
 }

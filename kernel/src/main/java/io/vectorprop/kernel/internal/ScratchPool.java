@@ -1,4 +1,4 @@
-package io.vectorprop.kernel;
+package io.vectorprop.kernel.internal;
 
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReferenceArray;

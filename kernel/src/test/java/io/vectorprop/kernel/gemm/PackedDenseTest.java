@@ -1,10 +1,17 @@
-package io.vectorprop.kernel;
+package io.vectorprop.kernel.gemm;
 
 import java.lang.foreign.Arena;
 import java.util.Arrays;
 import java.util.Random;
 
 import org.junit.jupiter.api.Test;
+
+import io.vectorprop.kernel.Activation;
+import io.vectorprop.kernel.Kernels;
+import io.vectorprop.kernel.Matrix;
+import io.vectorprop.kernel.Transpose;
+import io.vectorprop.kernel.internal.PackedDense;
+import io.vectorprop.kernel.internal.PackedWeights;
 
 import static io.vectorprop.kernel.TestData.assertClose;
 import static io.vectorprop.kernel.TestData.maxAbs;
@@ -15,13 +22,13 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * {@link Kernels#denseForward}: {@code out = f(x·Wᵀ + 1·bᵀ)} with W packed once, against the scalar
+ * {@link PackedDense#forward}: {@code out = f(x·Wᵀ + 1·bᵀ)} with W packed once, against the scalar
  * reference's unfused sequence (gemm NT, addBias, activate) for every activation and both
  * implementations; with a zero bias, bit for bit against the SIMD kernels' gemm where it takes the
  * packed path (the same sums in the same order); out never read; the packed copy independent of W.
  */
-class PackedWeightsTest {
-    static final Kernels SIMD = SimdMatchesScalarTest.SIMD, SCALAR = Kernels.scalar();
+class PackedDenseTest {
+    static final Kernels SIMD = Kernels.get(), SCALAR = Kernels.scalar();
 
     /**
      * Rows × outputs × inputs: single rows, the tile's remainders (4-row and one-vector slivers), odd
@@ -49,12 +56,12 @@ class PackedWeightsTest {
             Matrix expected = Matrix.allocate(arena, m, n), actual = nans(arena, m, n);
             SCALAR.gemm(Transpose.N, Transpose.T, 1f, x, w, 0f, expected);
             SCALAR.addBias(expected, bias);
-            // The GEMM's bound (SimdMatchesScalarTest) for Z; every activation here has a slope of at most 1.
+            // The GEMM's bound (GemmMatchesScalarTest) for Z; every activation here has a slope of at most 1.
             double tol = 1e-6 * k * maxAbs(x) * maxAbs(w) + 1e-6 * maxAbs(expected) + 1e-6;
             SCALAR.activate(f, expected, expected);
-            PackedWeights packed = kernels.packWeights(w);
+            PackedWeights packed = PackedDense.pack(kernels, w);
             w.copyFrom(new float[n * k]);                     // the copy must not depend on W any more
-            kernels.denseForward(x, packed, bias, f, actual);
+            PackedDense.forward(kernels, x, packed, bias, f, actual);
             assertClose(expected, actual, tol, kernels.name() + " denseForward " + f + " " + m + "x" + n + "x" + k
                     + (strided ? " strided" : ""));
         }
@@ -80,7 +87,7 @@ class PackedWeightsTest {
                     Kernels one = SIMD.withThreads(1);
                     one.gemm(Transpose.N, Transpose.T, 1f, x, w, 0f, unfused);
                     one.activate(f, unfused, unfused);
-                    SIMD.denseForward(x, SIMD.packWeights(w), zeroBias, f, fused);
+                    PackedDense.forward(SIMD, x, PackedDense.pack(SIMD, w), zeroBias, f, fused);
                     assertArrayEquals(unfused.toArray(), fused.toArray(), "denseForward vs gemm NT, activate "
                             + f + " " + m + "x" + n + "x" + k);
                     checked++;
@@ -95,18 +102,18 @@ class PackedWeightsTest {
         try (Arena arena = Arena.ofConfined()) {
             Random rnd = new Random(1);
             Matrix w = random(arena, rnd, 10, 20, false), bias = Matrix.allocate(arena, 1, 10);
-            PackedWeights simdPacked = SIMD.packWeights(w), scalarPacked = SCALAR.packWeights(w);
+            PackedWeights simdPacked = PackedDense.pack(SIMD, w), scalarPacked = PackedDense.pack(SCALAR, w);
             assertEquals(10, simdPacked.out());
             assertEquals(20, simdPacked.in());
-            var e = assertThrows(IllegalArgumentException.class, () -> SIMD.denseForward(Matrix.allocate(arena, 3, 21),
+            var e = assertThrows(IllegalArgumentException.class, () -> PackedDense.forward(SIMD, Matrix.allocate(arena, 3, 21),
                     simdPacked, bias, Activation.RELU, Matrix.allocate(arena, 3, 10)));
             assertTrue(e.getMessage().contains("x 3x21") && e.getMessage().contains("W 10x20"), e.getMessage());
-            assertThrows(IllegalArgumentException.class, () -> SIMD.denseForward(Matrix.allocate(arena, 3, 20),
+            assertThrows(IllegalArgumentException.class, () -> PackedDense.forward(SIMD, Matrix.allocate(arena, 3, 20),
                     simdPacked, bias, Activation.RELU, Matrix.allocate(arena, 4, 10)));
-            e = assertThrows(IllegalArgumentException.class, () -> SIMD.denseForward(Matrix.allocate(arena, 3, 20),
+            e = assertThrows(IllegalArgumentException.class, () -> PackedDense.forward(SIMD, Matrix.allocate(arena, 3, 20),
                     simdPacked, Matrix.allocate(arena, 1, 11), Activation.RELU, Matrix.allocate(arena, 3, 10)));
             assertTrue(e.getMessage().contains("bias 1x11"), e.getMessage());
-            e = assertThrows(IllegalArgumentException.class, () -> SIMD.denseForward(Matrix.allocate(arena, 3, 20),
+            e = assertThrows(IllegalArgumentException.class, () -> PackedDense.forward(SIMD, Matrix.allocate(arena, 3, 20),
                     scalarPacked, bias, Activation.RELU, Matrix.allocate(arena, 3, 10)));
             assertTrue(e.getMessage().contains("packed by the scalar kernels"), e.getMessage());
         }

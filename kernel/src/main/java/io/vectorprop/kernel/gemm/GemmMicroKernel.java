@@ -1,13 +1,15 @@
-package io.vectorprop.kernel;
+package io.vectorprop.kernel.gemm;
 
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 
+import io.vectorprop.kernel.internal.Lanes;
+
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
-import static io.vectorprop.kernel.GemmBlocking.KC;
-import static io.vectorprop.kernel.GemmBlocking.NR;
+import static io.vectorprop.kernel.gemm.GemmBlocking.KC;
+import static io.vectorprop.kernel.gemm.GemmBlocking.NR;
 
 /**
  * The packed GEMM's micro-kernel: one MR×NR tile {@code T = 1·initᵀ + Σ_p a[:, p] ⊗ b[p, :]} over kc
@@ -38,7 +40,7 @@ import static io.vectorprop.kernel.GemmBlocking.NR;
  * product, a dense layer's bias in its first k panel (so the bias costs NR/L loads per tile, and the
  * tile can still go straight into C). The
  * tile goes to {@code out} at byte offset {@code outOff}, rows {@code outRow} bytes apart — straight
- * into C, or into a tile buffer that {@link VectorGemm#writeBack} adds onto C. The kernel stores but
+ * into C, or into a tile buffer that {@link PackedLoops#writeBack} adds onto C. The kernel stores but
  * never reads C: a kernel that also applied β failed C1's register allocation, which can leave it in
  * C1's profiling tier for good (docs/vector-api-pitfalls.md).
  */

@@ -1,13 +1,18 @@
-package io.vectorprop.kernel;
+package io.vectorprop.kernel.gemm;
 
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 
+import io.vectorprop.kernel.Matrix;
+import io.vectorprop.kernel.Transpose;
+import io.vectorprop.kernel.internal.Settings;
+
 /**
  * Runs a large GEMM on several threads. A packed product tall enough for {@link #CHUNKS_PER_THREAD}
- * chunks of rows per thread is computed by a team ({@link VectorGemm#gemmShared}): B packed once into
+ * chunks of rows per thread is computed by a team ({@link PackedLoops#computeAsMember}, the loop nest
+ * a single thread runs as a team of one): B packed once into
  * one shared buffer, chunks of rows of C dealt out so that each thread computes the same rows call
  * after call while the cores keep pace, and a thread on a slower core (shared machines: another
  * tenant on it) computes fewer instead of holding the others back.
@@ -17,7 +22,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * column chunks), rows otherwise, in whole micro-tiles. The
  * caller's thread works alongside a fixed set of persistent daemon workers,
  * created on first use, {@code vectorprop.threads − 1} of them (default: available processors − 1). A
- * hand-off writes the job into the worker's fields and unparks it: no allocation per call. Problems
+ * hand-off gives each worker the one immutable {@link Job} of the call and unparks it. Problems
  * under {@link #MIN_FLOPS_PER_THREAD} per thread, operands from a confined arena (which other threads
  * may not touch), and calls made while another thread is using the workers run on the caller's thread
  * alone. Every element of C is computed by the same operations whichever thread computes it, so
@@ -38,15 +43,18 @@ final class GemmThreads {
     /** Spins this many times waiting before parking: hand-offs are often only tens of microseconds apart. */
     private static final int SPINS = 1 << 14;
 
+    /**
+     * What a split product's threads share: the operands, the path, and how C is split (as a team, or
+     * in blocks of {@code chunk} columns or rows). Made only when a product is split, so a product
+     * computed on the caller's thread alone allocates nothing (C2 would not scalar-replace a record
+     * that a worker may receive on another branch).
+     */
+    private record Job(GemmCall call, GemmPath path, boolean team, boolean byColumns, int chunk) {}
+
     private static final class Worker extends Thread {
-        // The job: written by the caller before `pending` is set (volatile), read by the worker after.
-        // member: the worker's index in the team; chunk: the block size when not a team (see blocks).
-        int member, chunk, m, n;
-        GemmPath path;
-        Transpose ta, tb;
-        float alpha, beta;
-        Matrix a, b, c;
-        boolean byColumns, team;
+        /** Written by the caller before {@code pending} is set (volatile), read by the worker after. */
+        Job job;
+        int member;
         volatile boolean pending;
         volatile Thread waiter;
         volatile Throwable failure;
@@ -63,16 +71,12 @@ final class GemmThreads {
                     if (spin < SPINS) Thread.onSpinWait(); else LockSupport.park(this);
                 }
                 try {
-                    if (team) {
-                        VectorGemm.gemmShared(ta, tb, alpha, a, b, beta, c, Pool.TEAM, member);
-                    } else {
-                        blocks(path, ta, tb, alpha, a, b, beta, c, byColumns, member, chunk, m, n);
-                    }
+                    share(job, member);
                 } catch (Throwable e) {                       // an Error too: nobody may be left waiting
                     failure = e;
                     Pool.TEAM.broken = true;                  // releases the others from the barrier, stops the chunks
                 }
-                a = b = c = null;
+                job = null;
                 pending = false;
                 LockSupport.unpark(waiter);
             }
@@ -83,7 +87,7 @@ final class GemmThreads {
         static final int SIZE = Settings.THREADS;
         static final Worker[] WORKERS = new Worker[SIZE - 1];
         static final ReentrantLock LOCK = new ReentrantLock();
-        static final Team TEAM = new Team();
+        static final Team TEAM = new Team(SIZE, new float[GemmBlocking.KC * GemmBlocking.NC]);
 
         static {
             for (int i = 0; i < WORKERS.length; i++) {
@@ -94,18 +98,25 @@ final class GemmThreads {
     }
 
     /**
-     * What the members of a team share (one team at a time, under {@link Pool#LOCK}): the packed B
-     * panel, the counters that deal out chunks of C, and a spinning barrier.
+     * What the members of a team share: the packed B panel, the counters that deal out chunks of C, and
+     * a spinning barrier. The pool's team serves one split product at a time, under {@link Pool#LOCK};
+     * each GEMM workspace holds a team of one for a thread computing alone.
      */
     static final class Team {
-        final float[] packB = new float[VectorGemm.KC * VectorGemm.NC];
+        final float[] packB;
         /** Member t's next chunk at index 16·t (a cache line each), its share ending before end[t]. */
-        private final AtomicIntegerArray next = new AtomicIntegerArray(16 * Pool.SIZE);
-        private final int[] end = new int[Pool.SIZE];
+        private final AtomicIntegerArray next;
+        private final int[] end;
         int size, chunkRows;
         private final AtomicInteger arrived = new AtomicInteger();
         private volatile int phase;
         volatile boolean broken;
+
+        Team(int capacity, float[] packB) {
+            this.packB = packB;
+            this.next = new AtomicIntegerArray(16 * capacity);
+            this.end = new int[capacity];
+        }
 
         /** Prepares the team for a new product (before the workers are handed their share). */
         void reset(int size, int chunkRows) {
@@ -141,6 +152,7 @@ final class GemmThreads {
 
         /** Waits until all {@code size} members have called it; throws if a member failed meanwhile. */
         void await() {
+            if (size == 1) return;
             int p = phase;                                 // cannot advance before this member arrives
             if (arrived.incrementAndGet() == size) {
                 arrived.set(0);
@@ -166,8 +178,14 @@ final class GemmThreads {
 
     private GemmThreads() {}
 
+    /**
+     * Computes the product on up to {@code threads} threads (the caller's included), or on the caller's
+     * thread alone when it is too small to split, its memory is confined to this thread, or another
+     * thread is using the workers.
+     */
     static void run(Transpose ta, Transpose tb, float alpha, Matrix a, Matrix b, float beta, Matrix c, int threads,
-                    int m, int n, int k, GemmPath path) {
+                    GemmPath path) {
+        int m = c.rows(), n = c.cols(), k = ta.cols(a);
         long work = (long) m * n * k;
         int parts = (int) Math.min(threads, Math.max(1, work / MIN_FLOPS_PER_THREAD));
         boolean byColumns = path.splitsByColumns(m, n);
@@ -190,23 +208,12 @@ final class GemmThreads {
             int units = (extent + unit - 1) / unit;
             int chunk = Math.max(1, (units + parts * CHUNKS_PER_THREAD - 1) / (parts * CHUNKS_PER_THREAD)) * unit;
             if (!team) Pool.TEAM.deal((extent + chunk - 1) / chunk);
+            Job job = new Job(new GemmCall(ta, tb, alpha, a, b, beta, c), path, team, byColumns, chunk);
             Thread me = Thread.currentThread();
             for (int part = 1; part < parts; part++) {
                 Worker w = Pool.WORKERS[part - 1];
-                w.path = path;
-                w.ta = ta;
-                w.tb = tb;
-                w.alpha = alpha;
-                w.beta = beta;
-                w.a = a;
-                w.b = b;
-                w.c = c;
-                w.byColumns = byColumns;
-                w.team = team;
+                w.job = job;
                 w.member = part;
-                w.chunk = chunk;
-                w.m = m;
-                w.n = n;
                 w.failure = null;
                 w.waiter = me;
                 w.pending = true;
@@ -214,11 +221,7 @@ final class GemmThreads {
             }
             Throwable failure = null;
             try {
-                if (team) {
-                    VectorGemm.gemmShared(ta, tb, alpha, a, b, beta, c, Pool.TEAM, 0);
-                } else {
-                    blocks(path, ta, tb, alpha, a, b, beta, c, byColumns, 0, chunk, m, n);
-                }
+                share(job, 0);
             } catch (Throwable e) {                           // an Error too: the workers must not be left waiting
                 failure = e;
                 Pool.TEAM.broken = true;
@@ -238,6 +241,15 @@ final class GemmThreads {
         }
     }
 
+    /** Member t's part of a split product: its share of the team's loop nest, or blocks of C as dealt. */
+    private static void share(Job job, int t) {
+        if (job.team()) {
+            PackedLoops.computeAsMember(job.call(), Pool.TEAM, t);
+        } else {
+            blocks(job, t);
+        }
+    }
+
     /** Whether {@code parts} threads compute the product as a team: packed, with at least two chunks of rows each. */
     static boolean byTeam(GemmPath path, int m, int parts) {
         int chunkRows = chunkRows(m, parts);
@@ -247,8 +259,8 @@ final class GemmThreads {
     /** Rows per team chunk: about {@link #CHUNKS_PER_THREAD} chunks per thread, whole micro-tiles, at most one A block. */
     static int chunkRows(int m, int parts) {
         int rows = (m + parts * CHUNKS_PER_THREAD - 1) / (parts * CHUNKS_PER_THREAD);
-        rows = (rows + VectorGemm.MR - 1) / VectorGemm.MR * VectorGemm.MR;
-        return Math.min(VectorGemm.MC, rows);
+        rows = (rows + GemmBlocking.MR - 1) / GemmBlocking.MR * GemmBlocking.MR;
+        return Math.min(GemmBlocking.MC, rows);
     }
 
     private static boolean sharable(Matrix m) {
@@ -259,21 +271,17 @@ final class GemmThreads {
      * Member t computes blocks of {@code chunk} columns (or rows) of C, as the team deals them, until
      * none is left; each block is computed exactly as it would be alone, so the split changes no result.
      */
-    private static void blocks(GemmPath path, Transpose ta, Transpose tb, float alpha, Matrix a, Matrix b, float beta,
-                               Matrix c, boolean byColumns, int t, int chunk, int m, int n) {
-        int extent = byColumns ? n : m;
+    private static void blocks(Job job, int t) {
+        GemmCall call = job.call();
+        int m = call.m(), n = call.n(), extent = job.byColumns() ? n : m;
         for (int next; !Pool.TEAM.broken && (next = Pool.TEAM.take(t)) >= 0; ) {
-            block(path, ta, tb, alpha, a, b, beta, c, byColumns, next * chunk, Math.min(extent, (next + 1) * chunk), m, n);
-        }
-    }
-
-    private static void block(GemmPath path, Transpose ta, Transpose tb, float alpha, Matrix a, Matrix b, float beta,
-                              Matrix c, boolean byColumns, int from, int to, int m, int n) {
-        if (from >= to) return;
-        if (byColumns) {
-            path.compute(ta, tb, alpha, a, b, beta, c, 0, m, from, to);
-        } else {
-            path.compute(ta, tb, alpha, a, b, beta, c, from, to, 0, n);
+            int from = next * job.chunk(), to = Math.min(extent, (next + 1) * job.chunk());
+            if (from >= to) continue;
+            if (job.byColumns()) {
+                job.path().compute(call.ta(), call.tb(), call.alpha(), call.a(), call.b(), call.beta(), call.c(), 0, m, from, to);
+            } else {
+                job.path().compute(call.ta(), call.tb(), call.alpha(), call.a(), call.b(), call.beta(), call.c(), from, to, 0, n);
+            }
         }
     }
 }

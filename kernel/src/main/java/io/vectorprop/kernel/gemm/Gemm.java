@@ -1,0 +1,47 @@
+package io.vectorprop.kernel.gemm;
+
+import io.vectorprop.kernel.Matrix;
+import io.vectorprop.kernel.Transpose;
+
+/**
+ * The GEMM of the Vector API kernels, the one way into this package (which the module does not export):
+ * {@code C = α·op(A)·op(B) + β·C} for operands {@code Kernels.gemm} has checked, and a predictor's dense
+ * layer with its weights packed once.
+ *
+ * <p>How a product is computed: {@link GemmPath#select} picks the path from its shape — the packed BLIS
+ * loop nest ({@link PackedLoops}, with {@link GemmBlocking}'s block sizes, {@link GemmPacking} and
+ * {@link GemmMicroKernel}), dot products of rows for NT products with few rows ({@link DotProducts}), or
+ * combinations of rows of B for NN products with few rows or a short k ({@link RowCombinations}) — and
+ * {@link GemmThreads} splits large products between the caller's thread and a pool of workers. Every
+ * element of C is computed by the same operations whichever thread computes it: results do not depend
+ * on the thread count.
+ */
+public final class Gemm {
+    private Gemm() {}
+
+    /** {@code C = α·op(A)·op(B) + β·C} on up to {@code threads} threads; the operands are checked. */
+    public static void multiply(Transpose ta, Transpose tb, float alpha, Matrix a, Matrix b, float beta, Matrix c,
+                                int threads) {
+        GemmThreads.run(ta, tb, alpha, a, b, beta, c, threads, GemmPath.select(ta, tb, c.rows(), ta.cols(a)));
+    }
+
+    /** W (out × in) packed once as the B operand of {@code x·Wᵀ}, for {@link #denseForward} (see {@link PackedLoops#packWeights}). */
+    public static float[] packWeights(Matrix w) {
+        return PackedLoops.packWeights(w);
+    }
+
+    /** Outputs per sliver of packed weights: the micro-tile's NR. */
+    public static int sliverWidth() {
+        return GemmBlocking.NR;
+    }
+
+    /** {@code Z = x·Wᵀ + 1·bᵀ} with W from {@link #packWeights}, on the calling thread; the operands are checked. */
+    public static void denseForward(Matrix x, float[] packedW, Matrix bias, Matrix out) {
+        PackedLoops.denseForward(x, packedW, bias, out);
+    }
+
+    /** The blocking and tile in one line, for the kernels' description. */
+    public static String describe() {
+        return GemmBlocking.describe();
+    }
+}

@@ -1,0 +1,70 @@
+package io.vectorprop.kernel.internal;
+
+import io.vectorprop.kernel.Activation;
+import io.vectorprop.kernel.Kernels;
+import io.vectorprop.kernel.Matrix;
+import io.vectorprop.kernel.gemm.Gemm;
+
+/**
+ * The forward pass of a dense layer with weights packed once, for a predictor (whose weights never
+ * change): {@code out = f(x·Wᵀ + 1·bᵀ)}. Not part of the kernel's public contract: the packed layout
+ * belongs to the GEMM of one implementation, so this is exported only to the network module. The
+ * Vector API kernels pack W into the micro-kernel's slivers ({@link Gemm#packWeights}) and run the
+ * packed GEMM's loops on them, bias in the accumulators; the scalar reference keeps W row-major and
+ * sums in plain loops. Results agree with {@code gemm(N, T, 1, x, W, 0, out)}, {@code addBias},
+ * {@code activate} within the GEMM's rounding (bit for bit where gemm takes the packed path).
+ */
+public final class PackedDense {
+    private PackedDense() {}
+
+    /** W (out × in, any stride) copied into the layout {@code kernels}' GEMM reads; later changes to w do not reach it. */
+    public static PackedWeights pack(Kernels kernels, Matrix w) {
+        Operands.alive("packWeights", w);
+        return switch (kernels.name()) {
+            case "simd" -> new PackedWeights(Gemm.packWeights(w), w.rows(), w.cols(), Gemm.sliverWidth(), kernels.name());
+            case "scalar" -> new PackedWeights(w.toArray(), w.rows(), w.cols(), 0, kernels.name());
+            default -> throw new IllegalArgumentException("packWeights: unknown kernels " + kernels.name());
+        };
+    }
+
+    /**
+     * {@code out = f(x·Wᵀ + 1·bᵀ)} on the calling thread: x is B × in, the bias 1 × out, out B × out and only
+     * written; W packed by {@link #pack} with the same kernels.
+     */
+    public static void forward(Kernels kernels, Matrix x, PackedWeights w, Matrix bias, Activation f, Matrix out) {
+        Operands.alive("denseForward", x);
+        Operands.alive("denseForward", bias);
+        Operands.alive("denseForward", out);
+        if (x.cols() != w.in() || out.cols() != w.out() || out.rows() != x.rows() || bias.rows() != 1 || bias.cols() != w.out()) {
+            throw new IllegalArgumentException("denseForward: x " + x.shape() + ", W " + w.out() + "x" + w.in() + ", bias "
+                    + bias.shape() + ", out " + out.shape() + ": need x Bx" + w.in() + ", bias 1x" + w.out() + " and out Bx" + w.out());
+        }
+        if (!w.packedBy().equals(kernels.name())) {
+            throw new IllegalArgumentException("denseForward: " + w + " was packed by the " + w.packedBy()
+                    + " kernels; these are " + kernels.name() + " (pack it with the kernels that multiply)");
+        }
+        if (Operands.overlaps(out, x) || Operands.overlaps(out, bias)) {
+            throw new IllegalArgumentException("denseForward: out overlaps " + (Operands.overlaps(out, x) ? "x" : "the bias")
+                    + "; the output must be separate memory");
+        }
+        if (w.sliverWidth() > 0) {
+            Gemm.denseForward(x, w.data(), bias, out);
+        } else {
+            rowMajor(x, w, bias, out);
+        }
+        kernels.activate(f, out, out);
+    }
+
+    /** The scalar reference: {@code Z[i, j] = Σ_p x[i, p]·W[j, p] + b[j]}, p in order, W row-major. */
+    private static void rowMajor(Matrix x, PackedWeights w, Matrix bias, Matrix z) {
+        float[] wr = w.data();
+        int in = w.in();
+        for (int i = 0; i < z.rows(); i++) {
+            for (int j = 0; j < z.cols(); j++) {
+                float sum = 0f;
+                for (int p = 0; p < in; p++) sum += x.get(i, p) * wr[j * in + p];
+                z.set(i, j, sum + bias.get(0, j));
+            }
+        }
+    }
+}
