@@ -13,7 +13,8 @@ module io.vectorprop.kernel {
     requires jdk.management;
 
     exports io.vectorprop.kernel;
-    // Scratch pools and the predictor's packed dense layer: for the network module, not a public contract.
-    // (The GEMM, io.vectorprop.kernel.gemm, is not exported at all.)
+    // For the network module only, not a public contract: scratch pools (internal) and the predictor's
+    // dense layer with weights packed once (packed). The GEMM, io.vectorprop.kernel.gemm, is not exported.
     exports io.vectorprop.kernel.internal to io.vectorprop.network;
+    exports io.vectorprop.kernel.packed to io.vectorprop.network;
 }

@@ -20,7 +20,7 @@ import org.openjdk.jmh.annotations.Warmup;
 import io.vectorprop.kernel.Activation;
 import io.vectorprop.kernel.Kernels;
 import io.vectorprop.kernel.Loss;
-import io.vectorprop.network.Architecture;
+import io.vectorprop.model.Architecture;
 import io.vectorprop.network.Init;
 import io.vectorprop.network.Network;
 import io.vectorprop.network.Optimizer;

@@ -4,8 +4,6 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
-import io.vectorprop.kernel.internal.Operands;
-
 /**
  * The weights {@code W} (out × in) of one dense layer stored as bfloat16, for the single-sample
  * product {@code z = x·Wᵀ} of {@link Kernels#vecMatBf16}. bfloat16 is the upper half of an IEEE
@@ -38,7 +36,7 @@ public final class Bf16Weights {
 
     /** Rounds {@code w} (out × in, any stride) to bfloat16 into memory from {@code arena}. */
     public static Bf16Weights of(Arena arena, Matrix w) {
-        Operands.alive("Bf16Weights.of", w);
+        Kernels.alive("Bf16Weights.of", w);
         int out = w.rows(), in = w.cols();
         int paddedOut = (out + BLOCK - 1) / BLOCK * BLOCK;
         long wordsPerRow = paddedOut / 2;

@@ -2,7 +2,6 @@ package io.vectorprop.kernel;
 
 import java.lang.foreign.MemorySegment;
 
-import io.vectorprop.kernel.internal.Operands;
 
 /**
  * The kernel contract: every operation backpropagation needs, on {@link Matrix} views.
@@ -524,8 +523,10 @@ public abstract class Kernels {
         return m.offset() + (long) r * m.stride();
     }
 
-    private static void alive(String op, Matrix m) {
-        Operands.alive(op, m);
+    static void alive(String op, Matrix m) {
+        if (!m.isAlive()) {
+            throw new IllegalStateException(op + ": a " + m.shape() + " operand's memory has been freed (its Arena is closed)");
+        }
     }
 
     private static void alive(String op, Matrix a, Matrix b) {
@@ -561,7 +562,7 @@ public abstract class Kernels {
             throw new IllegalArgumentException(op + ": operand " + index + " is " + in.shape() + " but the output is "
                     + out.shape() + "; the shapes must match");
         }
-        if (overlaps(out, in) && !Operands.sameView(out, in)) {
+        if (overlaps(out, in) && !sameView(out, in)) {
             throw new IllegalArgumentException(op + ": the output " + out.shape() + " partly overlaps operand " + index
                     + " " + in.shape() + "; use the same view or separate memory");
         }
@@ -588,6 +589,12 @@ public abstract class Kernels {
     }
 
     private static boolean overlaps(Matrix x, Matrix y) {
-        return Operands.overlaps(x, y);
+        return x.overlaps(y);
+    }
+
+    /** Same memory, offset and stride: the one kind of overlap an element-wise kernel allows. */
+    private static boolean sameView(Matrix x, Matrix y) {
+        return x.segment().address() == y.segment().address() && x.offset() == y.offset() && x.stride() == y.stride()
+                && x.overlaps(y);
     }
 }

@@ -205,6 +205,23 @@ public final class Matrix {
     /** True while the memory behind this matrix may still be used (its arena is open). */
     public boolean isAlive() { return segment.scope().isAlive(); }
 
+    /**
+     * Whether this view and {@code other} share memory: the spans from their first to their last
+     * element intersect, in the same native memory or the same heap array. Kernels refuse outputs that
+     * overlap an input (other than being the very same view) with this.
+     */
+    public boolean overlaps(Matrix other) {
+        MemorySegment s = segment, t = other.segment;
+        if (s.isNative() != t.isNative() || (!s.isNative() && s.heapBase().orElse(null) != t.heapBase().orElse(null))) {
+            return false;
+        }
+        long xs = s.address() + offset * Float.BYTES;
+        long xe = xs + ((long) (rows - 1) * stride + cols) * Float.BYTES;
+        long ys = t.address() + other.offset * Float.BYTES;
+        long ye = ys + ((long) (other.rows - 1) * other.stride + other.cols) * Float.BYTES;
+        return xs < ye && ys < xe;
+    }
+
     @Override
     public String toString() {
         return "Matrix[" + shape() + "]";

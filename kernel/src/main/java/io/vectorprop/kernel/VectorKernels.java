@@ -1,9 +1,11 @@
 package io.vectorprop.kernel;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
 import java.nio.ByteOrder;
 
-import io.vectorprop.kernel.gemm.Gemm;
 import io.vectorprop.kernel.internal.Lanes;
 
 import jdk.incubator.vector.FloatVector;
@@ -27,6 +29,27 @@ import static io.vectorprop.kernel.Matrix.FLOAT;
 final class VectorKernels extends Kernels {
     static final VectorSpecies<Float> S = Lanes.S;
     static final int L = S.length();
+
+    /**
+     * The GEMM ({@code io.vectorprop.kernel.gemm.Gemm.multiply}) and its one-line description, looked up
+     * by name once, as {@link KernelProvider} loads this class: the contract's package then depends on
+     * none of the kernel's implementation packages (they depend on it: the GEMM reads Matrix and
+     * Transpose). A method handle in a static final field is inlined by C2 like a direct call.
+     */
+    private static final MethodHandle GEMM;
+    private static final String GEMM_DESCRIPTION;
+
+    static {
+        try {
+            Class<?> gemm = Class.forName("io.vectorprop.kernel.gemm.Gemm");
+            MethodHandles.Lookup lookup = MethodHandles.lookup();
+            GEMM = lookup.findStatic(gemm, "multiply", MethodType.methodType(void.class, Transpose.class, Transpose.class,
+                    float.class, Matrix.class, Matrix.class, float.class, Matrix.class, int.class));
+            GEMM_DESCRIPTION = (String) lookup.findStatic(gemm, "describe", MethodType.methodType(String.class)).invokeExact();
+        } catch (Throwable e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     private static final FloatVector ONE = FloatVector.broadcast(S, 1f);
 
@@ -40,7 +63,7 @@ final class VectorKernels extends Kernels {
     public String description() {
         return "Vector API kernels, species " + S + " (" + L + " floats), FMA "
                 + (KernelStatus.hotSpotUsesFma() ? "used" : "emulated (slow on this CPU)") + ", "
-                + Gemm.describe() + ", threads " + threads();
+                + GEMM_DESCRIPTION + ", threads " + threads();
     }
 
     @Override Kernels newInstance(int threads) { return new VectorKernels(threads); }
@@ -50,7 +73,13 @@ final class VectorKernels extends Kernels {
     @Override
     void gemmKernel(Transpose transA, Transpose transB, float alpha, Matrix a, Matrix b, float beta,
                               Matrix c) {
-        Gemm.multiply(transA, transB, alpha, a, b, beta, c, threads());
+        try {
+            GEMM.invokeExact(transA, transB, alpha, a, b, beta, c, threads());
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable e) {
+            throw new IllegalStateException("gemm: " + e, e);            // Gemm.multiply declares no checked exception
+        }
     }
 
     // ---------------------------------------------------------------- element-wise

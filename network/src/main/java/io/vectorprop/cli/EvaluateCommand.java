@@ -7,8 +7,7 @@ import java.util.concurrent.Callable;
 import io.vectorprop.data.Dataset;
 import io.vectorprop.kernel.Activation;
 import io.vectorprop.kernel.Loss;
-import io.vectorprop.model.ModelFiles;
-import io.vectorprop.network.Architecture;
+import io.vectorprop.model.Architecture;
 import io.vectorprop.network.Network;
 import io.vectorprop.network.Predictor;
 import io.vectorprop.network.Trainer;
@@ -58,7 +57,7 @@ final class EvaluateCommand implements Callable<Integer> {
         var out = spec.commandLine().getOut();
         Architecture given = layers == null ? null
                 : Architecture.parse(layers, activation, layerNorm, Architecture.DEFAULT_LAYER_NORM_EPSILON, Loss.parse(loss));
-        try (Network net = ModelFiles.load(model, given, common.kernels());
+        try (Network net = Network.load(model, given, common.kernels());
              Dataset test = Common.load(data, testCsv, "t10k", csvOptions.options());
              Workspace ws = net.newWorkspace(256)) {
             int classes = Math.max(net.architecture().outputs(), 2);

@@ -4,7 +4,7 @@ import java.util.concurrent.Callable;
 
 import io.vectorprop.kernel.Activation;
 import io.vectorprop.kernel.Loss;
-import io.vectorprop.network.Architecture;
+import io.vectorprop.model.Architecture;
 import io.vectorprop.network.Network;
 import io.vectorprop.network.Optimizer;
 import io.vectorprop.network.Workspace;

@@ -12,9 +12,8 @@ import io.vectorprop.data.CsvReader;
 import io.vectorprop.data.Dataset;
 import io.vectorprop.kernel.Activation;
 import io.vectorprop.kernel.Loss;
-import io.vectorprop.model.ModelFiles;
-import io.vectorprop.model.SafeTensors;
-import io.vectorprop.network.Architecture;
+import io.vectorprop.model.Architecture;
+import io.vectorprop.network.Checkpoint;
 import io.vectorprop.network.Init;
 import io.vectorprop.network.Network;
 import io.vectorprop.network.Optimizer;
@@ -127,10 +126,10 @@ final class TrainCommand implements Callable<Integer> {
         var kernels = common.kernels();
         String options = runOptions();
         CsvReader.Options csv = csvOptions.options();
-        SafeTensors.Checkpoint resumed = resume == null ? null : SafeTensors.loadCheckpoint(resume, kernels);
+        Checkpoint resumed = resume == null ? null : Checkpoint.load(resume, kernels);
         try (Dataset train = Common.load(data, trainCsv, "train", csv); Dataset test = Common.load(data, testCsv, "t10k", csv);
              Network net = resumed != null ? resumed.network()
-                     : init != null ? ModelFiles.load(init, arch, kernels) : Network.create(arch, kernels)) {
+                     : init != null ? Network.load(init, arch, kernels) : Network.create(arch, kernels)) {
             Trainer trainer = new Trainer(config);
             Trainer.State from = null;
             if (resumed != null) {
@@ -156,7 +155,7 @@ final class TrainCommand implements Callable<Integer> {
                         int e = state.epochsDone();
                         if (e % checkpointEvery != 0 && e != epochs) return;
                         try {
-                            SafeTensors.saveCheckpoint(checkpoint, net, optimizer, state, options);
+                            Checkpoint.save(checkpoint, net, optimizer, state, options);
                         } catch (IOException ex) {
                             throw new java.io.UncheckedIOException("checkpoint " + checkpoint + ": " + ex.getMessage(), ex);
                         }
@@ -165,7 +164,7 @@ final class TrainCommand implements Callable<Integer> {
                 results = trainer.train(net, optimizer, train, test, progress, from);
             }
             if (save != null) {
-                SafeTensors.save(net, save);
+                net.save(save);
                 out.println("saved " + save);
             }
             if (plot != null) {
@@ -253,7 +252,7 @@ final class TrainCommand implements Callable<Integer> {
         return String.join(" ", parts);
     }
 
-    private Trainer.State checkResume(SafeTensors.Checkpoint c, String options, Architecture arch) {
+    private Trainer.State checkResume(Checkpoint c, String options, Architecture arch) {
         if (!c.options().equals(options)) {
             List<String> diff = new ArrayList<>();
             List<String> was = List.of(c.options().split(" ")), now = List.of(options.split(" "));

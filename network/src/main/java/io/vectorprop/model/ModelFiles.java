@@ -4,11 +4,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Locale;
 
-import io.vectorprop.kernel.Kernels;
-import io.vectorprop.network.Architecture;
-import io.vectorprop.network.Network;
-
-/** Loads a model file by its kind: {@code .onnx} through {@link Onnx}, anything else as safetensors. */
+/** Reads a model file by its kind: {@code .onnx} through {@link Onnx}, anything else as safetensors. */
 public final class ModelFiles {
     private ModelFiles() {}
 
@@ -19,17 +15,15 @@ public final class ModelFiles {
     }
 
     /**
-     * Loads {@code file}. {@code given} may be null when the file carries the architecture (ONNX, and
+     * Reads {@code file}. {@code given} may be null when the file carries the architecture (ONNX, and
      * safetensors written by vectorprop); when not null it must agree with the file.
      */
-    public static Network load(Path file, Architecture given, Kernels kernels) throws IOException {
-        if (!isOnnx(file)) return SafeTensors.load(file, given, kernels);
-        Network net = Onnx.load(file, kernels);
-        if (given != null && !given.equals(net.architecture())) {
-            Architecture found = net.architecture();
-            net.close();
-            throw new IOException(file + ": holds " + found + ", not " + given);
+    public static ModelDescription read(Path file, Architecture given) throws IOException {
+        if (!isOnnx(file)) return SafeTensors.load(file, given);
+        ModelDescription model = Onnx.read(file);
+        if (given != null && !given.equals(model.architecture())) {
+            throw new IOException(file + ": holds " + model.architecture() + ", not " + given);
         }
-        return net;
+        return model;
     }
 }

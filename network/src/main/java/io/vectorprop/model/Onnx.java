@@ -1,15 +1,7 @@
 package io.vectorprop.model;
 
 import java.io.IOException;
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -19,13 +11,12 @@ import java.util.Map;
 import java.util.Set;
 
 import io.vectorprop.kernel.Activation;
-import io.vectorprop.kernel.Kernels;
 import io.vectorprop.kernel.Loss;
-import io.vectorprop.network.Architecture;
-import io.vectorprop.network.LayerNorm;
-import io.vectorprop.network.Standardization;
-import io.vectorprop.verify.DoubleActivations;
-import io.vectorprop.network.Network;
+import io.vectorprop.model.OnnxGraph.Attribute;
+import io.vectorprop.model.OnnxGraph.Graph;
+import io.vectorprop.model.OnnxGraph.Node;
+import io.vectorprop.model.OnnxGraph.Tensor;
+import io.vectorprop.model.OnnxGraph.ValueInfo;
 
 /**
  * Reads dense networks from ONNX files ({@code torch.onnx.export}, skl2onnx, tf2onnx): the graph
@@ -53,39 +44,12 @@ import io.vectorprop.network.Network;
  * architecture records: softmax → softmax cross-entropy, sigmoid → binary cross-entropy, anything else →
  * quadratic. Any other operator or branch fails with one error naming the node and its op type.
  *
- * <p>The file is memory-mapped and decoded by {@link ProtoReader}, which checks every length against
- * the bytes that remain: a truncated or forged file gives an {@link IOException} with the byte offset.
+ * <p>{@link OnnxGraph} decodes the protobuf (every length checked against the bytes that remain: a
+ * truncated or forged file gives an {@link IOException} with the byte offset); this class interprets
+ * the decoded graph, whose file name its messages carry.
  */
 public final class Onnx {
-    private static final int FLOAT = 1, INT64 = 7, DOUBLE = 11;
-    private static final int MAX_DIMS = 8;
-    private static final ValueLayout.OfFloat FLOAT_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfDouble DOUBLE_LE = ValueLayout.JAVA_DOUBLE_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfLong LONG_LE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-
     private Onnx() {}
-
-    /** One tensor: float data for FLOAT, long data for INT64; other types keep only their shape. */
-    record Tensor(String name, int dataType, long[] dims, float[] floats, long[] longs) {
-        long elements() {
-            long n = 1;
-            for (long d : dims) n *= d;
-            return n;
-        }
-    }
-
-    record Attribute(String name, float f, long i, Tensor t, boolean hasF, boolean hasI, String s, long[] ints) {}
-
-    record Node(String name, String opType, String domain, List<String> inputs, List<String> outputs,
-                Map<String, Attribute> attributes) {
-        String label() {
-            return "node '" + (name.isEmpty() ? "#" + outputs : name) + "' (op_type " + opType + ")";
-        }
-    }
-
-    record ValueInfo(String name, long[] dims) {}
-
-    record Graph(List<Node> nodes, Map<String, Tensor> initializers, List<ValueInfo> inputs, List<ValueInfo> outputs) {}
 
     /**
      * One dense layer as read: W out × in (row-major), b, the activation that follows it (null: none
@@ -108,316 +72,25 @@ public final class Onnx {
         }
     }
 
-    /** Loads the dense network in {@code file}; its parameters are copied into a new {@link Network}. */
-    public static Network load(Path file, Kernels kernels) throws IOException {
-        if (!Files.isRegularFile(file)) throw new NoSuchFileException(file + " (no such model file)");
-        Imported imported;
-        try (Arena arena = Arena.ofConfined(); FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            if (ch.size() == 0) throw new IOException(file + ": not a valid ONNX file: it is empty");
-            MemorySegment map = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
-            Graph graph = readModel(ProtoReader.of(file, map));
-            imported = interpret(file, graph);
-        }
-        List<Layer> layers = imported.layers();
-        Architecture arch = architecture(file, layers);
-        Network net = Network.create(arch, kernels);
-        try {
-            for (int l = 0; l < layers.size(); l++) {
-                net.weight(l).copyFrom(layers.get(l).w);
-                net.bias(l).copyFrom(layers.get(l).b);
-                if (layers.get(l).norm != LayerNorm.NONE) {
-                    net.layerNormScale(l).copyFrom(layers.get(l).gamma);
-                    net.layerNormShift(l).copyFrom(layers.get(l).beta);
-                }
-            }
-            net.setStandardization(imported.standardization());
-        } catch (RuntimeException e) {
-            net.close();
-            throw e;
-        }
-        return net;
-    }
-
-    // ---------------------------------------------------------------- protobuf messages (onnx.proto field numbers)
-
-    /** ModelProto: 7 graph; the rest (ir_version, opset_import, producer …) does not change a dense network's meaning. */
-    static Graph readModel(ProtoReader r) throws IOException {
-        Graph graph = null;
-        while (r.next()) {
-            if (r.field() == 7 && r.wireType() == ProtoReader.LENGTH_DELIMITED) graph = readGraph(r.message());
-            else r.skip();
-        }
-        if (graph == null) throw new IOException(r.file() + ": not a valid ONNX file: no graph (ModelProto field 7)");
-        return graph;
-    }
-
-    /** GraphProto: 1 node, 5 initializer, 11 input, 12 output. */
-    private static Graph readGraph(ProtoReader r) throws IOException {
-        List<Node> nodes = new ArrayList<>();
-        Map<String, Tensor> initializers = new HashMap<>();
-        List<ValueInfo> inputs = new ArrayList<>(), outputs = new ArrayList<>();
-        while (r.next()) {
-            if (r.wireType() != ProtoReader.LENGTH_DELIMITED) {
-                r.skip();
-                continue;
-            }
-            switch (r.field()) {
-                case 1 -> nodes.add(readNode(r.message()));
-                case 5 -> {
-                    Tensor t = readTensor(r.message());
-                    initializers.put(t.name(), t);
-                }
-                case 11 -> inputs.add(readValueInfo(r.message()));
-                case 12 -> outputs.add(readValueInfo(r.message()));
-                default -> r.skip();
-            }
-        }
-        return new Graph(nodes, initializers, inputs, outputs);
-    }
-
-    /** NodeProto: 1 input, 2 output, 3 name, 4 op_type, 5 attribute, 7 domain. */
-    private static Node readNode(ProtoReader r) throws IOException {
-        List<String> inputs = new ArrayList<>(), outputs = new ArrayList<>();
-        String name = "", op = "", domain = "";
-        Map<String, Attribute> attributes = new HashMap<>();
-        while (r.next()) {
-            if (r.wireType() != ProtoReader.LENGTH_DELIMITED) {
-                r.skip();
-                continue;
-            }
-            switch (r.field()) {
-                case 1 -> inputs.add(r.string());
-                case 2 -> outputs.add(r.string());
-                case 3 -> name = r.string();
-                case 4 -> op = r.string();
-                case 5 -> {
-                    Attribute a = readAttribute(r.message());
-                    attributes.put(a.name(), a);
-                }
-                case 7 -> domain = r.string();
-                default -> r.skip();
-            }
-        }
-        return new Node(name, op, domain, inputs, outputs, attributes);
-    }
-
-    /** AttributeProto: 1 name, 2 f, 3 i, 4 s, 5 t, 8 ints (the attributes of dense-network operators; the rest is skipped). */
-    private static Attribute readAttribute(ProtoReader r) throws IOException {
-        String name = "", str = null;
-        float f = 0;
-        long i = 0;
-        long[] ints = new long[0];
-        Tensor t = null;
-        boolean hasF = false, hasI = false;
-        while (r.next()) {
-            switch (r.field()) {
-                case 1 -> name = r.string();
-                case 2 -> {
-                    f = r.float32();
-                    hasF = true;
-                }
-                case 3 -> {
-                    i = r.int64();
-                    hasI = true;
-                }
-                case 4 -> str = r.string();
-                case 5 -> {
-                    r.expect(ProtoReader.LENGTH_DELIMITED);
-                    t = readTensor(r.message());
-                }
-                case 8 -> ints = readInt64s(r, ints);
-                default -> r.skip();
-            }
-        }
-        return new Attribute(name, f, i, t, hasF, hasI, str, ints);
-    }
-
     /**
-     * TensorProto: 1 dims, 2 data_type, 4 float_data, 7 int64_data, 8 name, 9 raw_data, 14 data_location.
-     * Data is checked against the dims before it is copied; external data is refused.
+     * Reads the dense network in {@code file}: its architecture, parameters and input standardization.
+     * Build a network from it with {@code Network.create(description, kernels)}.
      */
-    private static Tensor readTensor(ProtoReader r) throws IOException {
-        long start = r.position();
-        long[] dims = new long[0];
-        int type = 0;
-        String name = "";
-        MemorySegment raw = null;
-        FloatList floatData = new FloatList();
-        long[] int64Data = new long[0];
-        FloatList doubleData = new FloatList();
-        while (r.next()) {
-            switch (r.field()) {
-                case 1 -> dims = readInt64s(r, dims);
-                case 2 -> type = (int) r.int64();
-                case 4 -> readFloats(r, floatData);
-                case 10 -> readDoubles(r, doubleData);
-                case 7 -> int64Data = readInt64s(r, int64Data);
-                case 8 -> name = r.string();
-                case 9 -> raw = r.bytes();
-                case 14 -> {
-                    if (r.int64() == 1) throw new IOException(r.file() + ": tensor '" + name + "' keeps its data in an external file;"
-                            + " export it with the weights inside the .onnx file");
-                }
-                default -> r.skip();
+    public static ModelDescription read(Path file) throws IOException {
+        OnnxGraph.Graph graph = OnnxGraph.read(file);
+        Imported imported = interpret(graph);
+        List<Layer> layers = imported.layers();
+        Architecture arch = architecture(graph.source(), layers);
+        java.util.SequencedMap<String, float[]> parameters = new java.util.LinkedHashMap<>();
+        for (int l = 0; l < layers.size(); l++) {
+            parameters.put("layers." + l + ".weight", layers.get(l).w);
+            parameters.put("layers." + l + ".bias", layers.get(l).b);
+            if (layers.get(l).norm != LayerNorm.NONE) {
+                parameters.put("layers." + l + ".norm.weight", layers.get(l).gamma);
+                parameters.put("layers." + l + ".norm.bias", layers.get(l).beta);
             }
         }
-        if (dims.length > MAX_DIMS) throw r.error(start, "tensor '" + name + "' has " + dims.length + " dimensions");
-        long elements = 1;
-        for (long d : dims) {
-            if (d < 0 || d > Integer.MAX_VALUE) throw r.error(start, "tensor '" + name + "' has dimension " + d);
-            elements *= d;
-            if (elements > Integer.MAX_VALUE) throw r.error(start, "tensor '" + name + "' dims " + Arrays.toString(dims) + " are too large");
-        }
-        float[] floats = null;
-        long[] longs = null;
-        if (type == FLOAT) {
-            if (raw != null) {
-                if (raw.byteSize() != elements * 4) {
-                    throw r.error(start, "tensor '" + name + "' has " + raw.byteSize() + " bytes of raw_data for dims "
-                            + Arrays.toString(dims) + " (" + elements + " floats need " + elements * 4 + ")");
-                }
-                floats = new float[(int) elements];
-                for (int i = 0; i < floats.length; i++) floats[i] = raw.get(FLOAT_LE, 4L * i);
-            } else {
-                if (floatData.size != elements) {
-                    throw r.error(start, "tensor '" + name + "' has " + floatData.size + " float_data values for dims "
-                            + Arrays.toString(dims) + " (" + elements + " expected)");
-                }
-                floats = Arrays.copyOf(floatData.values, floatData.size);
-            }
-        } else if (type == DOUBLE) {                        // constants some exporters write in double: used as fp32
-            if (raw != null) {
-                if (raw.byteSize() != elements * 8) {
-                    throw r.error(start, "tensor '" + name + "' has " + raw.byteSize() + " bytes of raw_data for " + elements + " doubles");
-                }
-                floats = new float[(int) elements];
-                for (int i = 0; i < floats.length; i++) floats[i] = (float) raw.get(DOUBLE_LE, 8L * i);
-            } else {
-                if (doubleData.size != elements) {
-                    throw r.error(start, "tensor '" + name + "' has " + doubleData.size + " double_data values for " + elements + " elements");
-                }
-                floats = Arrays.copyOf(doubleData.values, doubleData.size);
-            }
-            type = FLOAT;
-        } else if (type == INT64) {
-            if (raw != null) {
-                if (raw.byteSize() != elements * 8) {
-                    throw r.error(start, "tensor '" + name + "' has " + raw.byteSize() + " bytes of raw_data for "
-                            + elements + " int64 values");
-                }
-                longs = new long[(int) elements];
-                for (int i = 0; i < longs.length; i++) longs[i] = raw.get(LONG_LE, 8L * i);
-            } else {
-                if (int64Data.length != elements) {
-                    throw r.error(start, "tensor '" + name + "' has " + int64Data.length + " int64_data values for "
-                            + elements + " elements");
-                }
-                longs = int64Data;
-            }
-        }
-        return new Tensor(name, type, dims, floats, longs);
-    }
-
-    /** ValueInfoProto: 1 name, 2 type → TypeProto 1 tensor_type → 2 shape → 1 dim → 1 dim_value (−1 when symbolic). */
-    private static ValueInfo readValueInfo(ProtoReader r) throws IOException {
-        String name = "";
-        long[] dims = null;
-        while (r.next()) {
-            if (r.field() == 1 && r.wireType() == ProtoReader.LENGTH_DELIMITED) name = r.string();
-            else if (r.field() == 2 && r.wireType() == ProtoReader.LENGTH_DELIMITED) dims = readTypeShape(r.message());
-            else r.skip();
-        }
-        return new ValueInfo(name, dims);
-    }
-
-    private static long[] readTypeShape(ProtoReader type) throws IOException {
-        long[] dims = null;
-        while (type.next()) {
-            if (type.field() != 1 || type.wireType() != ProtoReader.LENGTH_DELIMITED) {          // tensor_type
-                type.skip();
-                continue;
-            }
-            ProtoReader tensor = type.message();
-            while (tensor.next()) {
-                if (tensor.field() != 2 || tensor.wireType() != ProtoReader.LENGTH_DELIMITED) {  // shape
-                    tensor.skip();
-                    continue;
-                }
-                dims = new long[0];
-                ProtoReader shape = tensor.message();
-                while (shape.next()) {
-                    if (shape.field() != 1 || shape.wireType() != ProtoReader.LENGTH_DELIMITED) {  // dim
-                        shape.skip();
-                        continue;
-                    }
-                    long value = -1;
-                    ProtoReader dim = shape.message();
-                    while (dim.next()) {
-                        if (dim.field() == 1 && dim.wireType() == ProtoReader.VARINT) value = dim.varint();
-                        else dim.skip();
-                    }
-                    if (dims.length >= MAX_DIMS) throw shape.error(shape.position(), "more than " + MAX_DIMS + " dimensions");
-                    dims = Arrays.copyOf(dims, dims.length + 1);
-                    dims[dims.length - 1] = value;
-                }
-            }
-        }
-        return dims;
-    }
-
-    /** A repeated int64 field, packed (one length-delimited run) or not (one varint per element). */
-    private static long[] readInt64s(ProtoReader r, long[] soFar) throws IOException {
-        if (r.wireType() == ProtoReader.VARINT) {
-            long[] out = Arrays.copyOf(soFar, soFar.length + 1);
-            out[soFar.length] = r.varint();
-            return out;
-        }
-        r.expect(ProtoReader.LENGTH_DELIMITED);
-        MemorySegment run = r.bytes();
-        ProtoReader values = ProtoReader.of(r.file(), run);
-        long[] out = soFar;
-        int n = soFar.length;
-        while (values.position() < run.byteSize()) {
-            if (n == out.length) out = Arrays.copyOf(out, Math.max(4, n * 2));
-            out[n++] = values.varint();
-        }
-        return Arrays.copyOf(out, n);
-    }
-
-    /** A repeated float field: packed (length a multiple of 4) or one fixed32 per element. */
-    private static void readFloats(ProtoReader r, FloatList into) throws IOException {
-        if (r.wireType() == ProtoReader.FIXED32) {
-            into.add(r.float32());
-            return;
-        }
-        long at = r.position();
-        MemorySegment run = r.bytes();
-        if (run.byteSize() % 4 != 0) throw r.error(at, "packed float_data of " + run.byteSize() + " bytes (not a multiple of 4)");
-        for (long i = 0; i < run.byteSize(); i += 4) into.add(run.get(FLOAT_LE, i));
-    }
-
-    /** A repeated double field (packed, or one fixed64 per element), narrowed to float. */
-    private static void readDoubles(ProtoReader r, FloatList into) throws IOException {
-        if (r.wireType() != ProtoReader.LENGTH_DELIMITED) {
-            r.expect(ProtoReader.FIXED64);
-            into.add((float) Double.longBitsToDouble(r.fixed64()));
-            return;
-        }
-        long at = r.position();
-        MemorySegment run = r.bytes();
-        if (run.byteSize() % 8 != 0) throw r.error(at, "packed double_data of " + run.byteSize() + " bytes (not a multiple of 8)");
-        for (long i = 0; i < run.byteSize(); i += 8) into.add((float) run.get(DOUBLE_LE, i));
-    }
-
-    /** A growable float array: float_data written one value at a time can be long. */
-    private static final class FloatList {
-        float[] values = new float[16];
-        int size;
-
-        void add(float v) {
-            if (size == values.length) values = Arrays.copyOf(values, size * 2);
-            values[size++] = v;
-        }
+        return new ModelDescription(arch, parameters, imported.standardization());
     }
 
     // ---------------------------------------------------------------- from graph to layers
@@ -460,7 +133,7 @@ public final class Onnx {
 
     /** The walk's state: the layers read so far and what a per-feature affine step would fold into. */
     private static final class Walk {
-        final Path file;
+        final String file;
         final Map<String, Tensor> constants;
         final Map<String, List<Node>> consumers = new HashMap<>();
         final Set<Node> used = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
@@ -474,8 +147,8 @@ public final class Onnx {
         String pendingFrom;
         Standardization standardization;
 
-        Walk(Path file, Graph g, String output) {
-            this.file = file;
+        Walk(Graph g, String output) {
+            this.file = g.source();
             this.constants = new HashMap<>(g.initializers());
             this.output = output;
         }
@@ -501,12 +174,13 @@ public final class Onnx {
      * Where the chain branches, the branch must be a decomposed LayerNormalization or an element-wise
      * subgraph that computes one of the activations (SiLU's {@code x·Sigmoid(x)}, GELU's Erf and tanh forms).
      */
-    static Imported interpret(Path file, Graph g) throws IOException {
+    static Imported interpret(Graph g) throws IOException {
+        String file = g.source();
         if (g.outputs().size() != 1) {
             throw new IOException(file + ": the graph has " + g.outputs().size() + " outputs " + names(g.outputs())
                     + "; a dense network has exactly one");
         }
-        Walk w = new Walk(file, g, g.outputs().get(0).name());
+        Walk w = new Walk(g, g.outputs().get(0).name());
         Set<String> produced = new HashSet<>();
         for (Node n : g.nodes()) {
             w.order.put(n, w.order.size());
@@ -578,12 +252,12 @@ public final class Onnx {
 
     /** One node that alone reads the current value; false when it is none of the single-node steps. */
     private static boolean step(Walk w, Node n, String current) throws IOException {
-        Path file = w.file;
+        String file = w.file;
         switch (n.opType()) {
             case "Identity", "Dropout" -> {
-                reads(file, n, current, 0);
+                reads(w, n, current, 0);
                 if (n.opType().equals("Dropout") && n.inputs().size() >= 3 && !n.inputs().get(2).isEmpty()) {
-                    Tensor mode = constant(file, n, w.constants, 2);
+                    Tensor mode = constant(w, n, 2);
                     if (mode.longs() != null && mode.longs().length > 0 && mode.longs()[0] != 0) {
                         throw w.error(n, "is in training mode; export the model in eval mode");
                     }
@@ -591,14 +265,14 @@ public final class Onnx {
                 unusedExtraOutputs(w, n);
             }
             case "Flatten" -> {
-                reads(file, n, current, 0);
+                reads(w, n, current, 0);
                 long axis = attrI(n, "axis", 1);
                 if (axis != 1) throw w.error(n, "flattens from axis " + axis + "; only axis 1 (keep the batch) is supported");
                 w.flat = true;
             }
             case "Reshape" -> {
-                reads(file, n, current, 0);
-                Tensor shape = constant(file, n, w.constants, 1);
+                reads(w, n, current, 0);
+                Tensor shape = constant(w, n, 1);
                 long[] s = shape.longs();
                 int width = w.width;
                 if (s == null || s.length != 2 || s[1] < 1 || (width > 0 && s[1] != width) || !(s[0] == -1 || s[0] == 0 || s[0] > 0)) {
@@ -609,30 +283,30 @@ public final class Onnx {
                 w.flat = true;
             }
             case "Gemm" -> {
-                reads(file, n, current, 0);
-                flatInput(file, n, w.flat);
+                reads(w, n, current, 0);
+                flatInput(w, n);
                 if (attrI(n, "transA", 0) != 0) throw w.error(n, "has transA = 1; only transA = 0 is supported");
                 boolean transB = attrI(n, "transB", 0) != 0;
                 float alpha = attrF(n, "alpha", 1f), beta = attrF(n, "beta", 1f);
-                Layer layer = dense(file, n, floatConstant(file, n, w.constants, 1), transB, alpha, w.width);
+                Layer layer = dense(w, n, floatConstant(w, n, 1), transB, alpha);
                 if (n.inputs().size() >= 3 && !n.inputs().get(2).isEmpty()) {
-                    addBias(file, n, layer, floatConstant(file, n, w.constants, 2), beta);
+                    addBias(w, n, layer, floatConstant(w, n, 2), beta);
                 }
                 addLayer(w, n, layer);
             }
             case "MatMul" -> {
-                reads(file, n, current, 0);
-                flatInput(file, n, w.flat);
-                addLayer(w, n, dense(file, n, floatConstant(file, n, w.constants, 1), false, 1f, w.width));
+                reads(w, n, current, 0);
+                flatInput(w, n);
+                addLayer(w, n, dense(w, n, floatConstant(w, n, 1), false, 1f));
             }
             case "Add", "Sub", "Mul", "Div" -> {
                 if (n.inputs().size() != 2) throw w.error(n, "needs two inputs");
                 int data = n.inputs().get(0).equals(current) ? 0 : 1;
                 if (!n.inputs().get(data).equals(current) || !w.constants.containsKey(n.inputs().get(1 - data))) return false;
-                affine(w, n, constantAffine(w, n, floatConstant(file, n, w.constants, 1 - data), data));
+                affine(w, n, constantAffine(w, n, floatConstant(w, n, 1 - data), data));
             }
             case "BatchNormalization" -> {
-                reads(file, n, current, 0);
+                reads(w, n, current, 0);
                 if (attrI(n, "training_mode", 0) != 0) throw w.error(n, "is in training mode; export the model in eval mode");
                 unusedExtraOutputs(w, n);
                 float[] scale = features(w, n, 1), shift = features(w, n, 2), mean = features(w, n, 3), var = features(w, n, 4);
@@ -645,7 +319,7 @@ public final class Onnx {
                 affine(w, n, new Affine(a, c));
             }
             case "LayerNormalization" -> {
-                reads(file, n, current, 0);
+                reads(w, n, current, 0);
                 long axis = attrI(n, "axis", -1);
                 if (axis != -1 && axis != 1) throw w.error(n, "normalizes from axis " + axis + "; only the feature axis (-1) is supported");
                 unusedExtraOutputs(w, n);
@@ -654,8 +328,8 @@ public final class Onnx {
                 layerNorm(w, n, gamma, beta, attrF(n, "epsilon", 1e-5f));
             }
             case "Relu", "Sigmoid", "Tanh", "LeakyRelu", "Softmax", "Gelu" -> {
-                reads(file, n, current, 0);
-                activate(w, n, activation(file, n));
+                reads(w, n, current, 0);
+                activate(w, n, activation(w, n));
             }
             default -> {
                 return false;
@@ -809,7 +483,7 @@ public final class Onnx {
 
     /** Input {@code index} of a per-feature operator: a constant of one value per feature. */
     private static float[] features(Walk w, Node n, int index) throws IOException {
-        Tensor t = floatConstant(w.file, n, w.constants, index);
+        Tensor t = floatConstant(w, n, index);
         if (t.dims().length != 1 || (w.width > 0 && t.dims()[0] != w.width)) {
             throw w.error(n, "input " + index + " '" + t.name() + "' has shape " + Arrays.toString(t.dims()) + "; expected ["
                     + (w.width > 0 ? w.width : "features") + "]");
@@ -1026,7 +700,7 @@ public final class Onnx {
         return null;
     }
 
-    private static Architecture architecture(Path file, List<Layer> layers) throws IOException {
+    private static Architecture architecture(String file, List<Layer> layers) throws IOException {
         int count = layers.size();
         int[] sizes = new int[count + 1];
         sizes[0] = layers.get(0).in;
@@ -1063,7 +737,7 @@ public final class Onnx {
         return new Architecture(sizes, activations, norms, epsilonFrom == null ? Architecture.DEFAULT_LAYER_NORM_EPSILON : epsilon, loss);
     }
 
-    private static Activation activation(Path file, Node n) throws IOException {
+    private static Activation activation(Walk w, Node n) throws IOException {
         return switch (n.opType()) {
             case "Relu" -> Activation.RELU;
             case "Sigmoid" -> Activation.SIGMOID;
@@ -1071,14 +745,14 @@ public final class Onnx {
             case "LeakyRelu" -> {
                 float alpha = attrF(n, "alpha", 0.01f);
                 if (Math.abs(alpha - Activation.LEAKY_SLOPE) > 1e-6f) {
-                    throw new IOException(file + ": " + n.label() + " has alpha " + alpha + "; vectorprop's leaky ReLU has slope "
+                    throw w.error(n, "has alpha " + alpha + "; vectorprop's leaky ReLU has slope "
                             + Activation.LEAKY_SLOPE);
                 }
                 yield Activation.LEAKY_RELU;
             }
             case "Softmax" -> {
                 long axis = attrI(n, "axis", -1);
-                if (axis != -1 && axis != 1) throw new IOException(file + ": " + n.label() + " has axis " + axis + "; only the feature axis (1 or -1) is supported");
+                if (axis != -1 && axis != 1) throw w.error(n, "has axis " + axis + "; only the feature axis (1 or -1) is supported");
                 yield Activation.SOFTMAX;
             }
             case "Gelu" -> {
@@ -1087,69 +761,69 @@ public final class Onnx {
                 yield switch (approximate) {
                     case "none" -> Activation.GELU;
                     case "tanh" -> Activation.GELU_TANH;
-                    default -> throw new IOException(file + ": " + n.label() + " has approximate '" + approximate
+                    default -> throw w.error(n, "has approximate '" + approximate
                             + "'; expected none or tanh");
                 };
             }
-            default -> throw new IOException(file + ": " + n.label() + " is not an activation");
+            default -> throw w.error(n, "is not an activation");
         };
     }
 
     /** A dense layer from B: [out, in] when transposed, else [in, out]; W = α·op(B)ᵀ stored out × in. */
-    private static Layer dense(Path file, Node n, Tensor b, boolean transB, float alpha, int width) throws IOException {
+    private static Layer dense(Walk w, Node n, Tensor b, boolean transB, float alpha) throws IOException {
         if (b.dims().length != 2) {
-            throw new IOException(file + ": " + n.label() + " has weights '" + b.name() + "' of shape " + Arrays.toString(b.dims())
+            throw w.error(n, "has weights '" + b.name() + "' of shape " + Arrays.toString(b.dims())
                     + "; a dense layer needs a 2-D matrix");
         }
         int in = (int) (transB ? b.dims()[1] : b.dims()[0]), out = (int) (transB ? b.dims()[0] : b.dims()[1]);
-        if (in < 1 || out < 1) throw new IOException(file + ": " + n.label() + " has an empty weight matrix " + Arrays.toString(b.dims()));
-        if (width > 0 && in != width) {
-            throw new IOException(file + ": " + n.label() + " takes " + in + " inputs (weights '" + b.name() + "' "
-                    + Arrays.toString(b.dims()) + (transB ? ", transB" : "") + ") but receives " + width);
+        if (in < 1 || out < 1) throw w.error(n, "has an empty weight matrix " + Arrays.toString(b.dims()));
+        if (w.width > 0 && in != w.width) {
+            throw w.error(n, "takes " + in + " inputs (weights '" + b.name() + "' "
+                    + Arrays.toString(b.dims()) + (transB ? ", transB" : "") + ") but receives " + w.width);
         }
-        float[] w = new float[in * out];
+        float[] weights = new float[in * out];
         for (int j = 0; j < out; j++) {
-            for (int k = 0; k < in; k++) w[j * in + k] = alpha * (transB ? b.floats()[j * in + k] : b.floats()[k * out + j]);
+            for (int k = 0; k < in; k++) weights[j * in + k] = alpha * (transB ? b.floats()[j * in + k] : b.floats()[k * out + j]);
         }
-        return new Layer(in, out, w, new float[out]);
+        return new Layer(in, out, weights, new float[out]);
     }
 
     /** Adds β·c to the layer's bias; c is a scalar, [out] or [1, out]. */
-    private static void addBias(Path file, Node n, Layer layer, Tensor c, float beta) throws IOException {
+    private static void addBias(Walk w, Node n, Layer layer, Tensor c, float beta) throws IOException {
         long elements = c.elements();
         boolean rowShape = c.dims().length <= 1 || (c.dims().length == 2 && c.dims()[0] == 1);
         if (!rowShape || (elements != layer.out && elements != 1)) {
-            throw new IOException(file + ": " + n.label() + " has bias '" + c.name() + "' of shape " + Arrays.toString(c.dims())
+            throw w.error(n, "has bias '" + c.name() + "' of shape " + Arrays.toString(c.dims())
                     + "; a layer with " + layer.out + " outputs needs [" + layer.out + "], [1, " + layer.out + "] or a scalar");
         }
         for (int j = 0; j < layer.out; j++) layer.b[j] += beta * c.floats()[elements == 1 ? 0 : j];
     }
 
-    private static void reads(Path file, Node n, String current, int index) throws IOException {
+    private static void reads(Walk w, Node n, String current, int index) throws IOException {
         if (n.inputs().size() <= index || !n.inputs().get(index).equals(current)) {
-            throw new IOException(file + ": " + n.label() + " reads " + n.inputs() + ", not the output '" + current
+            throw w.error(n, "reads " + n.inputs() + ", not the output '" + current
                     + "' of the node before it; only a chain of layers (no branches) is supported");
         }
     }
 
-    private static void flatInput(Path file, Node n, boolean flat) throws IOException {
-        if (!flat) throw new IOException(file + ": " + n.label() + " gets an input of more than 2 dimensions; flatten it first");
+    private static void flatInput(Walk w, Node n) throws IOException {
+        if (!w.flat) throw w.error(n, "gets an input of more than 2 dimensions; flatten it first");
     }
 
-    private static Tensor constant(Path file, Node n, Map<String, Tensor> constants, int index) throws IOException {
+    private static Tensor constant(Walk w, Node n, int index) throws IOException {
         String name = n.inputs().size() > index ? n.inputs().get(index) : "";
-        Tensor t = constants.get(name);
+        Tensor t = w.constants.get(name);
         if (t == null) {
-            throw new IOException(file + ": " + n.label() + " input " + index + " '" + name
+            throw w.error(n, "input " + index + " '" + name
                     + "' is not an initializer or Constant; weights, biases and shapes must be constants");
         }
         return t;
     }
 
-    private static Tensor floatConstant(Path file, Node n, Map<String, Tensor> constants, int index) throws IOException {
-        Tensor t = constant(file, n, constants, index);
-        if (t.dataType() != FLOAT || t.floats() == null) {
-            throw new IOException(file + ": " + n.label() + " tensor '" + t.name() + "' has data type " + t.dataType()
+    private static Tensor floatConstant(Walk w, Node n, int index) throws IOException {
+        Tensor t = constant(w, n, index);
+        if (t.dataType() != OnnxGraph.FLOAT || t.floats() == null) {
+            throw w.error(n, "tensor '" + t.name() + "' has data type " + t.dataType()
                     + "; only fp32 (1) weights are supported");
         }
         return t;

@@ -6,16 +6,18 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
+import java.nio.channels.ReadableByteChannel;
+import java.nio.channels.WritableByteChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
+import java.util.SequencedMap;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
@@ -23,15 +25,7 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 
 import io.vectorprop.kernel.Activation;
-import io.vectorprop.kernel.Kernels;
 import io.vectorprop.kernel.Loss;
-import io.vectorprop.kernel.Matrix;
-import io.vectorprop.network.Architecture;
-import io.vectorprop.network.LayerNorm;
-import io.vectorprop.network.Network;
-import io.vectorprop.network.Optimizer;
-import io.vectorprop.network.Trainer;
-import io.vectorprop.network.Standardization;
 
 /**
  * Model files in the safetensors format: an 8-byte little-endian header length, a JSON header
@@ -46,29 +40,55 @@ import io.vectorprop.network.Standardization;
  * written and read exactly as before). A model trained on standardized
  * inputs also holds {@code standardize.mean} and {@code standardize.scale} ({@code [n₀]} each; the
  * network computes on {@code (x − mean) · scale}, scale = 1/σ), which {@link #load} restores, so every
- * reader of the file applies the same transformation. Files are read by memory-mapping, with every
- * offset and shape checked against the file's length first, and written atomically.
+ * reader of the file applies the same transformation.
+ *
+ * <p>Two levels: {@link Contents} (metadata and named F32 tensors, any names) read from and written to
+ * a path, a channel or a byte array — what a training checkpoint adds its tensors to — and models,
+ * {@link ModelDescription} ↔ contents ({@link #contents}, {@link #model}), with {@link #save} and
+ * {@link #load} for files. Files are read by memory-mapping, with every offset and shape checked
+ * against the data's length first, and written atomically. Errors name the file (or the name given
+ * for a buffer) and the tensor.
  */
 public final class SafeTensors {
     private static final JsonFactory JSON = new JsonFactory();
     private static final long MAX_HEADER = 100L << 20;
     /** Input standardization tensors, [n₀] each: the model computes on {@code (x − mean) · scale}, scale = 1/σ. */
     public static final String STANDARDIZE_MEAN = "standardize.mean", STANDARDIZE_SCALE = "standardize.scale";
+    /** The {@code format} metadata of a model file written here. */
+    public static final String FORMAT = "vectorprop";
     private static final ValueLayout.OfFloat FLOAT_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfLong LONG_LE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     private SafeTensors() {}
 
-    /** One tensor's header entry. */
-    record Entry(String dtype, long[] shape, long begin, long end) {}
+    /** One F32 tensor: its shape and its values in row-major order. */
+    public record Tensor(long[] shape, float[] values) {}
 
-    /** Writes {@code net} to {@code file} through a temporary file in the same directory and an atomic rename. */
-    public static void save(Network net, Path file) throws IOException {
-        write(file, metadata(net, "vectorprop"), tensors(net));
+    /** A safetensors file's content: the {@code __metadata__} strings and the tensors, in file order. */
+    public record Contents(Map<String, String> metadata, SequencedMap<String, Tensor> tensors) {}
+
+    /** One tensor's header entry. */
+    private record Entry(String dtype, long[] shape, long begin, long end) {}
+
+    // ---------------------------------------------------------------- models
+
+    /** Writes {@code model} to {@code file} atomically (a temporary file in the same directory, then a rename). */
+    public static void save(ModelDescription model, Path file) throws IOException {
+        write(contents(model, FORMAT), file);
     }
 
-    /** The architecture as {@code __metadata__} entries. */
-    static Map<String, String> metadata(Network net, String format) {
-        Architecture arch = net.architecture();
+    /**
+     * Loads a model. The architecture comes from the file's metadata; {@code given} (may be null) is used
+     * when the file has none (a PyTorch export) and must agree with it when it has. The input
+     * standardization is restored when the file holds one.
+     */
+    public static ModelDescription load(Path file, Architecture given) throws IOException {
+        return model(read(file), file.toString(), given);
+    }
+
+    /** A model's metadata (its architecture and {@code format}) and tensors: parameters, then the standardization if any. */
+    public static Contents contents(ModelDescription model, String format) {
+        Architecture arch = model.architecture();
         Map<String, String> m = new LinkedHashMap<>();
         m.put("format", format);
         m.put("layers", arch.sizesText());
@@ -80,40 +100,113 @@ public final class SafeTensors {
             m.put("layer_norm", arch.layerNormsText());
             m.put("layer_norm_epsilon", Float.toString(arch.layerNormEpsilon()));
         }
-        return m;
-    }
-
-    /** The model's tensors: weights and biases of every layer, then the input standardization if there is one. */
-    static Map<String, Tensor> tensors(Network net) {
-        Architecture arch = net.architecture();
-        Map<String, Tensor> tensors = new LinkedHashMap<>();
-        for (var e : net.namedParameters().entrySet()) {
-            Matrix m = e.getValue();                         // weights [out, in]; biases, γ and β [out]
-            long[] shape = e.getKey().endsWith(".weight") && !e.getKey().endsWith(".norm.weight")
-                    ? new long[] {m.rows(), m.cols()} : new long[] {m.cols()};
-            tensors.put(e.getKey(), new Tensor(shape, m.toArray()));
+        SequencedMap<String, Tensor> tensors = new LinkedHashMap<>();
+        var shapes = arch.parameterShapes();
+        for (var e : model.parameters().entrySet()) {
+            int[] shape = shapes.get(e.getKey());            // weights [out, in]; biases, γ and β [out]
+            boolean matrix = e.getKey().endsWith(".weight") && !e.getKey().endsWith(".norm.weight");
+            tensors.put(e.getKey(), new Tensor(matrix ? new long[] {shape[0], shape[1]} : new long[] {shape[1]}, e.getValue()));
         }
-        Standardization st = net.standardization();
+        Standardization st = model.standardization();
         if (st != null) {
             tensors.put(STANDARDIZE_MEAN, new Tensor(new long[] {st.features()}, st.mean()));
             tensors.put(STANDARDIZE_SCALE, new Tensor(new long[] {st.features()}, st.scale()));
         }
-        return tensors;
+        return new Contents(m, tensors);
     }
 
-    /** One F32 tensor to write: its shape and its values in row-major order. */
-    record Tensor(long[] shape, float[] values) {}
+    /**
+     * The model that contents describe. {@code name} (a file name) is for messages; {@code given} as for
+     * {@link #load}. Tensors other than the parameters and the standardization are ignored (a
+     * checkpoint's optimizer state), except unknown {@code layers.*} ones, which are an error.
+     */
+    public static ModelDescription model(Contents c, String name, Architecture given) throws IOException {
+        Architecture arch = architecture(name, c.tensors(), c.metadata(), given);
+        SequencedMap<String, float[]> parameters = new LinkedHashMap<>();
+        for (var e : c.tensors().entrySet()) {
+            if (e.getKey().startsWith("layers.")) parameters.put(e.getKey(), e.getValue().values());
+        }
+        try {
+            return new ModelDescription(arch, parameters, standardization(name, c, arch));
+        } catch (IllegalArgumentException e) {
+            throw new IOException(name + ": " + e.getMessage());
+        }
+    }
 
-    /** Writes a safetensors file through a temporary file in the same directory and an atomic rename. */
-    static void write(Path file, Map<String, String> metadata, Map<String, Tensor> tensors) throws IOException {
+    private static Standardization standardization(String file, Contents c, Architecture arch) throws IOException {
+        Tensor mean = c.tensors().get(STANDARDIZE_MEAN), scale = c.tensors().get(STANDARDIZE_SCALE);
+        if (mean == null && scale == null) return null;
+        if (mean == null || scale == null || mean.values().length != arch.inputs() || scale.values().length != arch.inputs()) {
+            throw new IOException(file + ": " + STANDARDIZE_MEAN + " and " + STANDARDIZE_SCALE + " must both be there, with "
+                    + arch.inputs() + " values each (one per input)");
+        }
+        try {
+            return new Standardization(mean.values(), scale.values());
+        } catch (IllegalArgumentException e) {
+            throw new IOException(file + ": " + e.getMessage());
+        }
+    }
+
+    // ---------------------------------------------------------------- files, channels, buffers
+
+    /** Writes contents to a file atomically: a temporary file in the same directory, flushed, then renamed. */
+    public static void write(Contents c, Path file) throws IOException {
+        Path dir = file.toAbsolutePath().getParent();
+        Files.createDirectories(dir);
+        Path tmp = Files.createTempFile(dir, file.getFileName().toString(), ".tmp");
+        try {
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+                write(c, ch);
+                ch.force(true);
+            }
+            Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+    }
+
+    /** Writes contents to a channel (not closed). */
+    public static void write(Contents c, WritableByteChannel out) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            var buf = encode(c, arena).asByteBuffer();
+            while (buf.hasRemaining()) out.write(buf);
+        }
+    }
+
+    /** The bytes of a safetensors file holding {@code c}. */
+    public static byte[] toBytes(Contents c) {
+        try (Arena arena = Arena.ofConfined()) {
+            return encode(c, arena).toArray(ValueLayout.JAVA_BYTE);
+        }
+    }
+
+    /** Reads a file by memory-mapping it. */
+    public static Contents read(Path file) throws IOException {
+        if (!Files.isRegularFile(file)) throw new java.nio.file.NoSuchFileException(file + " (no such model file)");
+        try (Arena arena = Arena.ofConfined(); FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            return decode(ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena), file.toString());
+        }
+    }
+
+    /** Reads the bytes of a safetensors file; {@code name} is for messages. */
+    public static Contents read(byte[] bytes, String name) throws IOException {
+        return decode(MemorySegment.ofArray(bytes), name);
+    }
+
+    /** Reads a channel to its end (not closed); {@code name} is for messages. */
+    public static Contents read(ReadableByteChannel in, String name) throws IOException {
+        return read(Channels.newInputStream(in).readAllBytes(), name);
+    }
+
+    private static MemorySegment encode(Contents c, Arena arena) {
         StringWriter header = new StringWriter();
         try (JsonGenerator g = JSON.createGenerator(header)) {
             g.writeStartObject();
             g.writeObjectFieldStart("__metadata__");
-            for (var e : metadata.entrySet()) g.writeStringField(e.getKey(), e.getValue());
+            for (var e : c.metadata().entrySet()) g.writeStringField(e.getKey(), e.getValue());
             g.writeEndObject();
             long offset = 0;
-            for (var e : tensors.entrySet()) {
+            for (var e : c.tensors().entrySet()) {
                 Tensor t = e.getValue();
                 g.writeObjectFieldStart(e.getKey());
                 g.writeStringField("dtype", "F32");
@@ -128,204 +221,68 @@ public final class SafeTensors {
                 g.writeEndObject();
             }
             g.writeEndObject();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException("a StringWriter does not fail", e);
         }
         StringBuilder h = new StringBuilder(header.toString());
         while ((h.length() + 8) % 8 != 0) h.append(' ');          // data starts 8-byte aligned
         byte[] headerBytes = h.toString().getBytes(StandardCharsets.UTF_8);
-        Path dir = file.toAbsolutePath().getParent();
-        Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, file.getFileName().toString(), ".tmp");
-        try {
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
-                 Arena arena = Arena.ofConfined()) {
-                long dataBytes = 0;
-                for (Tensor t : tensors.values()) dataBytes += (long) t.values().length * Float.BYTES;
-                MemorySegment buf = arena.allocate(8 + headerBytes.length + dataBytes);
-                buf.set(ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 0, headerBytes.length);
-                MemorySegment.copy(headerBytes, 0, buf, ValueLayout.JAVA_BYTE, 8, headerBytes.length);
-                long at = 8 + headerBytes.length;
-                for (Tensor t : tensors.values()) {
-                    MemorySegment.copy(t.values(), 0, buf, FLOAT_LE, at, t.values().length);
-                    at += (long) t.values().length * Float.BYTES;
-                }
-                ch.write(buf.asByteBuffer());
-                ch.force(true);
+        long dataBytes = 0;
+        for (Tensor t : c.tensors().values()) dataBytes += (long) t.values().length * Float.BYTES;
+        MemorySegment buf = arena.allocate(8 + headerBytes.length + dataBytes);
+        buf.set(LONG_LE, 0, headerBytes.length);
+        MemorySegment.copy(headerBytes, 0, buf, ValueLayout.JAVA_BYTE, 8, headerBytes.length);
+        long at = 8 + headerBytes.length;
+        for (Tensor t : c.tensors().values()) {
+            MemorySegment.copy(t.values(), 0, buf, FLOAT_LE, at, t.values().length);
+            at += (long) t.values().length * Float.BYTES;
+        }
+        return buf;
+    }
+
+    /** Everything in a file's bytes: metadata and every tensor, each offset and shape checked before it is read. */
+    private static Contents decode(MemorySegment data, String file) throws IOException {
+        long size = data.byteSize();
+        if (size < 8) throw new IOException(file + ": " + size + " bytes is too short for a safetensors file");
+        long headerLength = data.get(LONG_LE, 0);
+        if (headerLength < 2 || headerLength > Math.min(MAX_HEADER, size - 8)) {
+            throw new IOException(file + ": header length " + headerLength + " does not fit a file of " + size + " bytes");
+        }
+        byte[] headerBytes = data.asSlice(8, headerLength).toArray(ValueLayout.JAVA_BYTE);
+        Map<String, String> metadata = new LinkedHashMap<>();
+        Map<String, Entry> entries = parseHeader(file, headerBytes, metadata);
+        long dataStart = 8 + headerLength, dataLength = size - dataStart;
+        SequencedMap<String, Tensor> tensors = new LinkedHashMap<>();
+        for (var e : entries.entrySet()) {
+            Entry t = e.getValue();
+            long elements = 1;
+            for (long d : t.shape()) {
+                if (d < 0 || d > Integer.MAX_VALUE) throw new IOException(file + ": tensor " + e.getKey() + " has dimension " + d);
+                elements = Math.multiplyExact(elements, d);
             }
-            Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
-    }
-
-    /**
-     * Loads a model. The architecture comes from the file's metadata; {@code given} (may be null)
-     * is used when the file has none (a PyTorch export) and must agree with it when it has. The
-     * input standardization is restored when the file holds one.
-     */
-    public static Network load(Path file, Architecture given, Kernels kernels) throws IOException {
-        return network(file, read(file), given, kernels);
-    }
-
-    /** Everything in a file: metadata, header entries and the values of every tensor (all checked). */
-    record Contents(Map<String, String> metadata, Map<String, Entry> entries, Map<String, float[]> values) {}
-
-    static Contents read(Path file) throws IOException {
-        if (!Files.isRegularFile(file)) throw new java.nio.file.NoSuchFileException(file + " (no such model file)");
-        try (Arena arena = Arena.ofConfined(); FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            long size = ch.size();
-            if (size < 8) throw new IOException(file + ": " + size + " bytes is too short for a safetensors file");
-            MemorySegment map = ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
-            long headerLength = map.get(ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 0);
-            if (headerLength < 2 || headerLength > Math.min(MAX_HEADER, size - 8)) {
-                throw new IOException(file + ": header length " + headerLength + " does not fit a file of " + size + " bytes");
+            if (!t.dtype().equals("F32")) {
+                throw new IOException(file + ": tensor " + e.getKey() + " has dtype " + t.dtype() + "; only F32 is supported");
             }
-            byte[] headerBytes = map.asSlice(8, headerLength).toArray(ValueLayout.JAVA_BYTE);
-            Map<String, String> metadata = new LinkedHashMap<>();
-            Map<String, Entry> entries = parseHeader(file, headerBytes, metadata);
-            long dataStart = 8 + headerLength, dataLength = size - dataStart;
-            Map<String, float[]> values = new LinkedHashMap<>();
-            for (var e : entries.entrySet()) {
-                Entry t = e.getValue();
-                long elements = 1;
-                for (long d : t.shape()) {
-                    if (d < 0 || d > Integer.MAX_VALUE) throw new IOException(file + ": tensor " + e.getKey() + " has dimension " + d);
-                    elements = Math.multiplyExact(elements, d);
-                }
-                if (!t.dtype().equals("F32")) {
-                    throw new IOException(file + ": tensor " + e.getKey() + " has dtype " + t.dtype() + "; only F32 is supported");
-                }
-                if (t.begin() < 0 || t.end() < t.begin() || t.end() > dataLength || t.end() - t.begin() != elements * 4) {
-                    throw new IOException(file + ": tensor " + e.getKey() + " data_offsets [" + t.begin() + ", " + t.end()
-                            + "] do not fit its shape " + java.util.Arrays.toString(t.shape()) + " and the " + dataLength
-                            + " data bytes");
-                }
-                float[] v = new float[(int) elements];
-                MemorySegment.copy(map, FLOAT_LE, dataStart + t.begin(), v, 0, v.length);   // unaligned is fine
-                values.put(e.getKey(), v);
+            if (t.begin() < 0 || t.end() < t.begin() || t.end() > dataLength || t.end() - t.begin() != elements * 4) {
+                throw new IOException(file + ": tensor " + e.getKey() + " data_offsets [" + t.begin() + ", " + t.end()
+                        + "] do not fit its shape " + java.util.Arrays.toString(t.shape()) + " and the " + dataLength
+                        + " data bytes");
             }
-            return new Contents(metadata, entries, values);
+            float[] v = new float[(int) elements];
+            MemorySegment.copy(data, FLOAT_LE, dataStart + t.begin(), v, 0, v.length);   // unaligned is fine
+            tensors.put(e.getKey(), new Tensor(t.shape(), v));
         }
+        return new Contents(metadata, tensors);
     }
 
-    /** The network a file's contents describe, with its standardization. */
-    static Network network(Path file, Contents c, Architecture given, Kernels kernels) throws IOException {
-        Architecture arch = architecture(file, c.entries(), c.metadata(), given);
-        Standardization st = standardization(file, c, arch);
-        Network net = Network.create(arch, kernels);
-        try {
-            for (var e : net.namedParameters().entrySet()) {
-                float[] v = c.values().get(e.getKey());
-                if (v == null || v.length != e.getValue().size()) {
-                    throw new IOException(file + ": tensor " + e.getKey() + (v == null ? " is missing" : " has " + v.length
-                            + " values") + "; the architecture " + arch + " needs " + e.getValue().size());
-                }
-                e.getValue().copyFrom(v);
-            }
-            for (String name : c.values().keySet()) {
-                if (name.startsWith("layers.") && !net.namedParameters().containsKey(name)) {
-                    throw new IOException(file + ": tensor " + name + " has no place in the architecture " + arch
-                            + " (a layer norm the metadata does not name?)");
-                }
-            }
-            net.setStandardization(st);
-        } catch (IOException | RuntimeException e) {
-            net.close();
-            throw e;
-        }
-        return net;
-    }
-
-    private static Standardization standardization(Path file, Contents c, Architecture arch) throws IOException {
-        float[] mean = c.values().get(STANDARDIZE_MEAN), scale = c.values().get(STANDARDIZE_SCALE);
-        if (mean == null && scale == null) return null;
-        if (mean == null || scale == null || mean.length != arch.inputs() || scale.length != arch.inputs()) {
-            throw new IOException(file + ": " + STANDARDIZE_MEAN + " and " + STANDARDIZE_SCALE + " must both be there, with "
-                    + arch.inputs() + " values each (one per input)");
-        }
-        try {
-            return new Standardization(mean, scale);
-        } catch (IllegalArgumentException e) {
-            throw new IOException(file + ": " + e.getMessage());
-        }
-    }
-
-    // ---------------------------------------------------------------- checkpoints
-
-    /**
-     * A training checkpoint: the model (as {@link #save} writes it), the optimizer's state blocks
-     * ({@code optimizer.state.0}, {@code .1}, [P] each), for early stopping the best parameters so far
-     * ({@code best.parameters}), and in {@code __metadata__} the epoch, the optimizer's step count, the
-     * early-stopping counters and {@code options}: the settings that shape the run, which a resume
-     * must repeat.
-     */
-    public record Checkpoint(Network network, float[][] optimizerState, long optimizerSteps, Trainer.State state,
-                             String options) implements AutoCloseable {
-        @Override public void close() { network.close(); }
-    }
-
-    /** Writes a checkpoint atomically (write to a temporary file, then rename). */
-    public static void saveCheckpoint(Path file, Network net, Optimizer optimizer, Trainer.State state, String options)
-            throws IOException {
-        Map<String, String> m = metadata(net, "vectorprop-checkpoint");
-        m.put("epochs_done", Integer.toString(state.epochsDone()));
-        m.put("optimizer_steps", Long.toString(optimizer.steps()));
-        m.put("best_validation_loss", Double.toString(state.bestValidationLoss()));
-        m.put("best_epoch", Integer.toString(state.bestEpoch()));
-        m.put("epochs_without_improvement", Integer.toString(state.epochsWithoutImprovement()));
-        m.put("options", options);
-        Map<String, Tensor> t = tensors(net);
-        float[][] opt = optimizer.state();
-        for (int i = 0; i < opt.length; i++) t.put("optimizer.state." + i, new Tensor(new long[] {opt[i].length}, opt[i]));
-        if (state.bestParameters() != null) {
-            t.put("best.parameters", new Tensor(new long[] {state.bestParameters().length}, state.bestParameters()));
-        }
-        write(file, m, t);
-    }
-
-    /** Reads a checkpoint written by {@link #saveCheckpoint}. */
-    public static Checkpoint loadCheckpoint(Path file, Kernels kernels) throws IOException {
-        Contents c = read(file);
-        if (!"vectorprop-checkpoint".equals(c.metadata().get("format"))) {
-            throw new IOException(file + ": not a vectorprop checkpoint (format " + c.metadata().get("format") + ")");
-        }
-        List<float[]> opt = new ArrayList<>();
-        for (int i = 0; c.values().containsKey("optimizer.state." + i); i++) opt.add(c.values().get("optimizer.state." + i));
-        Network net = network(file, c, null, kernels);
-        try {
-            int p = net.parameters().cols();
-            for (float[] o : opt) if (o.length != p) throw new IOException(file + ": optimizer state of " + o.length + " values, not " + p);
-            float[] best = c.values().get("best.parameters");
-            if (best != null && best.length != p) throw new IOException(file + ": best.parameters has " + best.length + " values, not " + p);
-            Trainer.State state = new Trainer.State(intField(file, c, "epochs_done"),
-                    Double.parseDouble(field(file, c, "best_validation_loss")), intField(file, c, "best_epoch"),
-                    intField(file, c, "epochs_without_improvement"), best);
-            return new Checkpoint(net, opt.toArray(new float[0][]), Long.parseLong(field(file, c, "optimizer_steps")), state,
-                    field(file, c, "options"));
-        } catch (IOException | RuntimeException e) {
-            net.close();
-            if (e instanceof NumberFormatException) throw new IOException(file + ": checkpoint metadata: " + e.getMessage());
-            throw e;
-        }
-    }
-
-    private static String field(Path file, Contents c, String key) throws IOException {
-        String v = c.metadata().get(key);
-        if (v == null) throw new IOException(file + ": checkpoint metadata has no " + key);
-        return v;
-    }
-
-    private static int intField(Path file, Contents c, String key) throws IOException {
-        return Integer.parseInt(field(file, c, key));
-    }
-
-    private static Architecture architecture(Path file, Map<String, Entry> entries, Map<String, String> metadata,
+    private static Architecture architecture(String file, Map<String, Tensor> entries, Map<String, String> metadata,
                                              Architecture given) throws IOException {
         int layers = 0;
         while (entries.containsKey("layers." + layers + ".weight")) layers++;
         if (layers == 0) throw new IOException(file + ": no tensor named layers.0.weight");
         int[] sizes = new int[layers + 1];
         for (int l = 0; l < layers; l++) {
-            Entry w = entries.get("layers." + l + ".weight"), b = entries.get("layers." + l + ".bias");
+            Tensor w = entries.get("layers." + l + ".weight"), b = entries.get("layers." + l + ".bias");
             if (w.shape().length != 2) throw new IOException(file + ": layers." + l + ".weight must have 2 dimensions [out, in]");
             if (b == null || b.shape().length != 1 || b.shape()[0] != w.shape()[0]) {
                 throw new IOException(file + ": layers." + l + ".bias must have shape [" + w.shape()[0] + "]");
@@ -382,7 +339,7 @@ public final class SafeTensors {
         return out;
     }
 
-    static Map<String, Entry> parseHeader(Path file, byte[] header, Map<String, String> metadata) throws IOException {
+    private static Map<String, Entry> parseHeader(String file, byte[] header, Map<String, String> metadata) throws IOException {
         Map<String, Entry> entries = new LinkedHashMap<>();
         try (JsonParser p = JSON.createParser(header)) {
             if (p.nextToken() != JsonToken.START_OBJECT) throw new IOException(file + ": header is not a JSON object");
@@ -420,7 +377,7 @@ public final class SafeTensors {
         return entries;
     }
 
-    private static long[] longs(Path file, JsonParser p, JsonToken t, String what) throws IOException {
+    private static long[] longs(String file, JsonParser p, JsonToken t, String what) throws IOException {
         if (t != JsonToken.START_ARRAY) throw new IOException(file + ": " + what + " is not an array");
         long[] out = new long[0];
         while (p.nextToken() != JsonToken.END_ARRAY) {

@@ -12,6 +12,7 @@ import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 
 import io.vectorprop.kernel.Matrix;
+import io.vectorprop.model.Architecture;
 
 /**
  * Coalesces concurrent single-sample predictions into batches: any number of threads, platform or

@@ -4,6 +4,7 @@ import io.vectorprop.kernel.Activation;
 import io.vectorprop.kernel.Kernels;
 import io.vectorprop.kernel.Matrix;
 import io.vectorprop.kernel.Transpose;
+import io.vectorprop.model.LayerNorm;
 
 /**
  * One dense layer, {@code out × in}, with its forward and backward passes side by side.

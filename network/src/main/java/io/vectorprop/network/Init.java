@@ -1,6 +1,7 @@
 package io.vectorprop.network;
 
 import java.util.Locale;
+import io.vectorprop.model.Architecture;
 
 /** Weight initialisers, all drawn from a seeded {@link java.util.Random}. */
 public enum Init {

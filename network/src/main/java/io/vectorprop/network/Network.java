@@ -1,11 +1,21 @@
 package io.vectorprop.network;
 
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.SequencedMap;
 import java.lang.foreign.Arena;
 import java.util.Random;
 
 import io.vectorprop.kernel.Activation;
 import io.vectorprop.kernel.Kernels;
 import io.vectorprop.kernel.Matrix;
+import io.vectorprop.model.Architecture;
+import io.vectorprop.model.ModelDescription;
+import io.vectorprop.model.ModelFiles;
+import io.vectorprop.model.SafeTensors;
+import io.vectorprop.model.LayerNorm;
+import io.vectorprop.model.Standardization;
 
 /**
  * A dense network and its backpropagation. All parameters live in one contiguous off-heap block
@@ -98,6 +108,40 @@ public final class Network implements AutoCloseable {
         return new Network(arch, kernels);
     }
 
+    /** A network with the architecture, parameters and standardization of {@code model} (copied in). */
+    public static Network create(ModelDescription model, Kernels kernels) {
+        Network net = new Network(model.architecture(), kernels);
+        try {
+            var views = net.namedParameters();
+            for (var e : model.parameters().entrySet()) views.get(e.getKey()).copyFrom(e.getValue());
+            net.setStandardization(model.standardization());
+        } catch (RuntimeException e) {
+            net.close();
+            throw e;
+        }
+        return net;
+    }
+
+    /**
+     * Reads a model file ({@link ModelFiles#read}: ONNX or safetensors) into a new network. {@code given}
+     * may be null when the file names its architecture; otherwise it must agree with the file.
+     */
+    public static Network load(Path file, Architecture given, Kernels kernels) throws IOException {
+        return create(ModelFiles.read(file, given), kernels);
+    }
+
+    /** This network's architecture, parameters (copied out) and standardization: what a model file holds. */
+    public ModelDescription description() {
+        SequencedMap<String, float[]> values = new LinkedHashMap<>();
+        for (var e : namedParameters().entrySet()) values.put(e.getKey(), e.getValue().toArray());
+        return new ModelDescription(arch, values, standardization);
+    }
+
+    /** Writes this model to a safetensors file, atomically ({@link SafeTensors#save}). */
+    public void save(Path file) throws IOException {
+        SafeTensors.save(description(), file);
+    }
+
     /** A network initialised by {@code init} from {@code seed}, using the kernels picked at start-up. */
     public static Network create(Architecture arch, Init init, long seed) {
         Network n = new Network(arch, Kernels.get());
@@ -166,14 +210,15 @@ public final class Network implements AutoCloseable {
      * {@code layers.l.norm.weight} (γ) and {@code layers.l.norm.bias} (β), 1 × out each (PyTorch's names
      * inside an nn.Sequential-like container). The values are views into the parameter block.
      */
-    public java.util.SequencedMap<String, Matrix> namedParameters() {
-        java.util.LinkedHashMap<String, Matrix> m = new java.util.LinkedHashMap<>();
-        for (int l = 0; l < layers.length; l++) {
-            m.put("layers." + l + ".weight", layers[l].weight);
-            m.put("layers." + l + ".bias", layers[l].bias);
-            if (layers[l].normScale != null) {
-                m.put("layers." + l + ".norm.weight", layers[l].normScale);
-                m.put("layers." + l + ".norm.bias", layers[l].normShift);
+    public SequencedMap<String, Matrix> namedParameters() {
+        SequencedMap<String, Matrix> m = new LinkedHashMap<>();
+        var names = arch.parameterShapes().sequencedKeySet().iterator();   // the same order: weight, bias, γ, β
+        for (DenseLayer layer : layers) {
+            m.put(names.next(), layer.weight);
+            m.put(names.next(), layer.bias);
+            if (layer.normScale != null) {
+                m.put(names.next(), layer.normScale);
+                m.put(names.next(), layer.normShift);
             }
         }
         return m;

@@ -12,11 +12,12 @@ import io.vectorprop.kernel.Bf16Weights;
 import io.vectorprop.kernel.KernelStatus;
 import io.vectorprop.kernel.Kernels;
 import io.vectorprop.kernel.Matrix;
-import io.vectorprop.kernel.internal.PackedDense;
-import io.vectorprop.kernel.internal.PackedWeights;
+import io.vectorprop.kernel.packed.PackedDense;
+import io.vectorprop.kernel.packed.PackedWeights;
 import io.vectorprop.kernel.internal.ScratchPool;
 import io.vectorprop.kernel.Transpose;
-import io.vectorprop.model.ModelFiles;
+import io.vectorprop.model.Architecture;
+import io.vectorprop.model.LayerNorm;
 
 /**
  * Inference for services: immutable and safe to call from any number of threads, platform or
@@ -160,7 +161,7 @@ public final class Predictor implements AutoCloseable {
 
     /** {@link #load(Path)} with the weights stored at {@code precision}. */
     public static Predictor load(Path model, Precision precision) throws IOException {
-        try (Network net = ModelFiles.load(model, null, Kernels.get())) {
+        try (Network net = Network.load(model, null, Kernels.get())) {
             return new Predictor(net, precision);
         }
     }
@@ -170,7 +171,7 @@ public final class Predictor implements AutoCloseable {
      * safetensors file exported from PyTorch has none and needs it).
      */
     public static Predictor load(Path model, Architecture architecture) throws IOException {
-        try (Network net = ModelFiles.load(model, architecture, Kernels.get())) {
+        try (Network net = Network.load(model, architecture, Kernels.get())) {
             return new Predictor(net, Precision.FP32);
         }
     }

@@ -4,6 +4,7 @@ import java.lang.foreign.Arena;
 
 import io.vectorprop.kernel.Kernels;
 import io.vectorprop.kernel.Matrix;
+import io.vectorprop.model.Standardization;
 
 /**
  * A {@link Standardization} as the kernels apply it: the rows −μ and 1/σ, in the owner's arena, and

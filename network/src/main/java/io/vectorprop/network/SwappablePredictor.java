@@ -5,6 +5,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 
 import io.vectorprop.kernel.Matrix;
+import io.vectorprop.model.Architecture;
 
 /**
  * The model of a running service, replaceable while requests are served. Callers predict through

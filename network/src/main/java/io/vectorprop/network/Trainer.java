@@ -7,6 +7,8 @@ import java.util.Random;
 
 import io.vectorprop.data.Dataset;
 import io.vectorprop.kernel.Matrix;
+import io.vectorprop.model.Architecture;
+import io.vectorprop.model.Standardization;
 
 /**
  * Mini-batch training: each epoch shuffles the sample order (seeded; or keeps it with

@@ -3,6 +3,8 @@ package io.vectorprop.network;
 import java.lang.foreign.Arena;
 
 import io.vectorprop.kernel.Matrix;
+import io.vectorprop.model.Architecture;
+import io.vectorprop.model.LayerNorm;
 
 /**
  * The memory of one training or evaluation pass for up to {@link #capacity()} samples: inputs

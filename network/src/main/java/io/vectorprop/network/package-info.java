@@ -1,7 +1,7 @@
 /**
- * Dense networks and their training and serving: {@link io.vectorprop.network.Architecture} (layer sizes,
- * activations, layer norms, loss), {@link io.vectorprop.network.Network} (parameters and
- * backpropagation), {@link io.vectorprop.network.Optimizer}, {@link io.vectorprop.network.Trainer}, and for
+ * Dense networks and their training and serving, built from the model package's descriptions:
+ * {@link io.vectorprop.network.Network} (parameters and backpropagation; {@code load}, {@code save},
+ * {@code description()}), {@link io.vectorprop.network.Checkpoint} (training state on disk), {@link io.vectorprop.network.Optimizer}, {@link io.vectorprop.network.Trainer}, and for
  * services {@link io.vectorprop.network.Predictor}, {@link io.vectorprop.network.SwappablePredictor} and
  * {@link io.vectorprop.network.BatchingPredictor}.
  *

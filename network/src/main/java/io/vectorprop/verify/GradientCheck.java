@@ -7,11 +7,12 @@ import java.util.Random;
 import io.vectorprop.kernel.Activation;
 import io.vectorprop.kernel.Kernels;
 import io.vectorprop.kernel.Loss;
-import io.vectorprop.network.Architecture;
+import io.vectorprop.model.Architecture;
 import io.vectorprop.network.Init;
-import io.vectorprop.network.LayerNorm;
+import io.vectorprop.model.LayerNorm;
 import io.vectorprop.network.Network;
 import io.vectorprop.network.Workspace;
+import io.vectorprop.model.DoubleActivations;
 
 /**
  * Checks backpropagation against central finite differences. For each activation × loss pair, a

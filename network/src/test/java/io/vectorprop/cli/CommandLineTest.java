@@ -191,8 +191,8 @@ class CommandLineTest {
         Run c = run(concat(common, "--epochs", "6", "--resume", ckpt.toString(), "--save", resumed.toString()));
         assertEquals(0, c.status(), c.err());
         assertTrue(c.out().contains("resuming from") && c.out().contains("after epoch 3"), c.out());
-        try (var x = io.vectorprop.model.SafeTensors.load(whole, null, io.vectorprop.kernel.Kernels.get());
-             var y = io.vectorprop.model.SafeTensors.load(resumed, null, io.vectorprop.kernel.Kernels.get())) {
+        try (var x = io.vectorprop.network.Network.load(whole, null, io.vectorprop.kernel.Kernels.get());
+             var y = io.vectorprop.network.Network.load(resumed, null, io.vectorprop.kernel.Kernels.get())) {
             org.junit.jupiter.api.Assertions.assertArrayEquals(x.parameters().toArray(), y.parameters().toArray());
         }
         assertBad(run(concat(common, "--epochs", "6", "--resume", ckpt.toString(), "--seed", "7")), "seed=7");

@@ -22,7 +22,6 @@ import org.junit.jupiter.api.io.TempDir;
 import io.vectorprop.kernel.Activation;
 import io.vectorprop.kernel.Kernels;
 import io.vectorprop.kernel.Loss;
-import io.vectorprop.network.Architecture;
 import io.vectorprop.network.Network;
 import io.vectorprop.network.Predictor;
 
@@ -89,7 +88,7 @@ class OnnxTest {
                 new Form("gelu_op20_6_10_3", new Activation[] {gelu, id}, "none", false),
                 new Form("gelu_tanh_op20_6_10_3", new Activation[] {Activation.GELU_TANH, id}, "none", false)};
         for (Form f : forms) {
-            try (Network net = Onnx.load(resource(f.model() + ".onnx"), Kernels.get())) {
+            try (Network net = Network.create(Onnx.read(resource(f.model() + ".onnx")), Kernels.get())) {
                 Architecture a = net.architecture();
                 assertEquals(java.util.List.of(f.activations()), java.util.List.of(a.activations()), f.model() + " activations");
                 assertEquals(f.norms(), a.layerNormsText(), f.model() + " layer norms");
@@ -163,22 +162,22 @@ class OnnxTest {
 
     @Test
     void theArchitectureComesFromTheGraph() throws IOException {
-        try (Network n = ModelFiles.load(resource("mlp_784_256_128_10.onnx"), null, Kernels.get())) {
+        try (Network n = Network.load(resource("mlp_784_256_128_10.onnx"), null, Kernels.get())) {
             assertEquals(new Architecture(new int[] {784, 256, 128, 10}, Activation.RELU, Activation.IDENTITY, Loss.QUADRATIC),
                     n.architecture());
         }
-        try (Network n = ModelFiles.load(resource("tanh_softmax_5_7_3.onnx"), null, Kernels.get())) {
+        try (Network n = Network.load(resource("tanh_softmax_5_7_3.onnx"), null, Kernels.get())) {
             assertEquals(Architecture.of(new int[] {5, 7, 3}, Activation.TANH, Loss.SOFTMAX_CROSS_ENTROPY), n.architecture());
         }
-        try (Network n = ModelFiles.load(resource("flatten_sigmoid_dropout_12_8_2.onnx"), null, Kernels.get())) {
+        try (Network n = Network.load(resource("flatten_sigmoid_dropout_12_8_2.onnx"), null, Kernels.get())) {
             assertEquals(Architecture.of(new int[] {12, 8, 2}, Activation.SIGMOID, Loss.BINARY_CROSS_ENTROPY), n.architecture());
         }
-        try (Network n = ModelFiles.load(resource("matmul_add_leaky_6_9_4.onnx"), null, Kernels.get())) {
+        try (Network n = Network.load(resource("matmul_add_leaky_6_9_4.onnx"), null, Kernels.get())) {
             assertEquals(new Architecture(new int[] {6, 9, 4}, Activation.LEAKY_RELU, Activation.IDENTITY, Loss.QUADRATIC),
                     n.architecture());
         }
         Path f = resource("tanh_softmax_5_7_3.onnx");
-        var e = assertThrows(IOException.class, () -> ModelFiles.load(f, Architecture.of(new int[] {5, 7, 3}, Activation.RELU,
+        var e = assertThrows(IOException.class, () -> Network.load(f, Architecture.of(new int[] {5, 7, 3}, Activation.RELU,
                 Loss.SOFTMAX_CROSS_ENTROPY), Kernels.get()));
         assertTrue(e.getMessage().contains("tanh"), e.getMessage());
     }

@@ -14,7 +14,6 @@ import org.junit.jupiter.api.io.TempDir;
 import io.vectorprop.kernel.Activation;
 import io.vectorprop.kernel.Kernels;
 import io.vectorprop.kernel.Matrix;
-import io.vectorprop.network.LayerNorm;
 import io.vectorprop.network.Network;
 import io.vectorprop.network.Optimizer;
 import io.vectorprop.network.Workspace;
@@ -44,7 +43,7 @@ class PyTorchTrainingStepTest {
         Path before = resource(NAME + ".before.safetensors"), after = resource(NAME + ".after.safetensors");
         for (Kernels k : new Kernels[] {Kernels.get(), Kernels.scalar()}) {
             for (boolean fused : new boolean[] {true, false}) {
-                try (Network net = SafeTensors.load(before, null, k); Network expected = SafeTensors.load(after, null, k);
+                try (Network net = Network.load(before, null, k); Network expected = Network.load(after, null, k);
                      Workspace ws = net.newWorkspace(5);
                      Optimizer sgd = new Optimizer(Optimizer.Config.sgd(0.5f), net)) {
                     var arch = net.architecture();
@@ -61,7 +60,7 @@ class PyTorchTrainingStepTest {
                         sgd.step();
                     }
                     double worst = 0, moved = 0;
-                    try (Network start = SafeTensors.load(before, null, k)) {
+                    try (Network start = Network.load(before, null, k)) {
                         for (var e : net.namedParameters().entrySet()) {
                             float[] ours = e.getValue().toArray(), torch = expected.namedParameters().get(e.getKey()).toArray();
                             float[] initial = start.namedParameters().get(e.getKey()).toArray();
@@ -82,8 +81,8 @@ class PyTorchTrainingStepTest {
     /** Sanity of the reference itself: the step moved every tensor, so equality above is not equality of two unchanged files. */
     @Test
     void theReferenceStepMovesEveryTensor() throws IOException {
-        try (Network a = SafeTensors.load(resource(NAME + ".before.safetensors"), null, Kernels.get());
-             Network b = SafeTensors.load(resource(NAME + ".after.safetensors"), null, Kernels.get())) {
+        try (Network a = Network.load(resource(NAME + ".before.safetensors"), null, Kernels.get());
+             Network b = Network.load(resource(NAME + ".after.safetensors"), null, Kernels.get())) {
             for (var e : a.namedParameters().entrySet()) {
                 Matrix m = b.namedParameters().get(e.getKey());
                 float[] u = e.getValue().toArray(), v = m.toArray();

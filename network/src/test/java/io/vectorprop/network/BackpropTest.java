@@ -14,6 +14,8 @@ import io.vectorprop.data.Dataset;
 import io.vectorprop.kernel.Activation;
 import io.vectorprop.kernel.Kernels;
 import io.vectorprop.kernel.Loss;
+import io.vectorprop.model.Architecture;
+import io.vectorprop.model.LayerNorm;
 
 /** Backpropagation against finite differences, determinism, divergence handling, the predictor. */
 class BackpropTest {

@@ -18,6 +18,8 @@ import org.junit.jupiter.api.Test;
 import io.vectorprop.data.Dataset;
 import io.vectorprop.kernel.Activation;
 import io.vectorprop.kernel.Loss;
+import io.vectorprop.model.Architecture;
+import io.vectorprop.model.Standardization;
 
 /** The documented contracts of Optimizer.Config, Standardization, the trainer's split, schedule and callbacks. */
 class ContractsTest {

@@ -17,6 +17,8 @@ import io.vectorprop.kernel.Kernels;
 import io.vectorprop.kernel.Loss;
 import io.vectorprop.kernel.Matrix;
 import io.vectorprop.model.SafeTensors;
+import io.vectorprop.model.Architecture;
+import io.vectorprop.model.LayerNorm;
 
 /**
  * Networks with per-layer activations and layer norms outside training: the predictor (one row, a
@@ -63,7 +65,7 @@ class LayerNormNetworkTest {
                     net.forward(ws);
                     float[] expected = ws.output().toArray();
                     Path file = dir.resolve("m.safetensors");
-                    SafeTensors.save(net, file);
+                    net.save(file);
                     for (Predictor p : new Predictor[] {Predictor.of(net), Predictor.load(file)}) {
                         try (p) {
                             assertEquals(a, p.architecture(), "architecture read back");
@@ -101,10 +103,10 @@ class LayerNormNetworkTest {
         try (var in = LayerNormNetworkTest.class.getResourceAsStream("/safetensors/written-by-10afae6.safetensors")) {
             java.nio.file.Files.copy(in, old);
         }
-        try (Network net = SafeTensors.load(old, null, Kernels.get())) {
+        try (Network net = Network.load(old, null, Kernels.get())) {
             assertEquals(Architecture.of(new int[] {4, 8, 3}, Activation.RELU, Loss.SOFTMAX_CROSS_ENTROPY), net.architecture());
             assertTrue(net.standardization() != null, "its standardization is restored");
-            SafeTensors.save(net, again);
+            net.save(again);
         }
         assertTrue(java.util.Arrays.equals(java.nio.file.Files.readAllBytes(old), java.nio.file.Files.readAllBytes(again)),
                 "a plain network is written exactly as before");
@@ -130,8 +132,8 @@ class LayerNormNetworkTest {
         Architecture normed = plain.withLayerNorms(1e-5f, LayerNorm.AFTER_ACTIVATION);
         try (Network net = Network.create(normed, Init.XAVIER, 3)) {
             Path file = dir.resolve("normed.safetensors");
-            SafeTensors.save(net, file);
-            IOException io = assertThrows(IOException.class, () -> SafeTensors.load(file, plain, Kernels.get()).close());
+            net.save(file);
+            IOException io = assertThrows(IOException.class, () -> Network.load(file, plain, Kernels.get()).close());
             assertTrue(io.getMessage().contains("normed.safetensors"), io.getMessage());
         }
     }

@@ -14,6 +14,8 @@ import io.vectorprop.kernel.Bf16Weights;
 import io.vectorprop.kernel.Kernels;
 import io.vectorprop.kernel.Loss;
 import io.vectorprop.kernel.Matrix;
+import io.vectorprop.model.Architecture;
+import io.vectorprop.model.DoubleActivations;
 
 /** bf16 weights in the predictor: against a double-precision forward pass over the rounded weights. */
 class PredictorPrecisionTest {
@@ -43,7 +45,7 @@ class PredictorPrecisionTest {
                 for (int j = 0; j < out; j++) z[j] /= sum;
             } else {
                 for (int j = 0; j < out; j++) {
-                    z[j] = io.vectorprop.verify.DoubleActivations.apply(f, z[j]);
+                    z[j] = io.vectorprop.model.DoubleActivations.apply(f, z[j]);
                 }
             }
             act = z;

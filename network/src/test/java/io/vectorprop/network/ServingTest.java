@@ -24,6 +24,7 @@ import io.vectorprop.kernel.Activation;
 import io.vectorprop.kernel.Kernels;
 import io.vectorprop.kernel.Loss;
 import io.vectorprop.kernel.internal.ScratchPool;
+import io.vectorprop.model.Architecture;
 
 /**
  * The predictor as a service runs it: virtual threads, platform pools, the scratch pool's bounds,

@@ -18,6 +18,8 @@ import io.vectorprop.kernel.Kernels;
 import io.vectorprop.kernel.Loss;
 import io.vectorprop.model.SafeTensors;
 import io.vectorprop.verify.GradientCheck;
+import io.vectorprop.model.Architecture;
+import io.vectorprop.model.Standardization;
 
 /** Schedules, validation and early stopping, dropout, standardization, checkpoints and resume. */
 class TrainingOptionsTest {
@@ -159,7 +161,7 @@ class TrainingOptionsTest {
                 @Override
                 public void checkpoint(Trainer.State state) {
                     try {
-                        SafeTensors.saveCheckpoint(ckpt, net, opt, state, "test");
+                        Checkpoint.save(ckpt, net, opt, state, "test");
                     } catch (java.io.IOException e) {
                         throw new java.io.UncheckedIOException(e);
                     }
@@ -167,7 +169,7 @@ class TrainingOptionsTest {
                 }
             }));
         }
-        try (SafeTensors.Checkpoint c = SafeTensors.loadCheckpoint(ckpt, Kernels.get());
+        try (Checkpoint c = Checkpoint.load(ckpt, Kernels.get());
              Optimizer opt = new Optimizer(adam, c.network())) {
             assertEquals(5, c.state().epochsDone());
             assertEquals("test", c.options());
@@ -190,13 +192,13 @@ class TrainingOptionsTest {
             assertEquals(1f, st.scale()[5], "a constant feature keeps scale 1");
             net.setStandardization(st);
             new Trainer(new Trainer.Config(20, 5, 1, true)).train(net, opt, d, null, new Trainer.Listener() {});
-            SafeTensors.save(net, file);
+            net.save(file);
             double trained;
             try (Workspace ws = net.newWorkspace(64)) {
                 trained = Trainer.accuracy(net, d, ws);
             }
             assertTrue(trained > 0.6, "standardized training learns the blobs (chance is 1/3): " + trained);
-            try (Network back = SafeTensors.load(file, null, Kernels.get()); Predictor fromFile = Predictor.load(file);
+            try (Network back = Network.load(file, null, Kernels.get()); Predictor fromFile = Predictor.load(file);
                  Predictor fromNet = Predictor.of(net); Workspace ws = back.newWorkspace(64)) {
                 assertEquals(st, back.standardization(), "standardization after a save/load round trip");
                 assertEquals(trained, Trainer.accuracy(back, d, ws), "the loaded network evaluates the same");

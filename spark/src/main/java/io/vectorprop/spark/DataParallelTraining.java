@@ -16,11 +16,11 @@ import org.slf4j.LoggerFactory;
 import io.vectorprop.kernel.Activation;
 import io.vectorprop.kernel.Kernels;
 import io.vectorprop.kernel.Loss;
-import io.vectorprop.network.Architecture;
+import io.vectorprop.model.Architecture;
 import io.vectorprop.network.Init;
 import io.vectorprop.network.Network;
 import io.vectorprop.network.Optimizer;
-import io.vectorprop.network.Standardization;
+import io.vectorprop.model.Standardization;
 
 /**
  * The driver side of synchronous data-parallel mini-batch training. Once per fit: the DataFrame's

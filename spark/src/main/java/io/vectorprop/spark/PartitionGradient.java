@@ -10,9 +10,9 @@ import io.vectorprop.kernel.Kernels;
 import io.vectorprop.kernel.Loss;
 import io.vectorprop.kernel.Matrix;
 import io.vectorprop.kernel.internal.ScratchPool;
-import io.vectorprop.network.Architecture;
+import io.vectorprop.model.Architecture;
 import io.vectorprop.network.Network;
-import io.vectorprop.network.Standardization;
+import io.vectorprop.model.Standardization;
 import io.vectorprop.network.Workspace;
 
 /**

@@ -19,7 +19,7 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.StructType;
 
-import io.vectorprop.network.Architecture;
+import io.vectorprop.model.Architecture;
 import io.vectorprop.network.Network;
 
 /**

@@ -29,7 +29,7 @@ public final class CompareWithMllib {
         Path dir = Path.of(args.length > 0 ? args[0] : IdxReader.DEFAULT_DIR.toString());
         int epochs = args.length > 1 ? Integer.parseInt(args[1]) : 10;
         int runs = args.length > 2 ? Integer.parseInt(args[2]) : 3;
-        int[] layers = args.length > 3 ? io.vectorprop.network.Architecture.parseSizes(args[3]) : new int[] {784, 128, 10};
+        int[] layers = args.length > 3 ? io.vectorprop.model.Architecture.parseSizes(args[3]) : new int[] {784, 128, 10};
         int batch = args.length > 4 ? Integer.parseInt(args[4]) : 2048;
         double stepSize = args.length > 5 ? Double.parseDouble(args[5]) : 0.003;
         SparkSession spark = SparkSession.builder().master("local[2]").appName("vectorprop-vs-mllib")

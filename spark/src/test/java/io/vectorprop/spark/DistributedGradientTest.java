@@ -22,7 +22,7 @@ import io.vectorprop.kernel.Matrix;
 import io.vectorprop.network.Init;
 import io.vectorprop.network.Network;
 import io.vectorprop.network.Optimizer;
-import io.vectorprop.network.Standardization;
+import io.vectorprop.model.Standardization;
 import io.vectorprop.network.Workspace;
 
 /**

@@ -10,8 +10,8 @@ import io.vectorprop.kernel.Activation;
 import io.vectorprop.kernel.Kernels;
 import io.vectorprop.kernel.Matrix;
 import io.vectorprop.kernel.Transpose;
-import io.vectorprop.kernel.internal.PackedDense;
-import io.vectorprop.kernel.internal.PackedWeights;
+import io.vectorprop.kernel.packed.PackedDense;
+import io.vectorprop.kernel.packed.PackedWeights;
 
 import static io.vectorprop.kernel.TestData.assertClose;
 import static io.vectorprop.kernel.TestData.maxAbs;

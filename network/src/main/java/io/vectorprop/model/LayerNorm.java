@@ -1,4 +1,4 @@
-package io.vectorprop.network;
+package io.vectorprop.model;
 
 import java.util.Locale;
 

@@ -1,4 +1,4 @@
-package io.vectorprop.kernel.internal;
+package io.vectorprop.kernel.packed;
 
 import io.vectorprop.kernel.Activation;
 import io.vectorprop.kernel.Kernels;
@@ -8,7 +8,7 @@ import io.vectorprop.kernel.gemm.Gemm;
 /**
  * The forward pass of a dense layer with weights packed once, for a predictor (whose weights never
  * change): {@code out = f(x·Wᵀ + 1·bᵀ)}. Not part of the kernel's public contract: the packed layout
- * belongs to the GEMM of one implementation, so this is exported only to the network module. The
+ * belongs to the GEMM of one implementation, so this package is exported only to the network module. The
  * Vector API kernels pack W into the micro-kernel's slivers ({@link Gemm#packWeights}) and run the
  * packed GEMM's loops on them, bias in the accumulators; the scalar reference keeps W row-major and
  * sums in plain loops. Results agree with {@code gemm(N, T, 1, x, W, 0, out)}, {@code addBias},
@@ -19,7 +19,7 @@ public final class PackedDense {
 
     /** W (out × in, any stride) copied into the layout {@code kernels}' GEMM reads; later changes to w do not reach it. */
     public static PackedWeights pack(Kernels kernels, Matrix w) {
-        Operands.alive("packWeights", w);
+        if (!w.isAlive()) throw new IllegalStateException("packWeights: the " + w.shape() + " weights' memory has been freed");
         return switch (kernels.name()) {
             case "simd" -> new PackedWeights(Gemm.packWeights(w), w.rows(), w.cols(), Gemm.sliverWidth(), kernels.name());
             case "scalar" -> new PackedWeights(w.toArray(), w.rows(), w.cols(), 0, kernels.name());
@@ -32,9 +32,9 @@ public final class PackedDense {
      * written; W packed by {@link #pack} with the same kernels.
      */
     public static void forward(Kernels kernels, Matrix x, PackedWeights w, Matrix bias, Activation f, Matrix out) {
-        Operands.alive("denseForward", x);
-        Operands.alive("denseForward", bias);
-        Operands.alive("denseForward", out);
+        for (Matrix m : new Matrix[] {x, bias, out}) {
+            if (!m.isAlive()) throw new IllegalStateException("denseForward: a " + m.shape() + " operand's memory has been freed");
+        }
         if (x.cols() != w.in() || out.cols() != w.out() || out.rows() != x.rows() || bias.rows() != 1 || bias.cols() != w.out()) {
             throw new IllegalArgumentException("denseForward: x " + x.shape() + ", W " + w.out() + "x" + w.in() + ", bias "
                     + bias.shape() + ", out " + out.shape() + ": need x Bx" + w.in() + ", bias 1x" + w.out() + " and out Bx" + w.out());
@@ -43,8 +43,8 @@ public final class PackedDense {
             throw new IllegalArgumentException("denseForward: " + w + " was packed by the " + w.packedBy()
                     + " kernels; these are " + kernels.name() + " (pack it with the kernels that multiply)");
         }
-        if (Operands.overlaps(out, x) || Operands.overlaps(out, bias)) {
-            throw new IllegalArgumentException("denseForward: out overlaps " + (Operands.overlaps(out, x) ? "x" : "the bias")
+        if (out.overlaps(x) || out.overlaps(bias)) {
+            throw new IllegalArgumentException("denseForward: out overlaps " + (out.overlaps(x) ? "x" : "the bias")
                     + "; the output must be separate memory");
         }
         if (w.sliverWidth() > 0) {

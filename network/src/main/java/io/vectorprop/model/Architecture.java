@@ -1,4 +1,4 @@
-package io.vectorprop.network;
+package io.vectorprop.model;
 
 import java.util.Arrays;
 import java.util.StringJoiner;
@@ -216,6 +216,26 @@ public record Architecture(int[] sizes, Activation[] activations, LayerNorm[] la
 
     /** n_l without copying the array. */
     public int size(int l) { return sizes[l]; }
+
+    /**
+     * The model's parameters in their order, with PyTorch's names inside an {@code nn.Sequential}-like
+     * container, each with its shape {@code {rows, cols}}: for every dense layer {@code l},
+     * {@code layers.l.weight} (out × in) and {@code layers.l.bias} (1 × out), and when it has a layer norm
+     * {@code layers.l.norm.weight} and {@code layers.l.norm.bias} (γ and β, 1 × out each). Model files
+     * and {@code Network} both follow this list.
+     */
+    public java.util.SequencedMap<String, int[]> parameterShapes() {
+        java.util.SequencedMap<String, int[]> m = new java.util.LinkedHashMap<>();
+        for (int l = 0; l < layers(); l++) {
+            m.put("layers." + l + ".weight", new int[] {sizes[l + 1], sizes[l]});
+            m.put("layers." + l + ".bias", new int[] {1, sizes[l + 1]});
+            if (layerNorms[l] != LayerNorm.NONE) {
+                m.put("layers." + l + ".norm.weight", new int[] {1, sizes[l + 1]});
+                m.put("layers." + l + ".norm.bias", new int[] {1, sizes[l + 1]});
+            }
+        }
+        return m;
+    }
 
     @Override
     public boolean equals(Object o) {

@@ -1,4 +1,4 @@
-package io.vectorprop.kernel.internal;
+package io.vectorprop.kernel.packed;
 
 /**
  * The weights {@code W} (out × in) of one dense layer, prepared once for many forward passes

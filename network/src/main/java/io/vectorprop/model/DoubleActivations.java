@@ -1,4 +1,4 @@
-package io.vectorprop.verify;
+package io.vectorprop.model;
 
 import io.vectorprop.kernel.Activation;
 

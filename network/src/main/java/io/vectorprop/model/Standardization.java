@@ -1,4 +1,4 @@
-package io.vectorprop.network;
+package io.vectorprop.model;
 
 import java.util.Arrays;
 
@@ -7,7 +7,7 @@ import io.vectorprop.kernel.Matrix;
 
 /**
  * Per-feature input standardization {@code x' = (x − μ) / σ}, part of a model: fitted on the training
- * set, applied wherever samples enter the network (training, evaluation, {@link Predictor}), and saved
+ * set, applied wherever samples enter the network (training, evaluation, {@code Predictor}), and saved
  * in the model file, so that a service sees exactly the transformation the network was trained with.
  * A constant feature (σ = 0) gets σ = 1: it becomes 0 everywhere instead of NaN.
  *
