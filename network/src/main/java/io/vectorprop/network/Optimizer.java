@@ -54,17 +54,35 @@ public final class Optimizer implements AutoCloseable {
     private final Config config;
     private final Network network;
     private final Arena arena = Arena.ofShared();
-    private final Matrix state1, state2;   // velocity, or Adam's m and v
+    private final Rule rule;
     private long step;
     private float learningRate;
+
+    /**
+     * The update rule and the state it keeps, one type per kind, so that a switch over it names each
+     * rule's own state and a new rule without its update does not compile.
+     */
+    private sealed interface Rule permits Sgd, Momentum, Adam {}
+
+    /** Plain SGD; the velocity block is scratch for the weight-decay pass ({@code momentumStep} with μ = 0). */
+    private record Sgd(Matrix velocity) implements Rule {}
+
+    /** Momentum or Nesterov: the velocity {@code v}. */
+    private record Momentum(Matrix velocity, boolean nesterov) implements Rule {}
+
+    /** Adam: the first and second moments. */
+    private record Adam(Matrix m, Matrix v) implements Rule {}
 
     public Optimizer(Config config, Network network) {
         this.config = config.validate();
         this.network = network;
         this.learningRate = config.learningRate();
         int p = network.parameters().cols();
-        state1 = Matrix.allocate(arena, 1, p);
-        state2 = config.kind() == Kind.ADAM ? Matrix.allocate(arena, 1, p) : null;
+        rule = switch (config.kind()) {
+            case SGD -> new Sgd(Matrix.allocate(arena, 1, p));
+            case MOMENTUM, NESTEROV -> new Momentum(Matrix.allocate(arena, 1, p), config.kind() == Kind.NESTEROV);
+            case ADAM -> new Adam(Matrix.allocate(arena, 1, p), Matrix.allocate(arena, 1, p));
+        };
     }
 
     public Config config() { return config; }
@@ -85,23 +103,31 @@ public final class Optimizer implements AutoCloseable {
 
     /** A copy of the state: the velocity (momentum, Nesterov; zeros for SGD) and, for Adam, m and v. */
     public float[][] state() {
-        return state2 == null ? new float[][] {state1.toArray()} : new float[][] {state1.toArray(), state2.toArray()};
+        return blocks().stream().map(Matrix::toArray).toArray(float[][]::new);
+    }
+
+    /** The state blocks, in the order {@link #state()} gives them. */
+    private java.util.List<Matrix> blocks() {
+        return switch (rule) {
+            case Sgd(Matrix velocity) -> java.util.List.of(velocity);
+            case Momentum(Matrix velocity, boolean nesterov) -> java.util.List.of(velocity);
+            case Adam(Matrix m, Matrix v) -> java.util.List.of(m, v);
+        };
     }
 
     /** Restores what {@link #state()} and {@link #steps()} returned, to continue a run exactly. */
     public void restore(float[][] state, long steps) {
-        int expected = state2 == null ? 1 : 2;
-        if (state.length != expected || steps < 0) {
+        var blocks = blocks();
+        if (state.length != blocks.size() || steps < 0) {
             throw new IllegalArgumentException("optimizer restore: " + state.length + " state blocks and " + steps
-                    + " steps for " + config.kind() + " (needs " + expected + ")");
+                    + " steps for " + config.kind() + " (needs " + blocks.size() + ")");
         }
-        state1.copyFrom(state[0]);
-        if (state2 != null) state2.copyFrom(state[1]);
+        for (int i = 0; i < state.length; i++) blocks.get(i).copyFrom(state[i]);
         step = steps;
     }
 
     /** Plain SGD needs no state, so {@link Network#backwardAndStep} can apply it inside BP3/BP4. */
-    boolean fusesIntoBackward() { return config.kind() == Kind.SGD; }
+    boolean fusesIntoBackward() { return rule instanceof Sgd; }
 
     /** Counts a step applied by {@link Network#backwardAndStep}. */
     void countStep() { step++; }
@@ -110,33 +136,24 @@ public final class Optimizer implements AutoCloseable {
     public void step() {
         step++;
         var k = network.kernels();
-        // A switch expression (each case yields the rule it applied), so a new Kind without its update does not compile.
-        Kind applied = switch (config.kind()) {
-            case SGD -> {
+        switch (rule) {
+            case Sgd(Matrix velocity) -> {
                 if (config.weightDecay() == 0f) {
                     k.axpy(-learningRate, network.gradients(), network.parameters());   // θ ← θ − η∇θ: one pass, no state
                 } else {
-                    k.momentumStep(network.parameters(), network.gradients(), state1, network.decayMask(),
+                    k.momentumStep(network.parameters(), network.gradients(), velocity, network.decayMask(),
                             learningRate, 0f, config.weightDecay(), false);
                 }
-                yield Kind.SGD;
             }
-            case MOMENTUM, NESTEROV -> {
-                k.momentumStep(network.parameters(), network.gradients(), state1, network.decayMask(), learningRate,
-                        config.momentum(), config.weightDecay(), config.kind() == Kind.NESTEROV);
-                yield config.kind();
-            }
-            case ADAM -> {
-                k.adamStep(network.parameters(), network.gradients(), state1, state2, network.decayMask(), learningRate,
-                        config.beta1(), config.beta2(), config.epsilon(), config.weightDecay(), step);
-                yield Kind.ADAM;
-            }
-        };
-        assert applied == config.kind();
+            case Momentum(Matrix velocity, boolean nesterov) -> k.momentumStep(network.parameters(), network.gradients(),
+                    velocity, network.decayMask(), learningRate, config.momentum(), config.weightDecay(), nesterov);
+            case Adam(Matrix m, Matrix v) -> k.adamStep(network.parameters(), network.gradients(), m, v, network.decayMask(),
+                    learningRate, config.beta1(), config.beta2(), config.epsilon(), config.weightDecay(), step);
+        }
     }
 
-    @Override
     /** Frees the off-heap memory; closing again does nothing. */
+    @Override
     public void close() {
         if (arena.scope().isAlive()) arena.close();
     }

@@ -58,24 +58,31 @@ public final class Predictor implements AutoCloseable {
     private final Kernels kernels;
     private final Precision precision;
     private final Arena arena = Arena.ofShared();
-    /** W (out × in) of the layers with fewer than {@link #TRANSPOSED_MIN_OUT} outputs (the others keep Wᵀ), else null. */
-    private final Matrix[] weights;
-    private final Matrix[] biases;
-    /** γ and β of the layers with a layer norm, else null. */
-    private final Matrix[] normScales, normShifts;
+    /** The layers, in order. */
+    private final Layer[] layers;
+
     /**
-     * Wᵀ (in × out) of the layers with at least {@link #TRANSPOSED_MIN_OUT} outputs, else null (FP32 only).
-     * One sample is then {@code z = Σ_k x_k·Wᵀ[k, :]}: every weight read once, in order, with no lane sums
-     * at the end, which the dot-product form needs per output; batches keep using W.
+     * One layer's parameters: how a single sample multiplies by its weights, W packed once for batches
+     * (FP32 only, which computes batches with the packed GEMM; null for BF16, whose batches go row by row
+     * through the single-sample path), the bias, and γ, β when it has a layer norm (else null).
      */
-    private final Matrix[] transposed;
+    private record Layer(Single single, PackedWeights packed, Matrix bias, Matrix normScale, Matrix normShift) {}
+
+    /** The form one sample's {@code z = x·Wᵀ} takes, by layer width and precision (see {@link #forwardOne}). */
+    private sealed interface Single permits RowsOfW, RowsOfWt, Bf16Rows {}
+
+    /** A narrow layer (fewer than {@link #TRANSPOSED_MIN_OUT} outputs): W (out × in) itself, dot products of x with its rows. */
+    private record RowsOfW(Matrix w) implements Single {}
+
     /**
-     * W of each layer packed once for batches ({@link Kernels#denseForward}; FP32 only, else null): the
-     * weights are constant, so the rearranging a GEMM of A·Wᵀ would otherwise repeat on every call is done here.
+     * A wide fp32 layer: Wᵀ (in × out). One sample is then {@code z = Σ_k x_k·Wᵀ[k, :]}: every weight read
+     * once, in order, with no lane sums at the end, which the dot-product form needs per output.
      */
-    private final PackedWeights[] packed;
-    /** The bf16 weights of the wide layers (BF16 only), else null. */
-    private final Bf16Weights[] bf16;
+    private record RowsOfWt(Matrix wt) implements Single {}
+
+    /** A wide layer at BF16: its bf16 weights, widened to fp32 in registers. */
+    private record Bf16Rows(Bf16Weights w) implements Single {}
+
     static final int TRANSPOSED_MIN_OUT = 32;
     private final ScratchPool<Scratch> singles, batches;
     /** The model's input standardization, or null. */
@@ -101,37 +108,30 @@ public final class Predictor implements AutoCloseable {
         this.arch = net.architecture();
         this.kernels = net.kernels().withThreads(1);
         this.precision = precision;
-        int layers = arch.layers();
-        weights = new Matrix[layers];
-        biases = new Matrix[layers];
-        transposed = new Matrix[layers];
-        bf16 = new Bf16Weights[layers];
-        packed = new PackedWeights[layers];
-        normScales = new Matrix[layers];
-        normShifts = new Matrix[layers];
-        for (int l = 0; l < layers; l++) {
+        layers = new Layer[arch.layers()];
+        for (int l = 0; l < layers.length; l++) {
             int out = arch.size(l + 1), in = arch.size(l);
-            biases[l] = Matrix.allocate(arena, 1, out).copyFrom(net.bias(l).toArray());
-            if (arch.layerNorm(l) != LayerNorm.NONE) {
-                normScales[l] = Matrix.allocate(arena, 1, out).copyFrom(net.layerNormScale(l).toArray());
-                normShifts[l] = Matrix.allocate(arena, 1, out).copyFrom(net.layerNormShift(l).toArray());
-            }
+            Matrix bias = Matrix.allocate(arena, 1, out).copyFrom(net.bias(l).toArray());
+            boolean norm = arch.layerNorm(l) != LayerNorm.NONE;
+            Matrix gamma = norm ? Matrix.allocate(arena, 1, out).copyFrom(net.layerNormScale(l).toArray()) : null;
+            Matrix beta = norm ? Matrix.allocate(arena, 1, out).copyFrom(net.layerNormShift(l).toArray()) : null;
             boolean wide = out >= TRANSPOSED_MIN_OUT;
+            Single single;
             if (wide && precision == Precision.BF16) {
-                bf16[l] = Bf16Weights.of(arena, net.weight(l));
-                continue;
-            }
-            if (precision == Precision.FP32) packed[l] = PackedDense.pack(kernels, net.weight(l));
-            if (wide) {                                      // single samples read Wᵀ, batches the packed copy
+                single = new Bf16Rows(Bf16Weights.of(arena, net.weight(l)));
+            } else if (wide) {                               // single samples read Wᵀ, batches the packed copy
                 float[] w = net.weight(l).toArray(), wt = new float[w.length];
                 for (int j = 0; j < out; j++) {
                     for (int k = 0; k < in; k++) wt[k * out + j] = w[j * in + k];
                 }
-                transposed[l] = Matrix.allocate(arena, in, out).copyFrom(wt);
+                single = new RowsOfWt(Matrix.allocate(arena, in, out).copyFrom(wt));
             } else {                                         // narrow layers' single samples read W itself
-                weights[l] = Matrix.allocate(arena, out, in);
-                weights[l].copyFrom(net.weight(l));
+                Matrix w = Matrix.allocate(arena, out, in);
+                w.copyFrom(net.weight(l));
+                single = new RowsOfW(w);
             }
+            PackedWeights packed = precision == Precision.FP32 ? PackedDense.pack(kernels, net.weight(l)) : null;
+            layers[l] = new Layer(single, packed, bias, gamma, beta);
         }
         standardization = net.standardization() == null ? null
                 : new StandardizationRows(arena, arch.inputs()).set(net.standardization());
@@ -274,13 +274,12 @@ public final class Predictor implements AutoCloseable {
      */
     private void forwardOne(Matrix[] acts) {
         standardize(acts[0]);
-        for (int l = 0; l < biases.length; l++) {
-            if (bf16[l] != null) {
-                kernels.vecMatBf16(acts[l], bf16[l], acts[l + 1]);
-            } else if (transposed[l] != null) {
-                kernels.gemm(Transpose.N, Transpose.N, 1f, acts[l], transposed[l], 0f, acts[l + 1]);
-            } else {
-                kernels.gemm(Transpose.N, Transpose.T, 1f, acts[l], weights[l], 0f, acts[l + 1]);
+        for (int l = 0; l < layers.length; l++) {
+            Matrix x = acts[l], z = acts[l + 1];
+            switch (layers[l].single()) {
+                case RowsOfW(Matrix w) -> kernels.gemm(Transpose.N, Transpose.T, 1f, x, w, 0f, z);
+                case RowsOfWt(Matrix wt) -> kernels.gemm(Transpose.N, Transpose.N, 1f, x, wt, 0f, z);
+                case Bf16Rows(Bf16Weights w) -> kernels.vecMatBf16(x, w, z);
             }
             biasAndActivation(l, acts[l + 1]);
         }
@@ -291,17 +290,18 @@ public final class Predictor implements AutoCloseable {
      * into {@code acts[1…L]}: {@code A = f(A_prev·Wᵀ + 1·bᵀ)}, bias and activation applied in the GEMM's write-back.
      */
     private void forwardBatch(Matrix x, Matrix[] acts) {
-        for (int l = 0; l < packed.length; l++) {
+        for (int l = 0; l < layers.length; l++) {
             Matrix in = l == 0 ? x : acts[l], out = acts[l + 1];
+            Layer layer = layers[l];
             switch (arch.layerNorm(l)) {
-                case NONE -> PackedDense.forward(kernels, in, packed[l], biases[l], arch.activation(l), out);
+                case NONE -> PackedDense.forward(kernels, in, layer.packed(), layer.bias(), arch.activation(l), out);
                 case BEFORE_ACTIVATION -> {
-                    PackedDense.forward(kernels, in, packed[l], biases[l], Activation.IDENTITY, out);
+                    PackedDense.forward(kernels, in, layer.packed(), layer.bias(), Activation.IDENTITY, out);
                     layerNorm(l, out);
                     kernels.activate(arch.activation(l), out, out);
                 }
                 case AFTER_ACTIVATION -> {
-                    PackedDense.forward(kernels, in, packed[l], biases[l], arch.activation(l), out);
+                    PackedDense.forward(kernels, in, layer.packed(), layer.bias(), arch.activation(l), out);
                     layerNorm(l, out);
                 }
             }
@@ -310,7 +310,7 @@ public final class Predictor implements AutoCloseable {
 
     /** The layer norm of layer {@code l}, in place. */
     private void layerNorm(int l, Matrix m) {
-        kernels.layerNorm(m, normScales[l], normShifts[l], arch.layerNormEpsilon(), m, null);
+        kernels.layerNorm(m, layers[l].normScale(), layers[l].normShift(), arch.layerNormEpsilon(), m, null);
     }
 
     /** The model's input standardization, {@code x = (x − μ) ⊙ (1/σ)}, on the scratch copy of the input. */
@@ -320,7 +320,7 @@ public final class Predictor implements AutoCloseable {
 
     /** Bias, activation and the layer norm, in the layer's order, in place over Z. */
     private void biasAndActivation(int l, Matrix z) {
-        kernels.addBias(z, biases[l]);
+        kernels.addBias(z, layers[l].bias());
         LayerNorm norm = arch.layerNorm(l);
         if (norm == LayerNorm.BEFORE_ACTIVATION) layerNorm(l, z);
         kernels.activate(arch.activation(l), z, z);
@@ -404,22 +404,24 @@ public final class Predictor implements AutoCloseable {
     /** Bytes of parameters this predictor holds (weights in their stored precision, biases, transposed and packed copies). */
     public long parameterBytes() {
         long bytes = 0;
-        for (int l = 0; l < biases.length; l++) {
-            bytes += biases[l].size() * Float.BYTES;
-            if (normScales[l] != null) bytes += 2 * normScales[l].size() * Float.BYTES;
-            if (weights[l] != null) bytes += weights[l].size() * Float.BYTES;
-            if (transposed[l] != null) bytes += transposed[l].size() * Float.BYTES;
-            if (bf16[l] != null) bytes += bf16[l].byteSize();
-            if (packed[l] != null) bytes += packed[l].byteSize();
+        for (Layer layer : layers) {
+            bytes += layer.bias().size() * Float.BYTES;
+            if (layer.normScale() != null) bytes += 2 * layer.normScale().size() * Float.BYTES;
+            bytes += switch (layer.single()) {
+                case RowsOfW(Matrix w) -> w.size() * Float.BYTES;
+                case RowsOfWt(Matrix wt) -> wt.size() * Float.BYTES;
+                case Bf16Rows(Bf16Weights w) -> w.byteSize();
+            };
+            if (layer.packed() != null) bytes += layer.packed().byteSize();
         }
         return bytes;
     }
 
-    @Override
     /**
      * Frees the parameters and the scratch pools; closing again does nothing. The pools are closed
      * even if freeing the parameters fails (a call still running on this thread holds the arena).
      */
+    @Override
     public synchronized void close() {
         if (!arena.scope().isAlive()) return;
         try {

@@ -325,15 +325,22 @@ public final class Trainer {
 
     /** Fills ws.predicted for the rows in use from the last forward pass. */
     static void predictedClasses(Network net, Workspace ws) {
-        Matrix out = ws.output();
+        classes(net.kernels(), ws.output(), ws.predicted);
+    }
+
+    /**
+     * The class of each row of {@code out} into {@code predicted[0 … rows)}: the argmax of the outputs
+     * (the first on ties), or with a single output class 1 from 0.5 up.
+     */
+    static void classes(io.vectorprop.kernel.Kernels kernels, Matrix out, int[] predicted) {
         if (out.cols() == 1) {
-            for (int r = 0; r < ws.rows(); r++) ws.predicted[r] = out.get(r, 0) >= 0.5f ? 1 : 0;
-        } else if (ws.rows() == ws.capacity()) {
-            net.kernels().argmax(out, ws.predicted);
+            for (int r = 0; r < out.rows(); r++) predicted[r] = out.get(r, 0) >= 0.5f ? 1 : 0;
+        } else if (predicted.length == out.rows()) {
+            kernels.argmax(out, predicted);
         } else {
-            int[] p = new int[ws.rows()];
-            net.kernels().argmax(out, p);
-            System.arraycopy(p, 0, ws.predicted, 0, p.length);
+            int[] p = new int[out.rows()];                   // a partial last batch: argmax wants an array of its rows
+            kernels.argmax(out, p);
+            System.arraycopy(p, 0, predicted, 0, p.length);
         }
     }
 
@@ -382,13 +389,7 @@ public final class Trainer {
                 int rows = Math.min(chunk, data.size() - from);
                 Matrix o = out.rows(0, rows);
                 predictor.predict(data.features().rows(from, from + rows), o);
-                if (a.outputs() == 1) {
-                    for (int r = 0; r < rows; r++) predicted[r] = o.get(r, 0) >= 0.5f ? 1 : 0;
-                } else {
-                    int[] p = rows == chunk ? predicted : new int[rows];
-                    io.vectorprop.kernel.Kernels.get().argmax(o, p);
-                    if (p != predicted) System.arraycopy(p, 0, predicted, 0, rows);
-                }
+                classes(io.vectorprop.kernel.Kernels.get(), o, predicted);
                 for (int r = 0; r < rows; r++) {
                     int label = data.label(from + r);
                     if (predicted[r] == label) correct++;

@@ -140,8 +140,8 @@ public final class Workspace implements AutoCloseable {
     /** The network's output for the rows in use. */
     public Matrix output() { return vas[vas.length - 1]; }
 
-    @Override
     /** Frees the off-heap memory; closing again does nothing. */
+    @Override
     public void close() {
         if (arena.scope().isAlive()) arena.close();
     }
