@@ -7,6 +7,8 @@ package io.vectorprop.kernel;
  *
  * <p>{@link #GELU}, {@link #GELU_TANH} and {@link #SILU} are PyTorch's {@code nn.GELU()},
  * {@code nn.GELU(approximate='tanh')} and {@code nn.SiLU()}.
+ *
+ * <p>An enum: immutable, safe from any thread.
  */
 public enum Activation {
     IDENTITY, SIGMOID, TANH, RELU, LEAKY_RELU, SOFTMAX,

@@ -17,6 +17,8 @@ import java.lang.foreign.ValueLayout;
  * into two float vectors, one by a left shift ({@code word << 16}: outputs {@code t … t+n−1}) and one
  * by a mask ({@code word & 0xFFFF0000}: outputs {@code t+16 … t+16+n−1}), with no lane shuffles.
  * Outputs beyond {@code out} are zero. Rounding from fp32 is to nearest, ties to even; NaN stays NaN.
+ *
+ * <p>Thread-safety: written once when made, then only read; any number of threads may use it at once until its arena is closed.
  */
 public final class Bf16Weights {
     /** Outputs per block of the layout. */

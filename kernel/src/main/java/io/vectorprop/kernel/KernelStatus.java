@@ -17,6 +17,8 @@ import com.sun.management.HotSpotDiagnosticMXBean;
  *                       {@code -Xint} or {@code -XX:TieredStopAtLevel} below 4; true when unknown
  * @param jit            what was found out about the JIT, in words
  * @param description    the one-line description of the kernels
+ *
+ * <p>Immutable: safe to share between threads.
  */
 public record KernelStatus(String implementation, int vectorBits, int floatLanes, boolean fastFma,
                            boolean optimizingJit, String jit, String description) {

@@ -11,6 +11,8 @@ package io.vectorprop.kernel;
  * </ul>
  * Logarithms clamp their argument to at least {@link #LOG_EPSILON} so a saturated output gives a large
  * finite loss, not infinity.
+ *
+ * <p>An enum: immutable, safe from any thread.
  */
 public enum Loss {
     QUADRATIC, BINARY_CROSS_ENTROPY, SOFTMAX_CROSS_ENTROPY;

@@ -10,6 +10,8 @@ import java.lang.foreign.ValueLayout;
  * {@link #view(int, int, int, int)} share memory with their parent. A matrix owns nothing: the
  * {@link Arena} it was allocated from decides its lifetime, and every kernel refuses a matrix whose
  * arena is closed.
+ *
+ * <p>Thread-safety: a view holds no mutable state of its own; reading the memory from several threads is safe, writing it while another thread reads or writes the same elements is not (no synchronisation is done), and the memory lives as long as its {@link java.lang.foreign.Arena} (a confined arena's memory only on its owner thread).
  */
 public final class Matrix {
     /** Alignment of every allocation, in bytes: one cache line, one 512-bit vector. */

@@ -1,6 +1,6 @@
 package io.vectorprop.kernel;
 
-/** Whether a GEMM operand is used as stored ({@code N}) or transposed ({@code T}). */
+/** Whether a GEMM operand is used as stored ({@code N}) or transposed ({@code T}). An enum: immutable, safe from any thread. */
 public enum Transpose {
     N, T;
 

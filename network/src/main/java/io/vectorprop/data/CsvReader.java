@@ -12,6 +12,8 @@ import java.util.Arrays;
  * the features in all the others, in their order. A header row is detected (a first line with a cell
  * that is not a number) or declared. Errors name the file, the line and the column (1-based, as a
  * spreadsheet shows them).
+ *
+ * <p>Stateless: safe to call from any number of threads at once.
  */
 public final class CsvReader {
     private CsvReader() {}

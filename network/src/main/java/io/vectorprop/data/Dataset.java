@@ -7,6 +7,8 @@ import io.vectorprop.kernel.Matrix;
 /**
  * Labelled samples held off-heap: {@code features} is N × d (one row per sample), {@code labels[i]}
  * is the class of row i, in {@code [0, classes)}.
+ *
+ * <p>Thread-safety: read-only after it is made, so any number of threads may read it until it is closed; close it once nobody reads it.
  */
 public final class Dataset implements AutoCloseable {
     private final Arena arena;

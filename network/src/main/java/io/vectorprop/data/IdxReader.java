@@ -19,6 +19,8 @@ import io.vectorprop.kernel.Matrix;
  * the dimensions, then the bytes. The header is checked against the file's real length before
  * anything is allocated, so a forged header gives an error, not an OutOfMemoryError. Pixels are
  * scaled to [0, 1].
+ *
+ * <p>Stateless: safe to call from any number of threads at once.
  */
 public final class IdxReader {
     /** The Debian package {@code dataset-fashion-mnist} puts the files here. */

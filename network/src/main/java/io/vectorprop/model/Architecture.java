@@ -18,6 +18,8 @@ import io.vectorprop.kernel.Loss;
  * @param layerNorms       per dense layer; the last (the output layer) must be {@link LayerNorm#NONE}
  * @param layerNormEpsilon ε of every layer normalization, finite and > 0 (PyTorch's default 1e-5)
  * @param loss             the loss the network is trained on
+ *
+ * <p>Immutable (accessors return copies): safe to share between threads.
  */
 public record Architecture(int[] sizes, Activation[] activations, LayerNorm[] layerNorms, float layerNormEpsilon, Loss loss) {
     /** PyTorch's default ε of {@code nn.LayerNorm}. */

@@ -6,6 +6,8 @@ import io.vectorprop.kernel.Activation;
  * The element-wise activations in double precision, written from their definitions and independent of
  * the kernels (whose fp32 GELU uses an approximation of erf): the reference of the gradient check and
  * what the ONNX importer compares an exported subgraph with.
+ *
+ * <p>Stateless: safe from any thread.
  */
 public final class DoubleActivations {
     private DoubleActivations() {}

@@ -11,6 +11,8 @@ import java.util.Locale;
  *   AFTER_ACTIVATION:   A = LN(f(Z))      PyTorch: Linear → GELU → LayerNorm
  * </pre>
  * with {@code Z = A_prev·Wᵀ + 1·bᵀ}. The output layer has none.
+ *
+ * <p>An enum: immutable, safe from any thread.
  */
 public enum LayerNorm {
     NONE, BEFORE_ACTIVATION, AFTER_ACTIVATION;

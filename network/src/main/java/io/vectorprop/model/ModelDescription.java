@@ -14,6 +14,8 @@ import java.util.SequencedMap;
  * caller's arrays and must not be changed while it is used.
  *
  * @throws IllegalArgumentException naming the tensor when a parameter is missing, extra or of the wrong size
+ *
+ * <p>Immutable as long as the caller leaves the arrays alone: safe to share between threads.
  */
 public record ModelDescription(Architecture architecture, SequencedMap<String, float[]> parameters,
                                Standardization standardization) {

@@ -4,7 +4,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Locale;
 
-/** Reads a model file by its kind: {@code .onnx} through {@link Onnx}, anything else as safetensors. */
+/** Reads a model file by its kind: {@code .onnx} through {@link Onnx}, anything else as safetensors. Stateless: safe from any thread. */
 public final class ModelFiles {
     private ModelFiles() {}
 

@@ -47,6 +47,8 @@ import io.vectorprop.model.OnnxGraph.ValueInfo;
  * <p>{@link OnnxGraph} decodes the protobuf (every length checked against the bytes that remain: a
  * truncated or forged file gives an {@link IOException} with the byte offset); this class interprets
  * the decoded graph, whose file name its messages carry.
+ *
+ * <p>Stateless: safe to call from any number of threads at once.
  */
 public final class Onnx {
     private Onnx() {}

@@ -48,6 +48,8 @@ import io.vectorprop.kernel.Loss;
  * {@link #load} for files. Files are read by memory-mapping, with every offset and shape checked
  * against the data's length first, and written atomically. Errors name the file (or the name given
  * for a buffer) and the tensor.
+ *
+ * <p>Stateless: safe to call from any number of threads at once.
  */
 public final class SafeTensors {
     private static final JsonFactory JSON = new JsonFactory();

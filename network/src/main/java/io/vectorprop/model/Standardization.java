@@ -13,6 +13,8 @@ import io.vectorprop.kernel.Matrix;
  *
  * @param mean  μ per feature
  * @param scale 1/σ per feature (what the kernels multiply by), finite and positive
+ *
+ * <p>Immutable (accessors return copies): safe to share between threads.
  */
 public record Standardization(float[] mean, float[] scale) {
     public Standardization {

@@ -15,6 +15,8 @@ import io.vectorprop.model.SafeTensors;
  * {@code vectorprop-checkpoint}) the epoch, the optimizer's step count, the early-stopping counters and
  * {@code options}: the settings that shape the run, which a resume must repeat. Any safetensors reader
  * reads the model part of it. Closing it closes the network.
+ *
+ * <p>Thread-safety: the record is immutable, but its network belongs to one thread at a time, like any {@link Network}.
  */
 public record Checkpoint(Network network, float[][] optimizerState, long optimizerSteps, Trainer.State state,
                          String options) implements AutoCloseable {

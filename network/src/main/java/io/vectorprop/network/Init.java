@@ -3,7 +3,7 @@ package io.vectorprop.network;
 import java.util.Locale;
 import io.vectorprop.model.Architecture;
 
-/** Weight initialisers, all drawn from a seeded {@link java.util.Random}. */
+/** Weight initialisers, all drawn from a seeded {@link java.util.Random}. An enum: immutable, safe from any thread. */
 public enum Init {
     /** Glorot and Bengio: {@code W ~ U(±√(6/(in+out)))}, biases 0. */
     XAVIER,

@@ -13,6 +13,8 @@ import io.vectorprop.kernel.Matrix;
  *   <li>Adam (Kingma and Ba, bias-corrected).</li>
  * </ul>
  * Weight decay never applies to biases. State blocks have the parameter block's layout.
+ *
+ * <p>Not thread-safe: an optimizer and its network belong to one thread at a time.
  */
 public final class Optimizer implements AutoCloseable {
     public enum Kind { SGD, MOMENTUM, NESTEROV, ADAM;

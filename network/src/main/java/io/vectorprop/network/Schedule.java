@@ -18,6 +18,8 @@ import java.util.Locale;
  * @param kind       the shape
  * @param decay      factor of STEP and EXPONENTIAL, in (0, 1]
  * @param stepEpochs epochs between two cuts of STEP, at least 1
+ *
+ * <p>Immutable: safe from any thread.
  */
 public record Schedule(Kind kind, float decay, int stepEpochs) {
     /** The cosine schedule's last rate, as a fraction of the base rate. */

@@ -32,6 +32,8 @@ import io.vectorprop.network.Network;
  * <p>{@code model.write().save(dir)} writes Spark ML's metadata and {@code dir/data/model.safetensors},
  * the vectorprop model file (architecture, parameters and the standardization, if any): a JVM service
  * loads that same file with {@code Predictor.load(Path.of(dir, "data", "model.safetensors"))}.
+ *
+ * <p>Thread-safety: the model's parameters are immutable once fitted or loaded; {@code transform} may be called from several threads, as Spark ML's models.
  */
 public class VectorpropClassificationModel extends Model<VectorpropClassificationModel> implements MLWritable {
     private final String uid;

@@ -48,6 +48,8 @@ import io.vectorprop.network.Optimizer;
  * batches), {@code maxIter} (10 epochs), {@code seed} (0), {@code tol} (1e-6: stop when an epoch's
  * mean training loss falls by less than tol of itself), {@code standardize} (false: when true, inputs
  * are standardized with the training set's mean and σ, which become part of the model file).
+ *
+ * <p>Thread-safety: like Spark ML's estimators, configure it from one thread; {@code fit} may then run while others read its settings.
  */
 public class VectorpropClassifier extends Estimator<VectorpropClassificationModel> implements MLWritable {
     private final String uid;

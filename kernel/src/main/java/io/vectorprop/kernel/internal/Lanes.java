@@ -9,6 +9,8 @@ import jdk.incubator.vector.VectorSpecies;
  * in the interpreter, C1 and C2 (its javadoc allows it), so a result would depend on how far the JIT
  * had got: training would not be bit-identical run to run. Here the order is always the same tree:
  * lanes i and i ^ L/2 first, then i ^ L/4, …, each step a plain lane-wise add.
+ *
+ * <p>Stateless: safe from any thread.
  */
 public final class Lanes {
     /**

@@ -6,6 +6,8 @@ import java.util.Locale;
  * Every system property the library reads, in one place, read once when this class initialises
  * (docs/settings.md lists them). The GEMM ones are tuning knobs for measurements; the
  * defaults are what the benchmarks report.
+ *
+ * <p>Read once at class initialisation, then immutable.
  */
 public final class Settings {
     private Settings() {}

@@ -13,6 +13,8 @@ import io.vectorprop.kernel.gemm.Gemm;
  * packed GEMM's loops on them, bias in the accumulators; the scalar reference keeps W row-major and
  * sums in plain loops. Results agree with {@code gemm(N, T, 1, x, W, 0, out)}, {@code addBias},
  * {@code activate} within the GEMM's rounding (bit for bit where gemm takes the packed path).
+ *
+ * <p>Stateless; the packed weights are only read after they are made, so any number of threads may run layers with them at once (each with its own output).
  */
 public final class PackedDense {
     private PackedDense() {}
