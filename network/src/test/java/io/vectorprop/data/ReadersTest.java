@@ -72,6 +72,88 @@ class ReadersTest {
         return sum;
     }
 
+    /**
+     * The limits of the plain (uncompressed) IDX checks, each on both sides: 1×1 images and a 4096×4096
+     * image are plausible, 0 rows and 4097×4096 are not; a file one byte short or long is refused with
+     * the lengths in the message; labels up to 12 give 13 classes; the dataset names its file, and
+     * closing it (twice) frees its memory.
+     */
+    @Test
+    void plainIdxLimitsAndLengthsOnBothSides() throws IOException {
+        Files.write(dir.resolve("train-labels-idx1-ubyte"), labels(2));
+        Files.write(dir.resolve("train-images-idx3-ubyte"), images(2, 1, 1, 2));
+        Dataset tiny = IdxReader.load(dir, "train");
+        assertEquals(1, tiny.featureCount());
+        assertTrue(tiny.source().endsWith("train-images-idx3-ubyte"), tiny.source());
+        tiny.close();
+        tiny.close();
+        assertTrue(!tiny.features().isAlive(), "closing frees the memory");
+        Files.write(dir.resolve("train-labels-idx1-ubyte"), labels(1));
+        Files.write(dir.resolve("train-images-idx3-ubyte"), images(1, 4096, 4096, 1));
+        try (Dataset large = IdxReader.load(dir, "train")) {
+            assertEquals(4096 * 4096, large.featureCount(), "the largest plausible image");
+        }
+        Files.write(dir.resolve("train-images-idx3-ubyte"), images(0, 4097, 4096, 0));
+        var e = assertThrows(IOException.class, () -> IdxReader.load(dir, "train"));
+        assertTrue(e.getMessage().contains("implausible dimensions 0x4097x4096"), e.getMessage());
+        Files.write(dir.resolve("train-images-idx3-ubyte"), images(0, 0, 3, 0));
+        e = assertThrows(IOException.class, () -> IdxReader.load(dir, "train"));
+        assertTrue(e.getMessage().contains("implausible dimensions 0x0x3"), e.getMessage());
+        Files.write(dir.resolve("train-images-idx3-ubyte"), images(0, 3, 0, 0));
+        e = assertThrows(IOException.class, () -> IdxReader.load(dir, "train"));
+        assertTrue(e.getMessage().contains("implausible dimensions 0x3x0"), e.getMessage());
+
+        Files.write(dir.resolve("train-labels-idx1-ubyte"), labels(3));
+        byte[] ok = images(3, 2, 2, 3);
+        Files.write(dir.resolve("train-images-idx3-ubyte"), java.util.Arrays.copyOf(ok, ok.length - 1));
+        e = assertThrows(IOException.class, () -> IdxReader.load(dir, "train"));
+        assertTrue(e.getMessage().contains("(28 bytes) but the file has 27 bytes"), e.getMessage());
+        assertTrue(e.getMessage().startsWith(dir.resolve("train-images-idx3-ubyte").toString() + ": "), e.getMessage());
+        Files.write(dir.resolve("train-images-idx3-ubyte"), java.util.Arrays.copyOf(ok, ok.length + 1));
+        e = assertThrows(IOException.class, () -> IdxReader.load(dir, "train"));
+        assertTrue(e.getMessage().contains("(28 bytes) but the file has 29 bytes"), e.getMessage());
+        Files.write(dir.resolve("train-images-idx3-ubyte"), ok);
+        byte[] labelsOk = labels(3);
+        Files.write(dir.resolve("train-labels-idx1-ubyte"), java.util.Arrays.copyOf(labelsOk, labelsOk.length - 1));
+        e = assertThrows(IOException.class, () -> IdxReader.load(dir, "train"));
+        assertTrue(e.getMessage().contains("header says 3 labels but the file has 10 bytes (expected 11)"), e.getMessage());
+        Files.write(dir.resolve("train-labels-idx1-ubyte"), java.util.Arrays.copyOf(labelsOk, labelsOk.length + 1));
+        e = assertThrows(IOException.class, () -> IdxReader.load(dir, "train"));
+        assertTrue(e.getMessage().contains("but the file has 12 bytes (expected 11)"), e.getMessage());
+
+        ByteBuffer many = ByteBuffer.allocate(8 + 13).putInt(0x801).putInt(13);
+        for (int i = 0; i < 13; i++) many.put((byte) i);
+        Files.write(dir.resolve("train-labels-idx1-ubyte"), many.array());
+        Files.write(dir.resolve("train-images-idx3-ubyte"), images(13, 1, 2, 13));
+        try (Dataset d = IdxReader.load(dir, "train")) {
+            assertEquals(13, d.classes(), "labels 0 … 12 make 13 classes (at least 10 always)");
+        }
+    }
+
+    /** A gzip file shorter than its header announces: the message gives how far it got and what was announced. */
+    @Test
+    void gzipCutShortSaysWhereItEnded() throws IOException {
+        Files.write(dir.resolve("train-images-idx3-ubyte"), images(3, 2, 2, 3));
+        try (OutputStream o = new GZIPOutputStream(Files.newOutputStream(dir.resolve("train-labels-idx1-ubyte.gz")))) {
+            o.write(ByteBuffer.allocate(8 + 5).putInt(0x801).putInt(7).put(new byte[5]).array());
+        }
+        var e = assertThrows(IOException.class, () -> IdxReader.load(dir, "train"));
+        assertTrue(e.getMessage().contains("ends after 13 bytes; the header announces 15"), e.getMessage());
+    }
+
+    @Test
+    void datasetOfRefusesLabelsOutsideItsClasses() {
+        for (int bad : new int[] {-1, 3}) {
+            var e = assertThrows(IllegalArgumentException.class,
+                    () -> Dataset.of(new float[] {1, 2}, 1, new int[] {0, bad}, 3, "given"));
+            assertTrue(e.getMessage().contains("label " + bad + " of sample 1 is outside [0, 3)"), e.getMessage());
+        }
+        try (Dataset d = Dataset.of(new float[] {1, 2}, 1, new int[] {0, 2}, 3, "given")) {
+            assertEquals(2, d.label(1), "the largest label inside its classes");
+            assertEquals("given", d.source());
+        }
+    }
+
     @Test
     void forgedIdxHeadersAreRejectedBeforeAllocating() throws IOException {
         Files.write(dir.resolve("train-labels-idx1-ubyte"), labels(3));
