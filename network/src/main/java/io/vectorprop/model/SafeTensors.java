@@ -66,7 +66,11 @@ public final class SafeTensors {
     /** One F32 tensor: its shape and its values in row-major order. */
     public record Tensor(long[] shape, float[] values) {}
 
-    /** A safetensors file's content: the {@code __metadata__} strings and the tensors, in file order. */
+    /**
+     * A safetensors file's content: the {@code __metadata__} strings and the tensors, in file order. The
+     * maps {@link #read} and {@link #contents} return are modifiable, so a caller can add its own entries
+     * before writing (a training checkpoint adds the optimizer's state).
+     */
     public record Contents(Map<String, String> metadata, SequencedMap<String, Tensor> tensors) {}
 
     /** One tensor's header entry. */
