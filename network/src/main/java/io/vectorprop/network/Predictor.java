@@ -95,10 +95,25 @@ public final class Predictor implements AutoCloseable {
     private static final class Scratch {
         final Arena own = Arena.ofShared();
         final Matrix[] acts;
+        /** Views of the first r rows of {@link #acts}, at index r, made the first time a chunk of r rows comes. */
+        private final Matrix[][] firstRows;
 
         Scratch(Architecture arch, int rows) {
             acts = new Matrix[arch.layers() + 1];
             for (int l = 0; l <= arch.layers(); l++) acts[l] = Matrix.allocate(own, rows, arch.size(l));
+            firstRows = new Matrix[rows + 1][];
+        }
+
+        /** {@link #acts} cut to {@code rows} rows: the same views every time, so a batch of any size allocates nothing once seen. */
+        Matrix[] rows(int rows) {
+            if (rows == acts[0].rows()) return acts;
+            Matrix[] views = firstRows[rows];
+            if (views == null) {
+                views = new Matrix[acts.length];
+                for (int l = 0; l < acts.length; l++) views[l] = acts[l].rows(0, rows);
+                firstRows[rows] = views;
+            }
+            return views;
         }
 
         void free() { own.close(); }
@@ -232,11 +247,7 @@ public final class Predictor implements AutoCloseable {
         try {
             for (int from = 0; from < in.rows(); from += BATCH) {
                 int rows = Math.min(BATCH, in.rows() - from);
-                Matrix[] acts = s.acts;
-                if (rows < BATCH) {
-                    acts = new Matrix[s.acts.length];                // a partial last chunk: views, a few objects
-                    for (int l = 0; l < acts.length; l++) acts[l] = s.acts[l].rows(0, rows);
-                }
+                Matrix[] acts = s.rows(rows);
                 Matrix x = rows == in.rows() ? in : in.rows(from, from + rows);
                 if (standardization != null) {                       // else the input is read in place
                     acts[0].copyFrom(x);

@@ -34,9 +34,9 @@ public final class PackedDense {
      * written; W packed by {@link #pack} with the same kernels.
      */
     public static void forward(Kernels kernels, Matrix x, PackedWeights w, Matrix bias, Activation f, Matrix out) {
-        for (Matrix m : new Matrix[] {x, bias, out}) {
-            if (!m.isAlive()) throw new IllegalStateException("denseForward: a " + m.shape() + " operand's memory has been freed");
-        }
+        alive(x);
+        alive(bias);
+        alive(out);
         if (x.cols() != w.in() || out.cols() != w.out() || out.rows() != x.rows() || bias.rows() != 1 || bias.cols() != w.out()) {
             throw new IllegalArgumentException("denseForward: x " + x.shape() + ", W " + w.out() + "x" + w.in() + ", bias "
                     + bias.shape() + ", out " + out.shape() + ": need x Bx" + w.in() + ", bias 1x" + w.out() + " and out Bx" + w.out());
@@ -55,6 +55,10 @@ public final class PackedDense {
             rowMajor(x, w, bias, out);
         }
         kernels.activate(f, out, out);
+    }
+
+    private static void alive(Matrix m) {
+        if (!m.isAlive()) throw new IllegalStateException("denseForward: a " + m.shape() + " operand's memory has been freed");
     }
 
     /** The scalar reference: {@code Z[i, j] = Σ_p x[i, p]·W[j, p] + b[j]}, p in order, W row-major. */
