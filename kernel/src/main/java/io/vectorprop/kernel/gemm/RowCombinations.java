@@ -48,14 +48,11 @@ final class RowCombinations {
     /**
      * C[i0:i1, :] = α·op(A)·B + βC with B streamed by rows: four rows of C at a time, then pairs, then
      * single rows, two vectors wide; columns past the last 2L one row at a time. For a few rows of A, or
-     * for a small k (a rank-k update such as the batch-1 weight gradient δᵀ·a); weight updates
-     * (op(A) = Aᵀ) with k = 5, 10, 15 go to {@link #rankUpdate} instead.
+     * for a small k (a rank-k update such as the batch-1 weight gradient δᵀ·a). Every row of C is
+     * computed by the same arithmetic whichever group of rows it falls in, so however threads split the
+     * rows the bits are the same.
      */
     static void compute(Transpose ta, float alpha, Matrix a, Matrix b, float beta, Matrix c, int i0, int i1) {
-        if (ta == Transpose.T && b.rows() % 5 == 0 && b.rows() <= RANK5_MAX_K) {
-            rankUpdate(alpha, a, b, beta, c, i0, i1);
-            return;
-        }
         int pairEnd = c.cols() / (2 * L) * (2 * L);
         int i = i0;
         for (; i + 3 < i1; i += 4) rowQuad(ta, alpha, a, b, beta, c, i, 0, pairEnd);
@@ -122,122 +119,6 @@ final class RowCombinations {
             s21.intoMemorySegment(cs, c2 + h, LE);
             s30.intoMemorySegment(cs, c3, LE);
             s31.intoMemorySegment(cs, c3 + h, LE);
-        }
-    }
-
-    /**
-     * {@link #compute} takes k = 5, 10 or 15 five steps at a time ({@link #rankUpdate}); other k one step
-     * at a time: leftover steps would cost a pass over C of their own. Only for op(A) = Aᵀ (the weight
-     * update Δᵀ·A_prev): given BP2's NN products too, C2 failed a vector-load intrinsic in this kernel
-     * inside the training step and ran it boxed (allocating per step), and those products are too small
-     * to gain from it anyway.
-     *
-     * <p>What it pays, for the shape users run it on (a training step at batch 10): on an AMD Zen 5
-     * (2026-12-06, TrainStepBench.step batch 10, one thread, this kernel against the general row path,
-     * 4 JVMs each, interleaved), SGD 7,100–9,450 steps/s (3 of 4 JVMs at 8,000–9,450) against
-     * 7,100–7,500, Adam 4,170–5,140 against 4,420–5,120 (no gain: its unfused update dominates). When it
-     * was written (commit ace7765) the 256×784 layer's update took 51–54 µs instead of 78. A second CPU
-     * kind has not been measured yet; remove it if one shows no gain.
-     */
-    private static final int RANK5_MAX_K = 15;
-
-    /**
-     * C[i0:i1, :] = α·Aᵀ·B + βC for a small k (a rank-k update: the weight gradient, or the fused SGD
-     * step, {@code W ← βW + α·Δᵀ·A_prev} at a small batch; A is k × m): k is taken five steps at a time, and each
-     * group of five makes one pass over two rows of C with their ten broadcasts of α·Aᵀ held in
-     * registers, so the inner loop is five loads of B and ten FMAs per vector of each row, with no
-     * broadcasts and no epilogue. β is applied first, in its own pass over the two rows, so the kernel
-     * only adds (a branch on β inside its loop is hoisted by C2 from its profile, and recompiled slower
-     * once the other case is seen). k is a multiple of 5 (see {@link #RANK5_MAX_K}). An odd last row goes through the same kernels
-     * paired with itself, so every row of C is computed by the same arithmetic however the rows are split
-     * between threads. Columns past the last multiple of L are done by {@link #rows}.
-     */
-    private static void rankUpdate(float alpha, Matrix a, Matrix b, float beta, Matrix c, int i0, int i1) {
-        int k = b.rows(), n = c.cols(), vecEnd = n / L * L;
-        // The test on β stays out of the loops: C2 hoists a loop-invariant test by its profile, and when
-        // the other case comes (β = 0 after many β = 1) it recompiles the method without that kind of
-        // hoisting, which makes this update much slower.
-        if (beta == 1f) {
-            for (int i = i0; i < i1; i += 2) {
-                int i2 = Math.min(i + 1, i1 - 1);
-                for (int p = 0; p < k; p += 5) twoRowsRank5(alpha, a, b, c, i, i2, vecEnd, p);
-            }
-        } else {
-            for (int i = i0; i < i1; i += 2) {
-                int i2 = Math.min(i + 1, i1 - 1);
-                scaleRows(beta, c, i, i2, vecEnd);
-                for (int p = 0; p < k; p += 5) twoRowsRank5(alpha, a, b, c, i, i2, vecEnd, p);
-            }
-        }
-        if (vecEnd < n) rows(Transpose.T, alpha, a, b, beta, c, i0, i1, vecEnd, n);
-    }
-
-    /** Rows i and i2 of C, columns [0, n) (a multiple of L): {@code C ← βC}; for β = 0 zeros, C not read (it may hold NaN). */
-    private static void scaleRows(float beta, Matrix c, int i, int i2, int n) {
-        MemorySegment cs = c.segment();
-        long c0 = (c.offset() + (long) i * c.stride()) * Float.BYTES, c1 = (c.offset() + (long) i2 * c.stride()) * Float.BYTES;
-        // Two loops, so no vector is merged from two branches (zero or loaded) inside a loop.
-        if (beta == 0f) {
-            FloatVector zero = FloatVector.zero(S);
-            for (int j = 0; j < n; j += L) {
-                long cj = (long) j * Float.BYTES;
-                zero.intoMemorySegment(cs, c0 + cj, LE);
-                zero.intoMemorySegment(cs, c1 + cj, LE);
-            }
-            return;
-        }
-        for (int j = 0; j < n; j += L) {
-            long cj = (long) j * Float.BYTES;
-            FloatVector s = FloatVector.fromMemorySegment(S, cs, c0 + cj, LE).mul(beta);
-            FloatVector t = FloatVector.fromMemorySegment(S, cs, c1 + cj, LE).mul(beta);
-            s.intoMemorySegment(cs, c0 + cj, LE);
-            t.intoMemorySegment(cs, c1 + cj, LE);
-        }
-    }
-
-    /**
-     * Rows i and i2 of C, columns [0, n) (a multiple of L): {@code C += Σ_{p0≤p<p0+5} α·A[p, i|i2]·B[p,:]}
-     * (A is k × m, so column i of A is row i of Aᵀ); the ten scalars α·A[p, i|i2] are broadcast once and
-     * held in registers while B's five rows stream. Two rows and five steps is the most that fits: ten
-     * steps in one pass (20 broadcasts) fail C1's register allocation and can stay in tier 2
-     * (docs/vector-api-pitfalls.md).
-     */
-    private static void twoRowsRank5(float alpha, Matrix a, Matrix b, Matrix c, int i, int i2, int n, int p0) {
-        MemorySegment as = a.segment(), bs = b.segment(), cs = c.segment();
-        long aCol = a.stride(), ai = a.offset() + (long) p0 * aCol + i, ai2 = a.offset() + (long) p0 * aCol + i2;
-        FloatVector x0 = FloatVector.broadcast(S, alpha * as.getAtIndex(FLOAT, ai));
-        FloatVector x1 = FloatVector.broadcast(S, alpha * as.getAtIndex(FLOAT, ai + aCol));
-        FloatVector x2 = FloatVector.broadcast(S, alpha * as.getAtIndex(FLOAT, ai + 2 * aCol));
-        FloatVector x3 = FloatVector.broadcast(S, alpha * as.getAtIndex(FLOAT, ai + 3 * aCol));
-        FloatVector x4 = FloatVector.broadcast(S, alpha * as.getAtIndex(FLOAT, ai + 4 * aCol));
-        FloatVector y0 = FloatVector.broadcast(S, alpha * as.getAtIndex(FLOAT, ai2));
-        FloatVector y1 = FloatVector.broadcast(S, alpha * as.getAtIndex(FLOAT, ai2 + aCol));
-        FloatVector y2 = FloatVector.broadcast(S, alpha * as.getAtIndex(FLOAT, ai2 + 2 * aCol));
-        FloatVector y3 = FloatVector.broadcast(S, alpha * as.getAtIndex(FLOAT, ai2 + 3 * aCol));
-        FloatVector y4 = FloatVector.broadcast(S, alpha * as.getAtIndex(FLOAT, ai2 + 4 * aCol));
-        long bRow = (long) b.stride() * Float.BYTES, b0 = (b.offset() + (long) p0 * b.stride()) * Float.BYTES;
-        long c0 = (c.offset() + (long) i * c.stride()) * Float.BYTES, c1 = (c.offset() + (long) i2 * c.stride()) * Float.BYTES;
-        for (int j = 0; j < n; j += L) {
-            long bj = b0 + (long) j * Float.BYTES, cj = (long) j * Float.BYTES;
-            FloatVector s = FloatVector.fromMemorySegment(S, cs, c0 + cj, LE);
-            FloatVector t = FloatVector.fromMemorySegment(S, cs, c1 + cj, LE);
-            FloatVector v = FloatVector.fromMemorySegment(S, bs, bj, LE);
-            s = x0.fma(v, s);
-            t = y0.fma(v, t);
-            v = FloatVector.fromMemorySegment(S, bs, bj + bRow, LE);
-            s = x1.fma(v, s);
-            t = y1.fma(v, t);
-            v = FloatVector.fromMemorySegment(S, bs, bj + 2 * bRow, LE);
-            s = x2.fma(v, s);
-            t = y2.fma(v, t);
-            v = FloatVector.fromMemorySegment(S, bs, bj + 3 * bRow, LE);
-            s = x3.fma(v, s);
-            t = y3.fma(v, t);
-            v = FloatVector.fromMemorySegment(S, bs, bj + 4 * bRow, LE);
-            s = x4.fma(v, s);
-            t = y4.fma(v, t);
-            s.intoMemorySegment(cs, c0 + cj, LE);
-            t.intoMemorySegment(cs, c1 + cj, LE);
         }
     }
 

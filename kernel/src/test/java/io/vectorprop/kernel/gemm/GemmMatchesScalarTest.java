@@ -125,7 +125,7 @@ class GemmMatchesScalarTest {
         // Fixed shapes (not derived from this CPU's blocking, so each is large enough to split everywhere).
         int[][] shapes = {{130, 257, 129}, {520, 45, 600}, {64, 784, 256},
                 {257, 66, 1100}, {40, 1100, 70}, {16, 1030, 300}, {40, 256, 784}, {256, 784, 12},
-                {301, 790, 10}};   // rank-5 groups, an odd last row and columns past the last vector
+                {301, 790, 10}};   // row path by fours, pairs and an odd last row; columns past the last vector
         Kernels one = SIMD.withThreads(1), two = SIMD.withThreads(2);
         int[] seen = new int[4];                           // team, dot, rows, packed split by columns
         for (int[] s : shapes) {
@@ -205,7 +205,7 @@ class GemmMatchesScalarTest {
     void everyGemmPathOnItsOwn() {
         int[][] shapes = {{1, 1, 1}, {1, 33, 17}, {3, 7, 31}, {4, 64, 784}, {5, 17, 257}, {9, 63, 65}, {70, 100, 129},
                 {256, 784, 1}, {33, 65, 3}, {1, 24, 64}, {10, 40, 48},   // these two: k a multiple of 16 (dotNT's finish8)
-                {9, 33, 5}, {7, 50, 10}, {256, 784, 10}, {3, 17, 15}};   // rank-5 groups of the row path, odd rows and columns
+                {9, 33, 5}, {7, 50, 10}, {256, 784, 10}, {3, 17, 15}};   // the row path at small k: odd rows and columns
         for (int[] s : shapes) {
             for (GemmPath path : GemmPath.values()) for (Transpose ta : transposesOfA(path)) {
                 Transpose tb = bLayout(path);
