@@ -194,4 +194,89 @@ class ReadersTest {
         e = assertThrows(IOException.class, () -> CsvReader.read(nonNumeric));
         assertTrue(e.getMessage().contains("nn.csv:2") && e.getMessage().contains("abc"), e.getMessage());
     }
+
+    /**
+     * A file written here from known values, with the label in a middle column (by name and by index,
+     * under every header setting) and more rows and values than the reader's first buffers hold: every
+     * feature and label read back exactly, in column order without the label.
+     */
+    @Test
+    void csvLabelColumnAnywhereAndEveryHeaderSetting() throws IOException {
+        int rows = 300, columns = 5, labelAt = 2;                   // 300 × 4 features > the first 1,024 values, > 64 labels
+        StringBuilder body = new StringBuilder();
+        for (int r = 0; r < rows; r++) {
+            for (int c = 0; c < columns; c++) {
+                if (c > 0) body.append(',');
+                body.append(c == labelAt ? String.valueOf(r % 7) : String.valueOf(r * 0.25f - c));
+            }
+            body.append(r % 50 == 0 ? "\n\n" : "\n");             // blank lines are skipped
+        }
+        Path named = dir.resolve("named.csv"), bare = dir.resolve("bare.csv");
+        Files.writeString(named, "a,b,class,d,e\n" + body);
+        Files.writeString(bare, body.toString());
+        for (CsvReader.Header h : CsvReader.Header.values()) {
+            Path file = h == CsvReader.Header.NO ? bare : named;
+            for (String spec : h == CsvReader.Header.NO ? new String[] {"2"} : new String[] {"class", " 2 "}) {
+                try (Dataset d = CsvReader.read(file, new CsvReader.Options(h, spec))) {
+                    assertEquals(rows, d.size(), h + " " + spec);
+                    assertEquals(columns - 1, d.featureCount());
+                    assertEquals(7, d.classes());
+                    for (int r = 0; r < rows; r++) {
+                        assertEquals(r % 7, d.label(r));
+                        for (int c = 0, j = 0; c < columns; c++) {
+                            if (c != labelAt) assertEquals(r * 0.25f - c, d.features().get(r, j++), h + " row " + r + " column " + c);
+                        }
+                    }
+                }
+            }
+        }
+        // DETECT on the bare file sees numbers: no header, so the first line is data
+        try (Dataset d = CsvReader.read(bare, new CsvReader.Options(CsvReader.Header.DETECT, "2"))) {
+            assertEquals(rows, d.size());
+        }
+        // YES on the bare file takes its first line as the header: one row fewer
+        try (Dataset d = CsvReader.read(bare, new CsvReader.Options(CsvReader.Header.YES, "2"))) {
+            assertEquals(rows - 1, d.size());
+        }
+        Path last = dir.resolve("last.csv");                       // the last column is a valid label column
+        Files.writeString(last, "0.5,-2,3\n1.5,4,0\n");
+        try (Dataset d = CsvReader.read(last, new CsvReader.Options(CsvReader.Header.NO, "2"))) {
+            assertEquals(3, d.label(0));
+            assertEquals(0, d.label(1));
+            assertEquals(-2f, d.features().get(0, 1));
+            assertEquals(1.5f, d.features().get(1, 0));
+        }
+    }
+
+    @Test
+    void csvRefusalsNameFileLineAndColumn() throws IOException {
+        record Case(String text, CsvReader.Options options, String message) {}
+        CsvReader.Options byIndex5 = new CsvReader.Options(CsvReader.Header.NO, "5"),
+                byIndexNegative = new CsvReader.Options(CsvReader.Header.NO, "-1"),
+                byName = new CsvReader.Options(CsvReader.Header.DETECT, "klass"),
+                byNameNoHeader = new CsvReader.Options(CsvReader.Header.NO, "klass");
+        String long41 = "x".repeat(41), long40 = "y".repeat(40);
+        Case[] cases = {
+            new Case("1,2,3,4,5\n", byIndex5, "bad.csv: label column 5 is outside the 5 columns (0-based)"),
+            new Case("1,2,3,4,5\n", byIndexNegative, "bad.csv: label column -1 is outside the 5 columns"),
+            new Case("label,a\n1,2\n", byName, "bad.csv: no column named 'klass'; the header has label, a"),
+            new Case("1,2\n", byNameNoHeader, "bad.csv: no column named 'klass' (the file has no header row)"),
+            new Case("label,a,b\n1,2,3\n0,1\n", CsvReader.Options.DEFAULT, "bad.csv:3: 2 columns, but the header has 3"),
+            new Case("1,2,3\n0,1,2,3\n", CsvReader.Options.DEFAULT, "bad.csv:2: 4 columns, but earlier lines have 3"),
+            new Case("1,2\n7\n", CsvReader.Options.DEFAULT, "bad.csv:2: need a label and at least one feature, got '7'"),
+            new Case("1,2\n-1,2\n", CsvReader.Options.DEFAULT, "bad.csv:2: label -1 is negative"),
+            new Case("1,2\n1.5,2\n", CsvReader.Options.DEFAULT, "bad.csv:2: column 1: label '1.5' is not a whole number"),
+            new Case("l,a,b\n1,2,NaN\n", CsvReader.Options.DEFAULT, "bad.csv:2: column 3 (b) is NaN; features must be finite"),
+            new Case("1,2,Infinity\n", new CsvReader.Options(CsvReader.Header.NO, null), "bad.csv:1: column 3 is Infinity; features must be finite"),
+            new Case("1,2\n0," + long41 + "\n", CsvReader.Options.DEFAULT, "column 2 '" + "x".repeat(40) + "…' is not a number"),
+            new Case("1,2\n0," + long40 + "\n", CsvReader.Options.DEFAULT, "column 2 '" + long40 + "' is not a number"),
+            new Case("\n\n", CsvReader.Options.DEFAULT, "bad.csv: no data rows"),
+        };
+        Path bad = dir.resolve("bad.csv");
+        for (Case c : cases) {
+            Files.writeString(bad, c.text());
+            IOException e = assertThrows(IOException.class, () -> CsvReader.read(bad, c.options()), c.text());
+            assertTrue(e.getMessage().contains(c.message()), e.getMessage() + " should contain " + c.message());
+        }
+    }
 }
