@@ -38,20 +38,37 @@ import io.vectorprop.model.Standardization;
  * parameter-sized array per partition reaching the driver each step, which for the partition counts
  * of one machine or a small cluster is what a tree would move too.
  *
- * <p>Every step is one Spark job, and a job has a fixed cost (scheduling, task and result
+ * <p>In this mode every step is one Spark job, and a job has a fixed cost (scheduling, task and result
  * serialization) of roughly 10–20 ms in {@code local[2]}, whatever it computes: large global batches
- * amortize it. The alternative that avoids a job per step, one barrier stage per epoch whose tasks
- * exchange gradients with {@code BarrierTaskContext.allGather}, was measured slower: ≈ 0.7 s per step
- * for 400 KB messages, as allGather carries strings through the driver's barrier coordinator.
+ * amortize it. Where the cluster allows it, the {@code exchange} param's default runs each epoch as
+ * one barrier stage instead ({@link BarrierTraining}), whose tasks add the same gradients in the same
+ * order between themselves, so both modes give the same bits; {@link #choose} picks, saying why.
+ * ({@code BarrierTaskContext.allGather} cannot serve a step: it waits for the driver's answer
+ * polling once a second, ≈ 0.7 s per step when it was tried.)
  */
 final class DataParallelTraining {
     private static final Logger LOG = LoggerFactory.getLogger(VectorpropClassifier.class);
 
     private DataParallelTraining() {}
 
+    /** How the partitions' gradients are added and the update applied (the {@code exchange} param). */
+    enum Exchange {
+        /** The barrier exchange where it can run (see {@link #choose}), else the driver, with a log line saying why. */
+        AUTO,
+        /** One barrier stage per epoch whose tasks exchange gradients directly ({@link BarrierTraining}). */
+        BARRIER,
+        /** One Spark job per step; the driver adds the partitions' gradients and updates. */
+        DRIVER;
+
+        static Exchange parse(String s) {
+            for (Exchange e : values()) if (e.name().equalsIgnoreCase(s.trim())) return e;
+            throw new IllegalArgumentException("VectorpropClassifier: exchange '" + s + "' is not one of auto, barrier, driver");
+        }
+    }
+
     /** What a fit needs to know, validated by the classifier. */
     record Options(int[] layers, Activation activation, Optimizer.Kind optimizer, float stepSize, int batchSize,
-                   int maxIter, long seed, double tol, boolean standardize) {
+                   int maxIter, long seed, double tol, boolean standardize, Exchange exchange, int exchangeTimeoutSeconds) {
         Architecture architecture() {
             return Architecture.of(layers, activation, Loss.SOFTMAX_CROSS_ENTROPY);
         }
@@ -117,6 +134,8 @@ final class DataParallelTraining {
         Network net = Network.create(arch, Kernels.get());
         List<Double> history = new ArrayList<>();
         boolean converged = false;
+        boolean barrier = choose(jsc, o.exchange(), plan.partitions()) == Exchange.BARRIER;
+        Rendezvous rendezvous = barrier ? new Rendezvous(jsc.getConf().get("spark.driver.host", "localhost")) : null;
         Broadcast<PartitionGradient.Setup> setup = jsc.broadcast(new PartitionGradient.Setup(arch, s, plan));
         try (Optimizer optimizer = new Optimizer(optimizerConfig(o), net)) {
             net.initialize(Init.defaultFor(arch), o.seed());
@@ -127,7 +146,11 @@ final class DataParallelTraining {
             for (int epoch = 0; epoch < o.maxIter(); epoch++) {
                 long started = System.nanoTime();
                 double lossSum = 0;
-                for (int step = 0; step < plan.stepsPerEpoch(); step++) {
+                if (barrier) {
+                    lossSum = BarrierTraining.epoch(jsc, blocks, setup, net, optimizer, o, epoch, rendezvous,
+                            o.exchangeTimeoutSeconds() * 1000L);
+                }
+                for (int step = 0; !barrier && step < plan.stepsPerEpoch(); step++) {
                     long global = (long) epoch * plan.stepsPerEpoch() + step;
                     lossSum += gradient(jsc, blocks, setup, net.parameters().toArray(), epoch, step, global, total);
                     int rows = plan.batchRows(step);
@@ -157,12 +180,48 @@ final class DataParallelTraining {
             throw e;
         } finally {
             setup.destroy();
+            if (rendezvous != null) rendezvous.close();
         }
         return new Outcome(net, history.stream().mapToDouble(Double::doubleValue).toArray(), converged);
     }
 
     private static Optimizer.Config optimizerConfig(Options o) {
-        return Optimizer.Config.of(o.optimizer(), o.stepSize(), o.optimizer() == Optimizer.Kind.SGD ? 0f : 0.9f, 0f);
+        return optimizerConfig(o.optimizer(), o.stepSize());
+    }
+
+    /** The optimizer of a fit: the step size, momentum 0.9 for the rules that use it, no weight decay. */
+    static Optimizer.Config optimizerConfig(Optimizer.Kind kind, float stepSize) {
+        return Optimizer.Config.of(kind, stepSize, kind == Optimizer.Kind.SGD ? 0f : 0.9f, 0f);
+    }
+
+    /**
+     * The exchange a fit runs with: {@code BARRIER} needs every partition's task running at once (no more
+     * partitions than task slots, no dynamic allocation) and an unauthenticated cluster (the exchange
+     * does not yet authenticate its connections); asked for where it cannot run it is refused, and
+     * {@code AUTO} then takes the driver, saying why.
+     */
+    static Exchange choose(JavaSparkContext jsc, Exchange asked, int partitions) {
+        if (asked == Exchange.DRIVER) return Exchange.DRIVER;
+        var conf = jsc.getConf();
+        String obstacle = null;
+        if (conf.getBoolean("spark.authenticate", false)) {
+            obstacle = "spark.authenticate is on, and the barrier exchange does not authenticate its connections yet";
+        } else if (conf.getBoolean("spark.dynamicAllocation.enabled", false)) {
+            obstacle = "dynamic allocation is on, and a barrier stage needs all its tasks running at once";
+        } else if (partitions > jsc.defaultParallelism()) {
+            obstacle = "the data has " + partitions + " partitions but the cluster " + jsc.defaultParallelism()
+                    + " task slots, and a barrier stage runs one task per partition at once (repartition to at most that)";
+        }
+        if (obstacle == null) {
+            LOG.info("VectorpropClassifier: one barrier stage per epoch, gradients exchanged between its {} tasks", partitions);
+            return Exchange.BARRIER;
+        }
+        if (asked == Exchange.BARRIER) {
+            throw new IllegalArgumentException("VectorpropClassifier: exchange 'barrier' cannot run: " + obstacle
+                    + "; use exchange 'driver' (or 'auto')");
+        }
+        LOG.info("VectorpropClassifier: one Spark job per step, gradients added on the driver: {}", obstacle);
+        return Exchange.DRIVER;
     }
 
     /**

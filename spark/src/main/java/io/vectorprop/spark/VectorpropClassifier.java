@@ -44,20 +44,24 @@ import io.vectorprop.network.Optimizer;
  * {@code probabilityCol}, {@code rawPredictionCol} (passed on to the model), {@code layers} (required),
  * {@code activation} ("relu"; any element-wise activation of {@link Activation}), {@code optimizer}
  * ("adam"; sgd, momentum, nesterov, adam), {@code stepSize} (0.003), {@code batchSize} (2048, the global
- * mini-batch: every step is one Spark job, whose fixed cost of ~10–20 ms in local mode favours large
- * batches), {@code maxIter} (10 epochs), {@code seed} (0), {@code tol} (1e-6: stop when an epoch's
+ * mini-batch), {@code maxIter} (10 epochs), {@code seed} (0), {@code tol} (1e-6: stop when an epoch's
  * mean training loss falls by less than tol of itself), {@code standardize} (false: when true, inputs
- * are standardized with the training set's mean and σ, which become part of the model file).
+ * are standardized with the training set's mean and σ, which become part of the model file),
+ * {@code exchange} ("auto": one barrier stage per epoch whose tasks exchange gradients directly, where
+ * the cluster allows it — no more partitions than task slots, no dynamic allocation, no
+ * {@code spark.authenticate} — else "driver": one Spark job per step, whose fixed cost of ~10–20 ms in
+ * local mode favours large batches; "barrier" or "driver" to choose; both give the same bits),
+ * {@code exchangeTimeout} (120 s: how long a barrier task waits for another before the stage fails).
  *
  * <p>Thread-safety: like Spark ML's estimators, configure it from one thread; {@code fit} may then run while others read its settings.
  */
 public class VectorpropClassifier extends Estimator<VectorpropClassificationModel> implements MLWritable {
     private final String uid;
-    private final Param<String> featuresCol, labelCol, predictionCol, probabilityCol, rawPredictionCol, activation,
+    private final Param<String> featuresCol, labelCol, predictionCol, probabilityCol, rawPredictionCol, activation, exchange,
             optimizer;
     private final IntArrayParam layers;
     private final DoubleParam stepSize, tol;
-    private final IntParam batchSize, maxIter;
+    private final IntParam batchSize, maxIter, exchangeTimeout;
     private final LongParam seed;
     private final BooleanParam standardize;
 
@@ -82,6 +86,9 @@ public class VectorpropClassifier extends Estimator<VectorpropClassificationMode
         seed = new LongParam(this, "seed", "seed of the initial weights and of the shuffles");
         tol = new DoubleParam(this, "tol", "stop when an epoch's training loss falls by less than tol of itself (≥ 0)");
         standardize = new BooleanParam(this, "standardize", "standardize inputs with the training set's mean and σ");
+        exchange = new Param<>(this, "exchange", "how gradients are added: auto, barrier (one barrier stage per epoch, "
+                + "tasks exchange directly) or driver (one job per step)");
+        exchangeTimeout = new IntParam(this, "exchangeTimeout", "seconds a barrier task waits for another before failing (≥ 1)");
         setDefault(featuresCol, "features");
         setDefault(labelCol, "label");
         setDefault(predictionCol, "prediction");
@@ -95,6 +102,8 @@ public class VectorpropClassifier extends Estimator<VectorpropClassificationMode
         setDefault(seed, 0L);
         setDefault(tol, 1e-6);
         setDefault(standardize, false);
+        setDefault(exchange, "auto");
+        setDefault(exchangeTimeout, 120);
     }
 
     static String activations() {
@@ -118,6 +127,8 @@ public class VectorpropClassifier extends Estimator<VectorpropClassificationMode
     public LongParam seed() { return seed; }
     public DoubleParam tol() { return tol; }
     public BooleanParam standardize() { return standardize; }
+    public Param<String> exchange() { return exchange; }
+    public IntParam exchangeTimeout() { return exchangeTimeout; }
 
     public VectorpropClassifier setFeaturesCol(String v) { set(featuresCol, v); return this; }
     public VectorpropClassifier setLabelCol(String v) { set(labelCol, v); return this; }
@@ -134,6 +145,8 @@ public class VectorpropClassifier extends Estimator<VectorpropClassificationMode
     public VectorpropClassifier setSeed(long v) { set(seed, v); return this; }
     public VectorpropClassifier setTol(double v) { checkTol(v); set(tol, v); return this; }
     public VectorpropClassifier setStandardize(boolean v) { set(standardize, v); return this; }
+    public VectorpropClassifier setExchange(String v) { DataParallelTraining.Exchange.parse(v); set(exchange, v); return this; }
+    public VectorpropClassifier setExchangeTimeout(int v) { checkAtLeastOne("exchangeTimeout", v); set(exchangeTimeout, v); return this; }
 
     public String getFeaturesCol() { return getOrDefault(featuresCol); }
     public String getLabelCol() { return getOrDefault(labelCol); }
@@ -146,6 +159,8 @@ public class VectorpropClassifier extends Estimator<VectorpropClassificationMode
     public long getSeed() { return (Long) getOrDefault(seed); }
     public double getTol() { return (Double) getOrDefault(tol); }
     public boolean getStandardize() { return (Boolean) getOrDefault(standardize); }
+    public String getExchange() { return getOrDefault(exchange); }
+    public int getExchangeTimeout() { return (Integer) getOrDefault(exchangeTimeout); }
 
     private static void checkLayers(int[] v) {
         if (v == null || v.length < 2) {
@@ -198,9 +213,10 @@ public class VectorpropClassifier extends Estimator<VectorpropClassificationMode
         checkTol(getTol());
         checkAtLeastOne("batchSize", getBatchSize());
         checkAtLeastOne("maxIter", getMaxIter());
+        checkAtLeastOne("exchangeTimeout", getExchangeTimeout());
         return new DataParallelTraining.Options(l.clone(), checkActivation(getActivation()),
                 Optimizer.Kind.parse(getOptimizer()), (float) getStepSize(), getBatchSize(), getMaxIter(), getSeed(),
-                getTol(), getStandardize());
+                getTol(), getStandardize(), DataParallelTraining.Exchange.parse(getExchange()), getExchangeTimeout());
     }
 
     @Override

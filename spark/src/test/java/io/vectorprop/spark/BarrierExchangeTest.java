@@ -1,0 +1,71 @@
+package io.vectorprop.spark;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import io.vectorprop.network.Optimizer;
+
+/**
+ * The barrier exchange (one barrier stage per epoch, gradients reduce-scattered and all-gathered
+ * between its tasks) against the job-per-step exchange, where the driver adds the partitions'
+ * gradients: the same data, seed and partitioning must give the same model bytes and loss history,
+ * for every optimizer; where a barrier stage cannot run (more partitions than task slots) asking for it
+ * is refused and "auto" falls back to the driver.
+ */
+class BarrierExchangeTest {
+    static SparkSession spark;
+    static Dataset<Row> twoPartitions, threePartitions;
+
+    @BeforeAll
+    static void start() {
+        spark = TestData.spark();                                  // local[2,4]: two task slots
+        twoPartitions = TestData.frame(spark, TestData.blobs(1001, 8, 4, 3, 0.5, 11), 2).cache();
+        threePartitions = TestData.frame(spark, TestData.blobs(900, 8, 4, 3, 0.5, 12), 3).cache();
+    }
+
+    static VectorpropClassifier classifier(Optimizer.Kind kind) {
+        return new VectorpropClassifier().setLayers(new int[] {8, 16, 4}).setMaxIter(3).setBatchSize(64)
+                .setStepSize(0.01).setStandardize(true).setSeed(3).setOptimizer(kind.name().toLowerCase())
+                .setExchangeTimeout(30);
+    }
+
+    @Test
+    void barrierAndDriverExchangesGiveTheSameModelBytesForEveryOptimizer() {
+        for (Optimizer.Kind kind : Optimizer.Kind.values()) {
+            VectorpropClassificationModel driver = classifier(kind).setExchange("driver").fit(twoPartitions);
+            VectorpropClassificationModel barrier = classifier(kind).setExchange("barrier").fit(twoPartitions);
+            assertArrayEquals(driver.modelFile(), barrier.modelFile(), kind + ": barrier and driver exchanges disagree");
+            assertArrayEquals(driver.lossHistory(), barrier.lossHistory(), kind + ": loss histories disagree");
+        }
+    }
+
+    @Test
+    void autoTakesTheBarrierWhereItCanAndTheDriverWhereItCannot() {
+        byte[] driver = classifier(Optimizer.Kind.ADAM).setExchange("driver").fit(twoPartitions).modelFile();
+        assertArrayEquals(driver, classifier(Optimizer.Kind.ADAM).fit(twoPartitions).modelFile(), "auto, 2 partitions");
+        // three partitions on two task slots: a barrier stage cannot start them all at once
+        var e = assertThrows(IllegalArgumentException.class,
+                () -> classifier(Optimizer.Kind.ADAM).setExchange("barrier").fit(threePartitions));
+        assertTrue(e.getMessage().contains("3 partitions but the cluster 2 task slots"), e.getMessage());
+        assertArrayEquals(classifier(Optimizer.Kind.ADAM).setExchange("driver").fit(threePartitions).modelFile(),
+                classifier(Optimizer.Kind.ADAM).setExchange("auto").fit(threePartitions).modelFile(), "auto falls back to the driver");
+    }
+
+    @Test
+    void exchangeSettingsAreChecked() {
+        var e = assertThrows(IllegalArgumentException.class, () -> new VectorpropClassifier().setExchange("gossip"));
+        assertTrue(e.getMessage().contains("'gossip' is not one of auto, barrier, driver"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> new VectorpropClassifier().setExchangeTimeout(0));
+        assertTrue(e.getMessage().contains("exchangeTimeout 0 must be at least 1"), e.getMessage());
+        assertEquals("auto", new VectorpropClassifier().getExchange());
+        assertEquals(120, new VectorpropClassifier().getExchangeTimeout());
+    }
+}
