@@ -39,6 +39,15 @@ import scala.runtime.AbstractFunction1;
 final class BarrierTraining {
     private BarrierTraining() {}
 
+    /**
+     * Test seam: when ≥ 0, the task of the last partition fails in the middle of that epoch (counted
+     * from 0) in the stage's first attempt, after it has exchanged some steps, so a test can show that
+     * Spark's rerun of the stage gives the same model. Never set outside tests.
+     */
+    static volatile int failFirstAttemptInEpoch = -1;
+    /** Failures injected through {@link #failFirstAttemptInEpoch}. */
+    static final java.util.concurrent.atomic.AtomicInteger injectedFailures = new java.util.concurrent.atomic.AtomicInteger();
+
     /** Where every task of an epoch starts. */
     record EpochStart(float[] parameters, float[][] optimizerState, long optimizerSteps, Optimizer.Kind optimizer,
                       float stepSize) implements Serializable {}
@@ -112,6 +121,11 @@ final class BarrierTraining {
                 float[] parameters = from.parameters().clone(), total = new float[parameters.length];
                 double lossSum = 0;
                 for (int step = 0; step < plan.stepsPerEpoch(); step++) {
+                    if (failFirstAttemptInEpoch == epoch && context.stageAttemptNumber() == 0 && self == tasks - 1
+                            && step == plan.stepsPerEpoch() / 2) {
+                        injectedFailures.incrementAndGet();
+                        throw new IllegalStateException("failure injected by a test into step " + step + " of epoch " + epoch);
+                    }
                     PartitionGradient.Result share = PartitionGradient.compute(block, s, parameters, epoch, step);
                     lossSum += exchange.allReduce(step, share.gradientSum(), share.lossSum(), total);
                     net.gradients().copyFrom(total);                        // as the driver does in the job-per-step mode

@@ -68,4 +68,18 @@ class BarrierExchangeTest {
         assertEquals("auto", new VectorpropClassifier().getExchange());
         assertEquals(120, new VectorpropClassifier().getExchangeTimeout());
     }
+
+    @Test
+    void aTaskFailingInTheMiddleOfAnEpochMakesSparkRerunItToTheSameBits() {
+        byte[] clean = classifier(Optimizer.Kind.ADAM).setExchange("barrier").fit(twoPartitions).modelFile();
+        BarrierTraining.failFirstAttemptInEpoch = 1;
+        int before = BarrierTraining.injectedFailures.get();
+        try {
+            byte[] rerun = classifier(Optimizer.Kind.ADAM).setExchange("barrier").fit(twoPartitions).modelFile();
+            assertEquals(1, BarrierTraining.injectedFailures.get() - before, "one injected failure");
+            assertArrayEquals(clean, rerun, "the rerun epoch must give the same bits");
+        } finally {
+            BarrierTraining.failFirstAttemptInEpoch = -1;
+        }
+    }
 }
