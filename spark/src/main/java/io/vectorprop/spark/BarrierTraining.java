@@ -40,13 +40,12 @@ final class BarrierTraining {
     private BarrierTraining() {}
 
     /**
-     * Test seam: when ≥ 0, the task of the last partition fails in the middle of that epoch (counted
-     * from 0) in the stage's first attempt, after it has exchanged some steps, so a test can show that
-     * Spark's rerun of the stage gives the same model. Never set outside tests.
+     * Test seam, a Spark job-local property ({@code SparkContext.setLocalProperty}) that reaches the tasks
+     * in every JVM: {@code "E fail"} makes the last partition's task fail half-way through epoch E
+     * (counted from 0) in the stage's first attempt, {@code "E halt"} halts that task's executor JVM there,
+     * so tests can show that Spark's rerun of the stage gives the same model. Never set outside tests.
      */
-    static volatile int failFirstAttemptInEpoch = -1;
-    /** Failures injected through {@link #failFirstAttemptInEpoch}. */
-    static final java.util.concurrent.atomic.AtomicInteger injectedFailures = new java.util.concurrent.atomic.AtomicInteger();
+    static final String FAIL_PROPERTY = "vectorprop.test.failFirstAttempt";
 
     /** Where every task of an epoch starts. */
     record EpochStart(float[] parameters, float[][] optimizerState, long optimizerSteps, Optimizer.Kind optimizer,
@@ -82,6 +81,12 @@ final class BarrierTraining {
         } finally {
             start.destroy();
         }
+    }
+
+    private static void injectFailure(String seam, int epoch, int step) {
+        if (seam == null || !seam.startsWith(epoch + " ")) return;
+        if (seam.endsWith("halt")) Runtime.getRuntime().halt(3);
+        throw new IllegalStateException("failure injected by a test into step " + step + " of epoch " + epoch);
     }
 
     /** The work of one task of the barrier stage (see the class comment). */
@@ -121,10 +126,8 @@ final class BarrierTraining {
                 float[] parameters = from.parameters().clone(), total = new float[parameters.length];
                 double lossSum = 0;
                 for (int step = 0; step < plan.stepsPerEpoch(); step++) {
-                    if (failFirstAttemptInEpoch == epoch && context.stageAttemptNumber() == 0 && self == tasks - 1
-                            && step == plan.stepsPerEpoch() / 2) {
-                        injectedFailures.incrementAndGet();
-                        throw new IllegalStateException("failure injected by a test into step " + step + " of epoch " + epoch);
+                    if (step == plan.stepsPerEpoch() / 2 && self == tasks - 1 && context.stageAttemptNumber() == 0) {
+                        injectFailure(context.getLocalProperty(FAIL_PROPERTY), epoch, step);
                     }
                     PartitionGradient.Result share = PartitionGradient.compute(block, s, parameters, epoch, step);
                     lossSum += exchange.allReduce(step, share.gradientSum(), share.lossSum(), total);
