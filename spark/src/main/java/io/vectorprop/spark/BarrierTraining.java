@@ -1,7 +1,13 @@
 package io.vectorprop.spark;
 
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
 import java.io.Serial;
 import java.io.Serializable;
+import java.io.UncheckedIOException;
+import java.util.Arrays;
 import java.util.List;
 
 import org.apache.spark.BarrierTaskContext;
@@ -22,18 +28,20 @@ import scala.reflect.ClassTag$;
 import scala.runtime.AbstractFunction1;
 
 /**
- * One epoch as one barrier stage: the driver broadcasts the parameters and the optimizer state at the
- * epoch's start; every task (one per partition, all running at once) meets the others through the
- * driver's {@link Rendezvous}, then runs all the epoch's steps itself — its share of each global batch
- * through {@link PartitionGradient#compute}, the shares all-reduced by {@link GradientExchange} (summed in
- * partition order), the same optimizer update as the driver would apply — and the task of partition 0
- * returns the parameters, the optimizer state and the epoch's loss. Every task computes the same bits
- * as the job-per-step mode, where the driver adds the partitions' results in partition order and
- * updates; a test compares the two.
+ * A whole fit as one barrier stage, the epoch being the unit that is redone after a failure. The tasks
+ * (one per partition, all running at once) meet through the driver's {@link Rendezvous}, which also
+ * hands them where to start: the state after the last epoch that completed (at first, the initialized
+ * network). Each task then runs the remaining epochs itself: its share of each global batch through
+ * {@link PartitionGradient#compute}, the shares all-reduced by {@link GradientExchange} (summed in
+ * partition order), the same optimizer update as the driver applies in the job-per-step mode; every
+ * task knows every step's loss, so all decide alike when the loss stops falling or stops being finite.
+ * After each epoch the task of partition 0 sends the state to the driver, which logs the epoch and keeps
+ * the state as the next restart point. So every task computes the same bits as the job-per-step mode,
+ * where the driver adds the partitions' results in partition order and updates; a test compares them.
  *
  * <p>The barrier stage is followed by a shuffle boundary ({@code repartition(1)}): Spark does not retry a
  * failed barrier stage that is a job's result stage, but it reruns a failed barrier map stage whole.
- * A rerun starts again from the epoch's broadcast start, and the batches depend only on (seed, epoch,
+ * The rerun starts from the last completed epoch, and the batches depend only on (seed, epoch,
  * partition), so it gives the same bits.
  */
 final class BarrierTraining {
@@ -47,40 +55,75 @@ final class BarrierTraining {
      */
     static final String FAIL_PROPERTY = "vectorprop.test.failFirstAttempt";
 
-    /** Where every task of an epoch starts. */
-    record EpochStart(float[] parameters, float[][] optimizerState, long optimizerSteps, Optimizer.Kind optimizer,
-                      float stepSize) implements Serializable {}
+    /**
+     * The state of a fit after {@code epochs} epochs: where a (re)started stage begins, and what the fit
+     * returns at the end. {@code converged}: the last epoch's loss fell by less than tol.
+     */
+    record State(int epochs, float[] parameters, float[][] optimizerState, long optimizerSteps, double[] lossHistory,
+                 boolean converged) implements Serializable {
+        byte[] encode() {
+            var bytes = new ByteArrayOutputStream();
+            try (var out = new DataOutputStream(bytes)) {
+                out.writeInt(epochs);
+                writeFloats(out, parameters);
+                out.writeInt(optimizerState.length);
+                for (float[] block : optimizerState) writeFloats(out, block);
+                out.writeLong(optimizerSteps);
+                out.writeInt(lossHistory.length);
+                for (double l : lossHistory) out.writeDouble(l);
+                out.writeBoolean(converged);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+            return bytes.toByteArray();
+        }
 
-    /** What the task of partition 0 returns: where the epoch ended, and its loss summed over the steps. */
-    record EpochEnd(float[] parameters, float[][] optimizerState, long optimizerSteps, double lossSum)
-            implements Serializable {}
+        static State decode(DataInputStream in) throws IOException {
+            int epochs = in.readInt();
+            float[] parameters = readFloats(in);
+            float[][] state = new float[in.readInt()][];
+            for (int i = 0; i < state.length; i++) state[i] = readFloats(in);
+            long steps = in.readLong();
+            double[] history = new double[in.readInt()];
+            for (int i = 0; i < history.length; i++) history[i] = in.readDouble();
+            return new State(epochs, parameters, state, steps, history, in.readBoolean());
+        }
 
-    private static final ClassTag<EpochEnd> END = ClassTag$.MODULE$.apply(EpochEnd.class);
+        private static void writeFloats(DataOutputStream out, float[] v) throws IOException {
+            out.writeInt(v.length);
+            for (float f : v) out.writeFloat(f);
+        }
+
+        private static float[] readFloats(DataInputStream in) throws IOException {
+            float[] v = new float[in.readInt()];
+            for (int i = 0; i < v.length; i++) v[i] = in.readFloat();
+            return v;
+        }
+    }
+
+    private static final ClassTag<State> STATE = ClassTag$.MODULE$.apply(State.class);
 
     /**
-     * Runs epoch {@code epoch} as one barrier stage over {@code blocks}, starting from {@code net} and
-     * {@code optimizer}, which it leaves where the epoch ended; returns the epoch's loss sum.
+     * Runs the fit as one barrier stage over {@code blocks}, starting from {@code net} and
+     * {@code optimizer} (initialized), which it leaves where the fit ended; returns the end state.
      */
-    static double epoch(JavaSparkContext jsc, JavaRDD<RowBlock> blocks, Broadcast<PartitionGradient.Setup> setup,
-                        Network net, Optimizer optimizer, DataParallelTraining.Options o, int epoch, Rendezvous rendezvous,
-                        long timeoutMillis) {
-        Broadcast<EpochStart> start = jsc.broadcast(new EpochStart(net.parameters().toArray(), optimizer.state(),
-                optimizer.steps(), o.optimizer(), o.stepSize()));
-        try {
-            EpochTask task = new EpochTask(setup, start, rendezvous.host(), rendezvous.port(), epoch, timeoutMillis);
-            RDD<EpochEnd> stage = blocks.rdd().barrier().mapPartitions(task, false, END);
-            List<EpochEnd> ends = new JavaRDD<>(stage, END).repartition(1).collect();
-            if (ends.size() != 1) {
-                throw new IllegalStateException("VectorpropClassifier: epoch " + (epoch + 1) + " ended with " + ends.size()
-                        + " results instead of the one of partition 0");
-            }
-            EpochEnd end = ends.getFirst();
-            net.parameters().copyFrom(end.parameters());
-            optimizer.restore(end.optimizerState(), end.optimizerSteps());
-            return end.lossSum();
-        } finally {
-            start.destroy();
+    static State fit(JavaSparkContext jsc, JavaRDD<RowBlock> blocks, Broadcast<PartitionGradient.Setup> setup,
+                     Network net, Optimizer optimizer, DataParallelTraining.Options o, Rendezvous rendezvous) {
+        rendezvous.startFrom(new State(0, net.parameters().toArray(), optimizer.state(), optimizer.steps(), new double[0], false),
+                o, setup.value().plan.totalRows());
+        FitTask task = new FitTask(setup, o, rendezvous.host(), rendezvous.port());
+        RDD<State> stage = blocks.rdd().barrier().mapPartitions(task, false, STATE);
+        List<State> ends = new JavaRDD<>(stage, STATE).repartition(1).collect();
+        if (ends.size() != 1) {
+            throw new IllegalStateException("VectorpropClassifier: the fit's stage ended with " + ends.size()
+                    + " results instead of the one of partition 0");
         }
+        State end = ends.getFirst();
+        double[] h = end.lossHistory();
+        if (h.length > 0) DataParallelTraining.checkFinite(h[h.length - 1], h.length - 1, o);
+        net.parameters().copyFrom(end.parameters());
+        optimizer.restore(end.optimizerState(), end.optimizerSteps());
+        return end;
     }
 
     private static void injectFailure(String seam, int epoch, int step) {
@@ -90,62 +133,70 @@ final class BarrierTraining {
     }
 
     /** The work of one task of the barrier stage (see the class comment). */
-    static final class EpochTask extends AbstractFunction1<Iterator<RowBlock>, Iterator<EpochEnd>> implements Serializable {
+    static final class FitTask extends AbstractFunction1<Iterator<RowBlock>, Iterator<State>> implements Serializable {
         @Serial private static final long serialVersionUID = 1L;
         private final Broadcast<PartitionGradient.Setup> setup;
-        private final Broadcast<EpochStart> start;
+        private final DataParallelTraining.Options o;
         private final String rendezvousHost;
-        private final int rendezvousPort, epoch;
-        private final long timeoutMillis;
+        private final int rendezvousPort;
 
-        EpochTask(Broadcast<PartitionGradient.Setup> setup, Broadcast<EpochStart> start, String rendezvousHost,
-                  int rendezvousPort, int epoch, long timeoutMillis) {
+        FitTask(Broadcast<PartitionGradient.Setup> setup, DataParallelTraining.Options o, String rendezvousHost, int rendezvousPort) {
             this.setup = setup;
-            this.start = start;
+            this.o = o;
             this.rendezvousHost = rendezvousHost;
             this.rendezvousPort = rendezvousPort;
-            this.epoch = epoch;
-            this.timeoutMillis = timeoutMillis;
         }
 
         @Override
-        public Iterator<EpochEnd> apply(Iterator<RowBlock> partition) {
+        public Iterator<State> apply(Iterator<RowBlock> partition) {
             RowBlock block = partition.next();
             BarrierTaskContext context = BarrierTaskContext.get();
             int self = context.partitionId(), tasks = context.getTaskInfos().length;
             PartitionGradient.Setup s = setup.value();
-            EpochStart from = start.value();
             BatchPlan plan = s.plan;
             String host = SparkEnv.get().blockManager().blockManagerId().host();
-            try (GradientExchange exchange = new GradientExchange(host, self, tasks, from.parameters().length, timeoutMillis);
-                 Network net = Network.create(s.architecture(), Kernels.get());
-                 Optimizer optimizer = new Optimizer(DataParallelTraining.optimizerConfig(from.optimizer(), from.stepSize()), net)) {
+            long timeoutMillis = o.exchangeTimeoutSeconds() * 1000L;
+            try (Network net = Network.create(s.architecture(), Kernels.get());
+                 GradientExchange exchange = new GradientExchange(host, self, tasks, net.parameters().cols(), timeoutMillis);
+                 Optimizer optimizer = new Optimizer(DataParallelTraining.optimizerConfig(o.optimizer(), o.stepSize()), net)) {
+                State from = exchange.meet(rendezvousHost, rendezvousPort, context.stageAttemptNumber(), host);
                 net.parameters().copyFrom(from.parameters());
                 optimizer.restore(from.optimizerState(), from.optimizerSteps());
-                exchange.meet(rendezvousHost, rendezvousPort, epoch, context.stageAttemptNumber(), host);
-                float[] parameters = from.parameters().clone(), total = new float[parameters.length];
-                double lossSum = 0;
-                for (int step = 0; step < plan.stepsPerEpoch(); step++) {
-                    if (step == plan.stepsPerEpoch() / 2 && self == tasks - 1 && context.stageAttemptNumber() == 0) {
-                        injectFailure(context.getLocalProperty(FAIL_PROPERTY), epoch, step);
+                float[] params = from.parameters().clone(), total = new float[params.length];
+                double[] history = Arrays.copyOf(from.lossHistory(), o.maxIter());
+                boolean stop = from.converged();
+                int epoch = from.epochs();
+                for (; epoch < o.maxIter() && !stop; epoch++) {
+                    double lossSum = 0;
+                    for (int step = 0; step < plan.stepsPerEpoch(); step++) {
+                        if (step == plan.stepsPerEpoch() / 2 && self == tasks - 1 && context.stageAttemptNumber() == 0) {
+                            injectFailure(context.getLocalProperty(FAIL_PROPERTY), epoch, step);
+                        }
+                        PartitionGradient.Result share = PartitionGradient.compute(block, s, params, epoch, step);
+                        lossSum += exchange.allReduce(step, share.gradientSum(), share.lossSum(), total);
+                        net.gradients().copyFrom(total);                    // as the driver does in the job-per-step mode
+                        net.kernels().scale(1f / plan.batchRows(step), net.gradients());
+                        optimizer.step();
+                        net.parameters().copyTo(params);
                     }
-                    PartitionGradient.Result share = PartitionGradient.compute(block, s, parameters, epoch, step);
-                    lossSum += exchange.allReduce(step, share.gradientSum(), share.lossSum(), total);
-                    net.gradients().copyFrom(total);                        // as the driver does in the job-per-step mode
-                    net.kernels().scale(1f / plan.batchRows(step), net.gradients());
-                    optimizer.step();
-                    net.parameters().copyTo(parameters);
+                    double loss = lossSum / plan.totalRows();
+                    history[epoch] = loss;
+                    stop = !Double.isFinite(loss) || DataParallelTraining.converged(epoch == 0 ? Double.NaN : history[epoch - 1], loss, o);
+                    if (self == 0) {
+                        exchange.reportEpoch(rendezvousHost, rendezvousPort, new State(epoch + 1, params, optimizer.state(),
+                                optimizer.steps(), Arrays.copyOf(history, epoch + 1), stop && Double.isFinite(loss)));
+                    }
                 }
-                List<EpochEnd> end = self == 0
-                        ? List.of(new EpochEnd(parameters, optimizer.state(), optimizer.steps(), lossSum)) : List.of();
+                List<State> end = self == 0 ? List.of(new State(epoch, params, optimizer.state(), optimizer.steps(),
+                        Arrays.copyOf(history, epoch), stop && Double.isFinite(history[Math.max(0, epoch - 1)]))) : List.of();
                 return CollectionConverters.asScala(end.iterator());
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                throw new IllegalStateException("VectorpropClassifier: the task of partition " + self + " was interrupted in epoch "
-                        + (epoch + 1) + " (another task of the stage failed)", e);
-            } catch (java.io.IOException e) {
-                throw new java.io.UncheckedIOException("VectorpropClassifier: the task of partition " + self
-                        + " could not reach the other tasks of epoch " + (epoch + 1), e);
+                throw new IllegalStateException("VectorpropClassifier: the task of partition " + self
+                        + " was interrupted (another task of the stage failed)", e);
+            } catch (IOException e) {
+                throw new UncheckedIOException("VectorpropClassifier: the task of partition " + self
+                        + " could not reach the driver or the other tasks", e);
             }
         }
     }

@@ -55,7 +55,7 @@ final class DataParallelTraining {
     enum Exchange {
         /** The barrier exchange where it can run (see {@link #choose}), else the driver, with a log line saying why. */
         AUTO,
-        /** One barrier stage per epoch whose tasks exchange gradients directly ({@link BarrierTraining}). */
+        /** The fit as one barrier stage whose tasks exchange gradients directly ({@link BarrierTraining}). */
         BARRIER,
         /** One Spark job per step; the driver adds the partitions' gradients and updates. */
         DRIVER;
@@ -68,7 +68,8 @@ final class DataParallelTraining {
 
     /** What a fit needs to know, validated by the classifier. */
     record Options(int[] layers, Activation activation, Optimizer.Kind optimizer, float stepSize, int batchSize,
-                   int maxIter, long seed, double tol, boolean standardize, Exchange exchange, int exchangeTimeoutSeconds) {
+                   int maxIter, long seed, double tol, boolean standardize, Exchange exchange, int exchangeTimeoutSeconds)
+            implements java.io.Serializable {
         Architecture architecture() {
             return Architecture.of(layers, activation, Loss.SOFTMAX_CROSS_ENTROPY);
         }
@@ -142,15 +143,15 @@ final class DataParallelTraining {
             net.setStandardization(s);
             LOG.info("VectorpropClassifier: {} on {} rows in {} partitions, {} steps of ≤ {} rows per epoch, {} epochs",
                     arch, plan.totalRows(), plan.partitions(), plan.stepsPerEpoch(), o.batchSize(), o.maxIter());
+            if (barrier) {
+                BarrierTraining.State end = BarrierTraining.fit(jsc, blocks, setup, net, optimizer, o, rendezvous);
+                return new Outcome(net, end.lossHistory(), end.converged());
+            }
             float[] total = new float[net.parameters().cols()];
             for (int epoch = 0; epoch < o.maxIter(); epoch++) {
                 long started = System.nanoTime();
                 double lossSum = 0;
-                if (barrier) {
-                    lossSum = BarrierTraining.epoch(jsc, blocks, setup, net, optimizer, o, epoch, rendezvous,
-                            o.exchangeTimeoutSeconds() * 1000L);
-                }
-                for (int step = 0; !barrier && step < plan.stepsPerEpoch(); step++) {
+                for (int step = 0; step < plan.stepsPerEpoch(); step++) {
                     long global = (long) epoch * plan.stepsPerEpoch() + step;
                     lossSum += gradient(jsc, blocks, setup, net.parameters().toArray(), epoch, step, global, total);
                     int rows = plan.batchRows(step);
@@ -159,19 +160,13 @@ final class DataParallelTraining {
                     optimizer.step();
                 }
                 double loss = lossSum / plan.totalRows();
-                if (!Double.isFinite(loss)) {
-                    throw new IllegalStateException("VectorpropClassifier: training loss became " + loss + " in epoch "
-                            + (epoch + 1) + "; lower stepSize (now " + o.stepSize() + ") or set standardize");
-                }
-                double seconds = (System.nanoTime() - started) / 1e9;
-                LOG.info(String.format("VectorpropClassifier: epoch %d/%d  loss %.5f  %.2f s  %,.0f rows/s", epoch + 1,
-                        o.maxIter(), loss, seconds, plan.totalRows() / seconds));
+                checkFinite(loss, epoch, o);
+                logEpoch(epoch, o, loss, (System.nanoTime() - started) / 1e9, plan.totalRows());
                 double previous = history.isEmpty() ? Double.NaN : history.getLast();
                 history.add(loss);
-                if (!Double.isNaN(previous) && previous - loss < o.tol() * previous) {
+                if (converged(previous, loss, o)) {
+                    logConverged(o, epoch);
                     converged = true;
-                    LOG.info("VectorpropClassifier: loss fell by less than tol = {} of itself; stopping after epoch {}",
-                            o.tol(), epoch + 1);
                     break;
                 }
             }
@@ -183,6 +178,29 @@ final class DataParallelTraining {
             if (rendezvous != null) rendezvous.close();
         }
         return new Outcome(net, history.stream().mapToDouble(Double::doubleValue).toArray(), converged);
+    }
+
+    /** The epoch's mean training loss must be finite, or the fit stops saying what to change. */
+    static void checkFinite(double loss, int epoch, Options o) {
+        if (!Double.isFinite(loss)) {
+            throw new IllegalStateException("VectorpropClassifier: training loss became " + loss + " in epoch "
+                    + (epoch + 1) + "; lower stepSize (now " + o.stepSize() + ") or set standardize");
+        }
+    }
+
+    /** The progress line of an epoch. */
+    static void logEpoch(int epoch, Options o, double loss, double seconds, long rows) {
+        LOG.info(String.format("VectorpropClassifier: epoch %d/%d  loss %.5f  %.2f s  %,.0f rows/s", epoch + 1,
+                o.maxIter(), loss, seconds, rows / seconds));
+    }
+
+    /** Whether the fit stops after an epoch: its loss fell by less than tol of the one before. */
+    static boolean converged(double previous, double loss, Options o) {
+        return !Double.isNaN(previous) && previous - loss < o.tol() * previous;
+    }
+
+    static void logConverged(Options o, int epoch) {
+        LOG.info("VectorpropClassifier: loss fell by less than tol = {} of itself; stopping after epoch {}", o.tol(), epoch + 1);
     }
 
     private static Optimizer.Config optimizerConfig(Options o) {
@@ -213,7 +231,7 @@ final class DataParallelTraining {
                     + " task slots, and a barrier stage runs one task per partition at once (repartition to at most that)";
         }
         if (obstacle == null) {
-            LOG.info("VectorpropClassifier: one barrier stage per epoch, gradients exchanged between its {} tasks", partitions);
+            LOG.info("VectorpropClassifier: the fit as one barrier stage, gradients exchanged between its {} tasks", partitions);
             return Exchange.BARRIER;
         }
         if (asked == Exchange.BARRIER) {

@@ -86,15 +86,23 @@ final class GradientExchange implements AutoCloseable {
     int port() { return server.getPort(); }
 
     /**
-     * Registers this task's server with the driver's {@link Rendezvous} for this epoch and attempt of the
-     * stage, waits for all the stage's tasks to do so, and connects to every other task.
+     * Registers this task's server with the driver's {@link Rendezvous} for this attempt of the stage,
+     * waits for all the stage's tasks to do so, connects to every other task, and returns the state the
+     * fit goes on from.
      */
-    void meet(String host, int port, int epoch, int attempt, String selfHost) throws IOException, InterruptedException {
-        InetSocketAddress[] addresses = Rendezvous.meet(clients, host, port, epoch, attempt, self, tasks,
-                InetSocketAddress.createUnresolved(selfHost, port()), timeoutMillis);
+    BarrierTraining.State meet(String host, int port, int attempt, String selfHost) throws IOException, InterruptedException {
+        InetSocketAddress[] addresses = new InetSocketAddress[tasks];
+        BarrierTraining.State start = Rendezvous.meet(clients, host, port, attempt, self, tasks,
+                InetSocketAddress.createUnresolved(selfHost, port()), timeoutMillis, addresses);
         for (int j = 0; j < tasks; j++) {
             peers.add(j == self ? null : clients.createClient(addresses[j].getHostString(), addresses[j].getPort()));
         }
+        return start;
+    }
+
+    /** Sends the state after an epoch to the driver's {@link Rendezvous} (the task of partition 0 does). */
+    void reportEpoch(String host, int port, BarrierTraining.State state) throws IOException, InterruptedException {
+        Rendezvous.report(clients, host, port, state, timeoutMillis);
     }
 
     int sliceStart(int task) {

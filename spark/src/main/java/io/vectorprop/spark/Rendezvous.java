@@ -1,9 +1,12 @@
 package io.vectorprop.spark;
 
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -19,20 +22,30 @@ import org.apache.spark.network.server.StreamManager;
 import org.apache.spark.network.server.TransportServer;
 
 /**
- * Where the tasks of a barrier stage meet once per epoch: a small server on the driver. Each task
- * registers its partition and the address of its own {@link GradientExchange} server and gets the
- * answer when all the stage's tasks have registered: every task's address, in partition order. A new
- * attempt of the stage (Spark reruns a barrier stage whole after a failure) meets afresh, and a
- * registration for a later attempt fails the waiting ones of an earlier attempt. Unlike
- * {@code BarrierTaskContext.allGather}, which polls the driver once a second, the answer goes out the
- * moment the last task registers.
+ * The driver's side of a barrier fit ({@link BarrierTraining}), a small server on Spark's transport.
+ * <ul>
+ *   <li><b>Meeting</b>: each task registers its partition and the address of its own
+ *       {@link GradientExchange} server, and gets the answer when all the stage's tasks have registered:
+ *       every task's address in partition order, and the state to start from. A new attempt of the
+ *       stage (Spark reruns a barrier stage whole after a failure) meets afresh; a registration for a
+ *       later attempt fails the waiting ones of an earlier attempt. Unlike
+ *       {@code BarrierTaskContext.allGather}, which polls the driver once a second, the answer goes out
+ *       the moment the last task registers.</li>
+ *   <li><b>Epoch reports</b>: after each epoch the task of partition 0 sends the state; the driver logs
+ *       the epoch and keeps the state as the start of a rerun.</li>
+ * </ul>
  */
 final class Rendezvous implements AutoCloseable {
     private final TransportContext context;
     private final TransportServer server;
+    private static final byte MEET = 1, REPORT = 2;
     private final String host;
-    /** Meetings in progress, by (epoch, attempt); guarded by itself. */
-    private final Map<String, Meeting> meetings = new HashMap<>();
+    /** Meetings in progress, by stage attempt; guarded by itself. */
+    private final Map<Integer, Meeting> meetings = new HashMap<>();
+    /** Where a (re)started stage begins: the state after the last epoch reported, encoded. */
+    private volatile byte[] start;
+    private volatile DataParallelTraining.Options options;
+    private volatile long rows, lastReport;
 
     private static final class Meeting {
         final String[] addresses;
@@ -54,29 +67,61 @@ final class Rendezvous implements AutoCloseable {
 
     int port() { return server.getPort(); }
 
+    /** Sets the state the stage's tasks start from (before the stage runs), and what its epoch lines need. */
+    void startFrom(BarrierTraining.State state, DataParallelTraining.Options options, long rows) {
+        this.start = state.encode();
+        this.options = options;
+        this.rows = rows;
+        this.lastReport = System.nanoTime();
+    }
+
     /**
      * Called by a task: registers partition {@code partition} of {@code tasks} at {@code self} for
-     * {@code epoch}, attempt {@code attempt} of the stage, and returns every task's address.
+     * attempt {@code attempt} of the stage; returns every task's address, in partition order, into
+     * {@code addresses}, and the state to start from.
      */
-    static InetSocketAddress[] meet(TransportClientFactory factory, String host, int port, int epoch, int attempt,
-                                    int partition, int tasks, InetSocketAddress self, long timeoutMillis)
+    static BarrierTraining.State meet(TransportClientFactory factory, String host, int port, int attempt, int partition,
+                                      int tasks, InetSocketAddress self, long timeoutMillis, InetSocketAddress[] addresses)
             throws IOException, InterruptedException {
+        var request = new ByteArrayOutputStream();
+        try (var out = new DataOutputStream(request)) {
+            out.writeByte(MEET);
+            out.writeInt(attempt);
+            out.writeInt(partition);
+            out.writeInt(tasks);
+            out.writeUTF(self.getHostString());
+            out.writeInt(self.getPort());
+        }
+        ByteBuffer reply = call(factory, host, port, request.toByteArray(), timeoutMillis, "did not all reach");
+        var in = new DataInputStream(new ByteArrayInputStream(toArray(reply)));
+        for (int i = 0; i < tasks; i++) addresses[i] = InetSocketAddress.createUnresolved(in.readUTF(), in.readInt());
+        return BarrierTraining.State.decode(in);
+    }
+
+    /** Called by the task of partition 0 after each epoch. */
+    static void report(TransportClientFactory factory, String host, int port, BarrierTraining.State state, long timeoutMillis)
+            throws IOException, InterruptedException {
+        byte[] encoded = state.encode();
+        byte[] request = new byte[encoded.length + 1];
+        request[0] = REPORT;
+        System.arraycopy(encoded, 0, request, 1, encoded.length);
+        call(factory, host, port, request, timeoutMillis, "could not report an epoch to");
+    }
+
+    private static ByteBuffer call(TransportClientFactory factory, String host, int port, byte[] request, long timeoutMillis,
+                                   String failed) throws IOException, InterruptedException {
         TransportClient client = factory.createClient(host, port);
-        String request = epoch + " " + attempt + " " + partition + " " + tasks + " " + self.getHostString() + ":" + self.getPort();
-        ByteBuffer reply;
         try {
-            reply = client.sendRpcSync(ByteBuffer.wrap(request.getBytes(StandardCharsets.UTF_8)), timeoutMillis);
+            return client.sendRpcSync(ByteBuffer.wrap(request), timeoutMillis);
         } catch (RuntimeException e) {
-            throw new IllegalStateException("VectorpropClassifier: the tasks of epoch " + (epoch + 1) + " did not all reach the "
-                    + "driver's rendezvous at " + host + ":" + port + " within exchangeTimeout = " + timeoutMillis / 1000
-                    + " s: " + e.getMessage(), e);
+            throw new IllegalStateException("VectorpropClassifier: the tasks " + failed + " the driver's rendezvous at " + host
+                    + ":" + port + " within exchangeTimeout = " + timeoutMillis / 1000 + " s: " + e.getMessage(), e);
         }
-        String[] parts = StandardCharsets.UTF_8.decode(reply).toString().split(" ");
-        InetSocketAddress[] out = new InetSocketAddress[parts.length];
-        for (int i = 0; i < parts.length; i++) {
-            int colon = parts[i].lastIndexOf(':');
-            out[i] = InetSocketAddress.createUnresolved(parts[i].substring(0, colon), Integer.parseInt(parts[i].substring(colon + 1)));
-        }
+    }
+
+    private static byte[] toArray(ByteBuffer b) {
+        byte[] out = new byte[b.remaining()];
+        b.get(out);
         return out;
     }
 
@@ -85,37 +130,70 @@ final class Rendezvous implements AutoCloseable {
 
         @Override
         public void receive(TransportClient client, ByteBuffer message, RpcResponseCallback callback) {
-            String[] f = StandardCharsets.UTF_8.decode(message).toString().split(" ");
-            int epoch = Integer.parseInt(f[0]), attempt = Integer.parseInt(f[1]), partition = Integer.parseInt(f[2]),
-                    tasks = Integer.parseInt(f[3]);
+            try {
+                var in = new DataInputStream(new ByteArrayInputStream(toArray(message)));
+                switch (in.readByte()) {
+                    case MEET -> meet(in, callback);
+                    case REPORT -> {
+                        report(BarrierTraining.State.decode(in));
+                        callback.onSuccess(ByteBuffer.allocate(0));
+                    }
+                    default -> callback.onFailure(new IllegalArgumentException("unknown rendezvous message"));
+                }
+            } catch (IOException | RuntimeException e) {
+                callback.onFailure(e);
+            }
+        }
+
+        private void meet(DataInputStream in, RpcResponseCallback callback) throws IOException {
+            int attempt = in.readInt(), partition = in.readInt(), tasks = in.readInt();
+            String address = in.readUTF();
+            int port = in.readInt();
             List<RpcResponseCallback> answer = null;
-            String addresses = null;
+            Meeting complete = null;
             synchronized (meetings) {
-                String id = epoch + "/" + attempt;
                 for (var it = meetings.entrySet().iterator(); it.hasNext(); ) {   // an earlier attempt will not complete
                     var e = it.next();
-                    String[] k = e.getKey().split("/");
-                    if (Integer.parseInt(k[0]) < epoch || (Integer.parseInt(k[0]) == epoch && Integer.parseInt(k[1]) < attempt)) {
+                    if (e.getKey() < attempt) {
                         for (RpcResponseCallback c : e.getValue().waiting) {
                             c.onFailure(new IllegalStateException("a later attempt of the stage has started"));
                         }
                         it.remove();
                     }
                 }
-                Meeting m = meetings.computeIfAbsent(id, k -> new Meeting(tasks));
+                Meeting m = meetings.computeIfAbsent(attempt, k -> new Meeting(tasks));
                 if (m.addresses[partition] == null) m.registered++;
-                m.addresses[partition] = f[4];
+                m.addresses[partition] = address + ":" + port;
                 m.waiting.add(callback);
                 if (m.registered == tasks) {
                     answer = m.waiting;
-                    addresses = String.join(" ", m.addresses);
-                    meetings.remove(id);
+                    complete = m;
+                    meetings.remove(attempt);
                 }
             }
-            if (answer != null) {
-                byte[] bytes = addresses.getBytes(StandardCharsets.UTF_8);
-                for (RpcResponseCallback c : answer) c.onSuccess(ByteBuffer.wrap(bytes));
+            if (answer == null) return;
+            var reply = new ByteArrayOutputStream();
+            try (var out = new DataOutputStream(reply)) {
+                for (String a : complete.addresses) {
+                    int colon = a.lastIndexOf(':');
+                    out.writeUTF(a.substring(0, colon));
+                    out.writeInt(Integer.parseInt(a.substring(colon + 1)));
+                }
+                out.write(start);
             }
+            byte[] bytes = reply.toByteArray();
+            for (RpcResponseCallback c : answer) c.onSuccess(ByteBuffer.wrap(bytes));
+        }
+
+        /** An epoch's end: the new restart point, and its progress line. */
+        private void report(BarrierTraining.State state) {
+            start = state.encode();
+            long now = System.nanoTime();
+            double seconds = (now - lastReport) / 1e9;
+            lastReport = now;
+            int epoch = state.epochs() - 1;
+            DataParallelTraining.logEpoch(epoch, options, state.lossHistory()[epoch], seconds, rows);
+            if (state.converged()) DataParallelTraining.logConverged(options, epoch);
         }
 
         @Override

@@ -47,7 +47,7 @@ import io.vectorprop.network.Optimizer;
  * mini-batch), {@code maxIter} (10 epochs), {@code seed} (0), {@code tol} (1e-6: stop when an epoch's
  * mean training loss falls by less than tol of itself), {@code standardize} (false: when true, inputs
  * are standardized with the training set's mean and σ, which become part of the model file),
- * {@code exchange} ("auto": one barrier stage per epoch whose tasks exchange gradients directly, where
+ * {@code exchange} ("auto": the fit as one barrier stage whose tasks exchange gradients directly, where
  * the cluster allows it — no more partitions than task slots, no dynamic allocation, no
  * {@code spark.authenticate} — else "driver": one Spark job per step, whose fixed cost of ~10–20 ms in
  * local mode favours large batches; "barrier" or "driver" to choose; both give the same bits),
@@ -86,7 +86,7 @@ public class VectorpropClassifier extends Estimator<VectorpropClassificationMode
         seed = new LongParam(this, "seed", "seed of the initial weights and of the shuffles");
         tol = new DoubleParam(this, "tol", "stop when an epoch's training loss falls by less than tol of itself (≥ 0)");
         standardize = new BooleanParam(this, "standardize", "standardize inputs with the training set's mean and σ");
-        exchange = new Param<>(this, "exchange", "how gradients are added: auto, barrier (one barrier stage per epoch, "
+        exchange = new Param<>(this, "exchange", "how gradients are added: auto, barrier (the fit as one barrier stage, "
                 + "tasks exchange directly) or driver (one job per step)");
         exchangeTimeout = new IntParam(this, "exchangeTimeout", "seconds a barrier task waits for another before failing (≥ 1)");
         setDefault(featuresCol, "features");
