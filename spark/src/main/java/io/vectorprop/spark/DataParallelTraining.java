@@ -40,7 +40,7 @@ import io.vectorprop.model.Standardization;
  *
  * <p>In this mode every step is one Spark job, and a job has a fixed cost (scheduling, task and result
  * serialization) of roughly 10–20 ms in {@code local[2]}, whatever it computes: large global batches
- * amortize it. Where the cluster allows it, the {@code exchange} param's default runs each epoch as
+ * amortize it. Where the cluster allows it, the {@code exchange} param's default runs the whole fit as
  * one barrier stage instead ({@link BarrierTraining}), whose tasks add the same gradients in the same
  * order between themselves, so both modes give the same bits; {@link #choose} picks, saying why.
  * ({@code BarrierTaskContext.allGather} cannot serve a step: it waits for the driver's answer
