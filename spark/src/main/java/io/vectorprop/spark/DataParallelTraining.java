@@ -161,7 +161,7 @@ final class DataParallelTraining {
                 }
                 double loss = lossSum / plan.totalRows();
                 checkFinite(loss, epoch, o);
-                logEpoch(epoch, o, loss, (System.nanoTime() - started) / 1e9, plan.totalRows());
+                logEpoch(epoch, o, loss, (System.nanoTime() - started) / 1e9, plan.totalRows(), Double.NaN);
                 double previous = history.isEmpty() ? Double.NaN : history.getLast();
                 history.add(loss);
                 if (converged(previous, loss, o)) {
@@ -188,10 +188,11 @@ final class DataParallelTraining {
         }
     }
 
-    /** The progress line of an epoch. */
-    static void logEpoch(int epoch, Options o, double loss, double seconds, long rows) {
-        LOG.info(String.format("VectorpropClassifier: epoch %d/%d  loss %.5f  %.2f s  %,.0f rows/s", epoch + 1,
-                o.maxIter(), loss, seconds, rows / seconds));
+    /** The progress line of an epoch; with the barrier exchange, its time per step in the exchange. */
+    static void logEpoch(int epoch, Options o, double loss, double seconds, long rows, double exchangeMicrosPerStep) {
+        LOG.info(String.format("VectorpropClassifier: epoch %d/%d  loss %.5f  %.2f s  %,.0f rows/s%s", epoch + 1,
+                o.maxIter(), loss, seconds, rows / seconds, Double.isNaN(exchangeMicrosPerStep) ? ""
+                        : String.format("  exchange %,.0f µs/step", exchangeMicrosPerStep)));
     }
 
     /** Whether the fit stops after an epoch: its loss fell by less than tol of the one before. */

@@ -59,6 +59,10 @@ final class GradientExchange implements AutoCloseable {
 
     private record Message(double loss, float[] values) {}
 
+    /** Time spent in {@link #allReduce} (sending, waiting for the others, adding) and the steps it covers. */
+    private long exchangeNanos;
+    private int exchangedSteps;
+
     /** Starts this task's server on {@code host} (an ephemeral port); {@link #connect} then reaches the others. */
     GradientExchange(String host, int self, int tasks, int parameters, long timeoutMillis) {
         this.self = self;
@@ -100,9 +104,16 @@ final class GradientExchange implements AutoCloseable {
         return start;
     }
 
-    /** Sends the state after an epoch to the driver's {@link Rendezvous} (the task of partition 0 does). */
+    /**
+     * Sends the state after an epoch to the driver's {@link Rendezvous} (the task of partition 0 does), with
+     * the mean time per step spent in {@link #allReduce} since the last report: an upper bound of the
+     * exchange's cost, as it includes waiting for a task whose share took longer to compute.
+     */
     void reportEpoch(String host, int port, BarrierTraining.State state) throws IOException, InterruptedException {
-        Rendezvous.report(clients, host, port, state, timeoutMillis);
+        double micros = exchangedSteps == 0 ? Double.NaN : exchangeNanos / 1e3 / exchangedSteps;
+        exchangeNanos = 0;
+        exchangedSteps = 0;
+        Rendezvous.report(clients, host, port, state, micros, timeoutMillis);
     }
 
     int sliceStart(int task) {
@@ -115,6 +126,7 @@ final class GradientExchange implements AutoCloseable {
      * {@code total} and returns the loss sum added in partition order.
      */
     double allReduce(int step, float[] gradientSum, double loss, float[] total) throws InterruptedException {
+        long started = System.nanoTime();
         for (int j = 0; j < tasks; j++) {
             if (j != self) send(j, SHARE, step, loss, gradientSum, sliceStart(j), sliceStart(j + 1));
         }
@@ -143,6 +155,8 @@ final class GradientExchange implements AutoCloseable {
             float[] slice = take(SUM, step, j).values();
             System.arraycopy(slice, 0, total, sliceStart(j), slice.length);
         }
+        exchangeNanos += System.nanoTime() - started;
+        exchangedSteps++;
         return lossSum;
     }
 

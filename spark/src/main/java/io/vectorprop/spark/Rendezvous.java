@@ -99,13 +99,15 @@ final class Rendezvous implements AutoCloseable {
     }
 
     /** Called by the task of partition 0 after each epoch. */
-    static void report(TransportClientFactory factory, String host, int port, BarrierTraining.State state, long timeoutMillis)
-            throws IOException, InterruptedException {
-        byte[] encoded = state.encode();
-        byte[] request = new byte[encoded.length + 1];
-        request[0] = REPORT;
-        System.arraycopy(encoded, 0, request, 1, encoded.length);
-        call(factory, host, port, request, timeoutMillis, "could not report an epoch to");
+    static void report(TransportClientFactory factory, String host, int port, BarrierTraining.State state,
+                       double exchangeMicrosPerStep, long timeoutMillis) throws IOException, InterruptedException {
+        var request = new ByteArrayOutputStream();
+        try (var out = new DataOutputStream(request)) {
+            out.writeByte(REPORT);
+            out.writeDouble(exchangeMicrosPerStep);
+            out.write(state.encode());
+        }
+        call(factory, host, port, request.toByteArray(), timeoutMillis, "could not report an epoch to");
     }
 
     private static ByteBuffer call(TransportClientFactory factory, String host, int port, byte[] request, long timeoutMillis,
@@ -135,7 +137,8 @@ final class Rendezvous implements AutoCloseable {
                 switch (in.readByte()) {
                     case MEET -> meet(in, callback);
                     case REPORT -> {
-                        report(BarrierTraining.State.decode(in));
+                        double micros = in.readDouble();
+                        report(BarrierTraining.State.decode(in), micros);
                         callback.onSuccess(ByteBuffer.allocate(0));
                     }
                     default -> callback.onFailure(new IllegalArgumentException("unknown rendezvous message"));
@@ -186,13 +189,13 @@ final class Rendezvous implements AutoCloseable {
         }
 
         /** An epoch's end: the new restart point, and its progress line. */
-        private void report(BarrierTraining.State state) {
+        private void report(BarrierTraining.State state, double exchangeMicrosPerStep) {
             start = state.encode();
             long now = System.nanoTime();
             double seconds = (now - lastReport) / 1e9;
             lastReport = now;
             int epoch = state.epochs() - 1;
-            DataParallelTraining.logEpoch(epoch, options, state.lossHistory()[epoch], seconds, rows);
+            DataParallelTraining.logEpoch(epoch, options, state.lossHistory()[epoch], seconds, rows, exchangeMicrosPerStep);
             if (state.converged()) DataParallelTraining.logConverged(options, epoch);
         }
 
