@@ -126,6 +126,28 @@ final class BarrierTraining {
         return end;
     }
 
+    /**
+     * Periodic averaging ({@code syncInterval} K &gt; 1): replaces every task's parameters and optimizer
+     * state by their mean over the tasks, summed in partition order (so every task gets the same bits),
+     * and sets the optimizer's step count to the global steps taken so far; returns the loss summed over
+     * the tasks since the last average.
+     */
+    private static double average(GradientExchange exchange, Network net, Optimizer optimizer, int step, double loss,
+                                  int tasks, long stepsSoFar, float[] sum) throws InterruptedException {
+        float[] parameters = net.parameters().toArray();
+        float[][] state = optimizer.state();
+        int p = parameters.length;
+        float[] mine = new float[p * (1 + state.length)];
+        System.arraycopy(parameters, 0, mine, 0, p);
+        for (int b = 0; b < state.length; b++) System.arraycopy(state[b], 0, mine, p * (b + 1), p);
+        double lossSum = exchange.allReduce(step, mine, loss, sum);
+        for (int i = 0; i < sum.length; i++) sum[i] /= tasks;
+        net.parameters().copyFrom(Arrays.copyOfRange(sum, 0, p));
+        for (int b = 0; b < state.length; b++) state[b] = Arrays.copyOfRange(sum, p * (b + 1), p * (b + 2));
+        optimizer.restore(state, stepsSoFar);
+        return lossSum;
+    }
+
     private static void injectFailure(String seam, int epoch, int step) {
         if (seam == null || !seam.startsWith(epoch + " ")) return;
         if (seam.endsWith("halt")) Runtime.getRuntime().halt(3);
@@ -156,27 +178,43 @@ final class BarrierTraining {
             BatchPlan plan = s.plan;
             String host = SparkEnv.get().blockManager().blockManagerId().host();
             long timeoutMillis = o.exchangeTimeoutSeconds() * 1000L;
+            int k = o.syncInterval();
             try (Network net = Network.create(s.architecture(), Kernels.get());
-                 GradientExchange exchange = new GradientExchange(host, self, tasks, net.parameters().cols(), timeoutMillis);
-                 Optimizer optimizer = new Optimizer(DataParallelTraining.optimizerConfig(o.optimizer(), o.stepSize()), net)) {
+                 Optimizer optimizer = new Optimizer(DataParallelTraining.optimizerConfig(o.optimizer(), o.stepSize()), net);
+                 GradientExchange exchange = new GradientExchange(host, self, tasks,
+                         k == 1 ? net.parameters().cols() : net.parameters().cols() * (1 + optimizer.state().length), timeoutMillis)) {
                 State from = exchange.meet(rendezvousHost, rendezvousPort, context.stageAttemptNumber(), host);
                 net.parameters().copyFrom(from.parameters());
                 optimizer.restore(from.optimizerState(), from.optimizerSteps());
-                float[] params = from.parameters().clone(), total = new float[params.length];
+                float[] params = from.parameters().clone(), total = new float[k == 1 ? params.length : exchange.length()];
                 double[] history = Arrays.copyOf(from.lossHistory(), o.maxIter());
                 boolean stop = from.converged();
                 int epoch = from.epochs();
                 for (; epoch < o.maxIter() && !stop; epoch++) {
-                    double lossSum = 0;
+                    double lossSum = 0, localLoss = 0;
                     for (int step = 0; step < plan.stepsPerEpoch(); step++) {
                         if (step == plan.stepsPerEpoch() / 2 && self == tasks - 1 && context.stageAttemptNumber() == 0) {
                             injectFailure(context.getLocalProperty(FAIL_PROPERTY), epoch, step);
                         }
                         PartitionGradient.Result share = PartitionGradient.compute(block, s, params, epoch, step);
-                        lossSum += exchange.allReduce(step, share.gradientSum(), share.lossSum(), total);
-                        net.gradients().copyFrom(total);                    // as the driver does in the job-per-step mode
-                        net.kernels().scale(1f / plan.batchRows(step), net.gradients());
-                        optimizer.step();
+                        if (k == 1) {
+                            lossSum += exchange.allReduce(step, share.gradientSum(), share.lossSum(), total);
+                            net.gradients().copyFrom(total);                // as the driver does in the job-per-step mode
+                            net.kernels().scale(1f / plan.batchRows(step), net.gradients());
+                            optimizer.step();
+                        } else {                                            // periodic averaging: a step on the own share
+                            if (share.rows() > 0) {
+                                net.gradients().copyFrom(share.gradientSum());
+                                net.kernels().scale(1f / share.rows(), net.gradients());
+                                optimizer.step();
+                            }
+                            localLoss += share.lossSum();
+                            if ((step + 1) % k == 0 || step == plan.stepsPerEpoch() - 1) {
+                                long stepsSoFar = (long) epoch * plan.stepsPerEpoch() + step + 1;
+                                lossSum += average(exchange, net, optimizer, step, localLoss, tasks, stepsSoFar, total);
+                                localLoss = 0;
+                            }
+                        }
                         net.parameters().copyTo(params);
                     }
                     double loss = lossSum / plan.totalRows();

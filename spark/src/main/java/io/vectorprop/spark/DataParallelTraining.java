@@ -68,7 +68,8 @@ final class DataParallelTraining {
 
     /** What a fit needs to know, validated by the classifier. */
     record Options(int[] layers, Activation activation, Optimizer.Kind optimizer, float stepSize, int batchSize,
-                   int maxIter, long seed, double tol, boolean standardize, Exchange exchange, int exchangeTimeoutSeconds)
+                   int maxIter, long seed, double tol, boolean standardize, Exchange exchange, int exchangeTimeoutSeconds,
+                   int syncInterval)
             implements java.io.Serializable {
         Architecture architecture() {
             return Architecture.of(layers, activation, Loss.SOFTMAX_CROSS_ENTROPY);
@@ -135,7 +136,7 @@ final class DataParallelTraining {
         Network net = Network.create(arch, Kernels.get());
         List<Double> history = new ArrayList<>();
         boolean converged = false;
-        boolean barrier = choose(jsc, o.exchange(), plan.partitions()) == Exchange.BARRIER;
+        boolean barrier = choose(jsc, o.exchange(), plan.partitions(), o.syncInterval()) == Exchange.BARRIER;
         Rendezvous rendezvous = barrier ? new Rendezvous(jsc.getConf().get("spark.driver.host", "localhost")) : null;
         Broadcast<PartitionGradient.Setup> setup = jsc.broadcast(new PartitionGradient.Setup(arch, s, plan));
         try (Optimizer optimizer = new Optimizer(optimizerConfig(o), net)) {
@@ -219,7 +220,11 @@ final class DataParallelTraining {
      * does not yet authenticate its connections); asked for where it cannot run it is refused, and
      * {@code AUTO} then takes the driver, saying why.
      */
-    static Exchange choose(JavaSparkContext jsc, Exchange asked, int partitions) {
+    static Exchange choose(JavaSparkContext jsc, Exchange asked, int partitions, int syncInterval) {
+        if (asked == Exchange.DRIVER && syncInterval > 1) {
+            throw new IllegalArgumentException("VectorpropClassifier: syncInterval " + syncInterval
+                    + " (periodic averaging) needs the barrier exchange, not exchange 'driver'");
+        }
         if (asked == Exchange.DRIVER) return Exchange.DRIVER;
         var conf = jsc.getConf();
         String obstacle = null;
@@ -235,8 +240,9 @@ final class DataParallelTraining {
             LOG.info("VectorpropClassifier: the fit as one barrier stage, gradients exchanged between its {} tasks", partitions);
             return Exchange.BARRIER;
         }
-        if (asked == Exchange.BARRIER) {
-            throw new IllegalArgumentException("VectorpropClassifier: exchange 'barrier' cannot run: " + obstacle
+        if (asked == Exchange.BARRIER || syncInterval > 1) {
+            throw new IllegalArgumentException("VectorpropClassifier: " + (asked == Exchange.BARRIER ? "exchange 'barrier'"
+                    : "syncInterval " + syncInterval + " (periodic averaging) needs the barrier exchange, which") + " cannot run: " + obstacle
                     + "; use exchange 'driver' (or 'auto')");
         }
         LOG.info("VectorpropClassifier: one Spark job per step, gradients added on the driver: {}", obstacle);

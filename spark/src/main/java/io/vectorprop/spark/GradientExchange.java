@@ -89,6 +89,9 @@ final class GradientExchange implements AutoCloseable {
 
     int port() { return server.getPort(); }
 
+    /** Floats of the vectors this exchange all-reduces. */
+    int length() { return parameters; }
+
     /**
      * Registers this task's server with the driver's {@link Rendezvous} for this attempt of the stage,
      * waits for all the stage's tasks to do so, connects to every other task, and returns the state the

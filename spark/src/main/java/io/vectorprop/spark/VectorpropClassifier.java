@@ -51,7 +51,10 @@ import io.vectorprop.network.Optimizer;
  * the cluster allows it — no more partitions than task slots, no dynamic allocation, no
  * {@code spark.authenticate} — else "driver": one Spark job per step, whose fixed cost of ~10–20 ms in
  * local mode favours large batches; "barrier" or "driver" to choose; both give the same bits),
- * {@code exchangeTimeout} (120 s: how long a barrier task waits for another before the stage fails).
+ * {@code exchangeTimeout} (120 s: how long a barrier task waits for another before the stage fails),
+ * {@code syncInterval} (1: exact synchronous SGD; K &gt; 1, barrier exchange only: a different algorithm,
+ * periodic parameter averaging — each task steps on its own share of each batch and the tasks average
+ * parameters and optimizer state every K steps and at the end of each epoch; see docs/spark.md).
  *
  * <p>Thread-safety: like Spark ML's estimators, configure it from one thread; {@code fit} may then run while others read its settings.
  */
@@ -61,7 +64,7 @@ public class VectorpropClassifier extends Estimator<VectorpropClassificationMode
             optimizer;
     private final IntArrayParam layers;
     private final DoubleParam stepSize, tol;
-    private final IntParam batchSize, maxIter, exchangeTimeout;
+    private final IntParam batchSize, maxIter, exchangeTimeout, syncInterval;
     private final LongParam seed;
     private final BooleanParam standardize;
 
@@ -89,6 +92,8 @@ public class VectorpropClassifier extends Estimator<VectorpropClassificationMode
         exchange = new Param<>(this, "exchange", "how gradients are added: auto, barrier (the fit as one barrier stage, "
                 + "tasks exchange directly) or driver (one job per step)");
         exchangeTimeout = new IntParam(this, "exchangeTimeout", "seconds a barrier task waits for another before failing (≥ 1)");
+        syncInterval = new IntParam(this, "syncInterval", "1: exact synchronous SGD; K > 1: each task steps on its own "
+                + "share and the tasks average parameters and optimizer state every K steps and at each epoch's end");
         setDefault(featuresCol, "features");
         setDefault(labelCol, "label");
         setDefault(predictionCol, "prediction");
@@ -104,6 +109,7 @@ public class VectorpropClassifier extends Estimator<VectorpropClassificationMode
         setDefault(standardize, false);
         setDefault(exchange, "auto");
         setDefault(exchangeTimeout, 120);
+        setDefault(syncInterval, 1);
     }
 
     static String activations() {
@@ -129,6 +135,7 @@ public class VectorpropClassifier extends Estimator<VectorpropClassificationMode
     public BooleanParam standardize() { return standardize; }
     public Param<String> exchange() { return exchange; }
     public IntParam exchangeTimeout() { return exchangeTimeout; }
+    public IntParam syncInterval() { return syncInterval; }
 
     public VectorpropClassifier setFeaturesCol(String v) { set(featuresCol, v); return this; }
     public VectorpropClassifier setLabelCol(String v) { set(labelCol, v); return this; }
@@ -147,6 +154,7 @@ public class VectorpropClassifier extends Estimator<VectorpropClassificationMode
     public VectorpropClassifier setStandardize(boolean v) { set(standardize, v); return this; }
     public VectorpropClassifier setExchange(String v) { DataParallelTraining.Exchange.parse(v); set(exchange, v); return this; }
     public VectorpropClassifier setExchangeTimeout(int v) { checkAtLeastOne("exchangeTimeout", v); set(exchangeTimeout, v); return this; }
+    public VectorpropClassifier setSyncInterval(int v) { checkAtLeastOne("syncInterval", v); set(syncInterval, v); return this; }
 
     public String getFeaturesCol() { return getOrDefault(featuresCol); }
     public String getLabelCol() { return getOrDefault(labelCol); }
@@ -161,6 +169,7 @@ public class VectorpropClassifier extends Estimator<VectorpropClassificationMode
     public boolean getStandardize() { return (Boolean) getOrDefault(standardize); }
     public String getExchange() { return getOrDefault(exchange); }
     public int getExchangeTimeout() { return (Integer) getOrDefault(exchangeTimeout); }
+    public int getSyncInterval() { return (Integer) getOrDefault(syncInterval); }
 
     private static void checkLayers(int[] v) {
         if (v == null || v.length < 2) {
@@ -214,9 +223,11 @@ public class VectorpropClassifier extends Estimator<VectorpropClassificationMode
         checkAtLeastOne("batchSize", getBatchSize());
         checkAtLeastOne("maxIter", getMaxIter());
         checkAtLeastOne("exchangeTimeout", getExchangeTimeout());
+        checkAtLeastOne("syncInterval", getSyncInterval());
         return new DataParallelTraining.Options(l.clone(), checkActivation(getActivation()),
                 Optimizer.Kind.parse(getOptimizer()), (float) getStepSize(), getBatchSize(), getMaxIter(), getSeed(),
-                getTol(), getStandardize(), DataParallelTraining.Exchange.parse(getExchange()), getExchangeTimeout());
+                getTol(), getStandardize(), DataParallelTraining.Exchange.parse(getExchange()), getExchangeTimeout(),
+                getSyncInterval());
     }
 
     @Override

@@ -2,8 +2,11 @@ package io.vectorprop.spark;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Arrays;
 
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
@@ -82,5 +85,27 @@ class BarrierExchangeTest {
             spark.sparkContext().setLocalProperty(BarrierTraining.FAIL_PROPERTY, null);
             spark.sparkContext().removeSparkListener(failed);
         }
+    }
+
+    /**
+     * syncInterval K &gt; 1 is another algorithm (periodic averaging): it must still be deterministic, still
+     * learn the separable blobs, differ from the exact exchange, and be refused where no barrier stage runs.
+     */
+    @Test
+    void periodicAveragingIsDeterministicLearnsAndNeedsTheBarrier() {
+        VectorpropClassificationModel averaged = classifier(Optimizer.Kind.ADAM).setSyncInterval(4).fit(twoPartitions);
+        assertArrayEquals(averaged.modelFile(), classifier(Optimizer.Kind.ADAM).setSyncInterval(4).fit(twoPartitions).modelFile(),
+                "same seed, same bytes");
+        assertFalse(Arrays.equals(averaged.modelFile(), classifier(Optimizer.Kind.ADAM).fit(twoPartitions).modelFile()),
+                "averaging every 4 steps is not the exact exchange");
+        double[] losses = averaged.lossHistory();
+        assertTrue(losses[losses.length - 1] < 0.5 * losses[0], Arrays.toString(losses));
+        assertTrue(VectorpropClassifierTest.accuracy(averaged.transform(twoPartitions)) > 0.95);
+        var e = assertThrows(IllegalArgumentException.class,
+                () -> classifier(Optimizer.Kind.ADAM).setSyncInterval(4).setExchange("driver").fit(twoPartitions));
+        assertTrue(e.getMessage().contains("syncInterval 4 (periodic averaging) needs the barrier exchange"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> classifier(Optimizer.Kind.ADAM).setSyncInterval(4).fit(threePartitions));
+        assertTrue(e.getMessage().contains("3 partitions but the cluster 2 task slots"), e.getMessage());
     }
 }

@@ -23,7 +23,8 @@ import io.vectorprop.data.IdxReader;
  * VectorpropClassifier, once per exchange named ({@code barrier}, {@code driver}), against MLlib's
  * MultilayerPerceptronClassifier with the same layers ({@code maxIter}: epochs for ours, L-BFGS
  * iterations for MLlib's, each at least one full pass; MLlib's may be given its own count), each
- * fitted {@code runs} times; prints wall time of fit and test accuracy as a Markdown table.
+ * fitted {@code runs} times; prints wall time of fit and test accuracy as a Markdown table. An exchange
+ * written {@code barrier:K} runs with {@code syncInterval} K (periodic averaging).
  * Run: {@code ./mvnw -q -pl spark test-compile exec:exec@compare -Dcompare.args="DATA EPOCHS RUNS LAYERS
  * BATCH STEPSIZE EXCHANGES MLLIB_ITER"}. All read the same cached, 2-partition DataFrame, materialized
  * before any clock starts.
@@ -59,8 +60,10 @@ public final class CompareWithMllib {
             List<Double> seconds = new ArrayList<>();
             for (String exchange : exchanges) {
                 long t0 = System.nanoTime();
+                String[] setting = exchange.split(":");          // barrier:K = periodic averaging every K steps
                 VectorpropClassificationModel ours = new VectorpropClassifier().setLayers(layers).setMaxIter(epochs)
-                        .setBatchSize(batch).setStepSize(stepSize).setSeed(run).setExchange(exchange).fit(train);
+                        .setBatchSize(batch).setStepSize(stepSize).setSeed(run).setExchange(setting[0])
+                        .setSyncInterval(setting.length > 1 ? Integer.parseInt(setting[1]) : 1).fit(train);
                 seconds.add((System.nanoTime() - t0) / 1e9);
                 lines.add(String.format(Locale.ROOT, "| %d | vectorprop, %s exchange | %.2f | %.4f |", run, exchange,
                         seconds.getLast(), acc.evaluate(ours.transform(test))));

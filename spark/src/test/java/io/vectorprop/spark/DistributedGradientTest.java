@@ -109,7 +109,7 @@ class DistributedGradientTest {
         for (Activation a : Activation.values()) {
             if (!a.isElementwise()) continue;
             var options = new DataParallelTraining.Options(new int[] {FEATURES, 16, 8, CLASSES}, a, Optimizer.Kind.SGD,
-                    0.1f, 100, 1, 3, 0, false, DataParallelTraining.Exchange.DRIVER, 120);
+                    0.1f, 100, 1, 3, 0, false, DataParallelTraining.Exchange.DRIVER, 120, 1);
             BatchPlan plan = new BatchPlan(11, partitionRows, 100);
             try (Network net = Network.create(options.architecture(), Kernels.get())) {
                 net.initialize(Init.defaultFor(options.architecture()), 3);
@@ -146,7 +146,7 @@ class DistributedGradientTest {
             }
         }
         var options = new DataParallelTraining.Options(new int[] {FEATURES, 10, CLASSES}, Activation.TANH,
-                Optimizer.Kind.ADAM, 0.01f, 64, 1, 5, 0, true, DataParallelTraining.Exchange.DRIVER, 120);
+                Optimizer.Kind.ADAM, 0.01f, 64, 1, 5, 0, true, DataParallelTraining.Exchange.DRIVER, 120, 1);
         BatchPlan plan = new BatchPlan(2, partitionRows, 64);
         try (Network net = Network.create(options.architecture(), Kernels.get())) {
             net.initialize(Init.defaultFor(options.architecture()), 9);
