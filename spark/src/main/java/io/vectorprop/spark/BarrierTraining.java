@@ -133,14 +133,14 @@ final class BarrierTraining {
      * the tasks since the last average.
      */
     private static double average(GradientExchange exchange, Network net, Optimizer optimizer, int step, double loss,
-                                  int tasks, long stepsSoFar, float[] sum) throws InterruptedException {
+                                  long computeNanos, int tasks, long stepsSoFar, float[] sum) throws InterruptedException {
         float[] parameters = net.parameters().toArray();
         float[][] state = optimizer.state();
         int p = parameters.length;
         float[] mine = new float[p * (1 + state.length)];
         System.arraycopy(parameters, 0, mine, 0, p);
         for (int b = 0; b < state.length; b++) System.arraycopy(state[b], 0, mine, p * (b + 1), p);
-        double lossSum = exchange.allReduce(step, mine, loss, sum);
+        double lossSum = exchange.allReduce(step, mine, loss, computeNanos, sum);
         for (int i = 0; i < sum.length; i++) sum[i] /= tasks;
         net.parameters().copyFrom(Arrays.copyOfRange(sum, 0, p));
         for (int b = 0; b < state.length; b++) state[b] = Arrays.copyOfRange(sum, p * (b + 1), p * (b + 2));
@@ -192,13 +192,16 @@ final class BarrierTraining {
                 int epoch = from.epochs();
                 for (; epoch < o.maxIter() && !stop; epoch++) {
                     double lossSum = 0, localLoss = 0;
+                    long localNanos = 0;
                     for (int step = 0; step < plan.stepsPerEpoch(); step++) {
                         if (step == plan.stepsPerEpoch() / 2 && self == tasks - 1 && context.stageAttemptNumber() == 0) {
                             injectFailure(context.getLocalProperty(FAIL_PROPERTY), epoch, step);
                         }
+                        long computeStarted = System.nanoTime();
                         PartitionGradient.Result share = PartitionGradient.compute(block, s, params, epoch, step);
                         if (k == 1) {
-                            lossSum += exchange.allReduce(step, share.gradientSum(), share.lossSum(), total);
+                            lossSum += exchange.allReduce(step, share.gradientSum(), share.lossSum(),
+                                    System.nanoTime() - computeStarted, total);
                             net.gradients().copyFrom(total);                // as the driver does in the job-per-step mode
                             net.kernels().scale(1f / plan.batchRows(step), net.gradients());
                             optimizer.step();
@@ -209,10 +212,12 @@ final class BarrierTraining {
                                 optimizer.step();
                             }
                             localLoss += share.lossSum();
+                            localNanos += System.nanoTime() - computeStarted;
                             if ((step + 1) % k == 0 || step == plan.stepsPerEpoch() - 1) {
                                 long stepsSoFar = (long) epoch * plan.stepsPerEpoch() + step + 1;
-                                lossSum += average(exchange, net, optimizer, step, localLoss, tasks, stepsSoFar, total);
+                                lossSum += average(exchange, net, optimizer, step, localLoss, localNanos, tasks, stepsSoFar, total);
                                 localLoss = 0;
+                                localNanos = 0;
                             }
                         }
                         net.parameters().copyTo(params);

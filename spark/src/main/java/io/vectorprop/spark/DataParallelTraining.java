@@ -162,7 +162,7 @@ final class DataParallelTraining {
                 }
                 double loss = lossSum / plan.totalRows();
                 checkFinite(loss, epoch, o);
-                logEpoch(epoch, o, loss, (System.nanoTime() - started) / 1e9, plan.totalRows(), Double.NaN);
+                logEpoch(epoch, o, loss, (System.nanoTime() - started) / 1e9, plan.totalRows(), Double.NaN, Double.NaN);
                 double previous = history.isEmpty() ? Double.NaN : history.getLast();
                 history.add(loss);
                 if (converged(previous, loss, o)) {
@@ -189,11 +189,16 @@ final class DataParallelTraining {
         }
     }
 
-    /** The progress line of an epoch; with the barrier exchange, its time per step in the exchange. */
-    static void logEpoch(int epoch, Options o, double loss, double seconds, long rows, double exchangeMicrosPerStep) {
+    /**
+     * The progress line of an epoch; with the barrier exchange, partition 0's time per step in the exchange
+     * and how much of it was only waiting for a share that took longer to compute than its own.
+     */
+    static void logEpoch(int epoch, Options o, double loss, double seconds, long rows, double exchangeMicrosPerStep,
+                         double waitingMicrosPerStep) {
         LOG.info(String.format("VectorpropClassifier: epoch %d/%d  loss %.5f  %.2f s  %,.0f rows/s%s", epoch + 1,
                 o.maxIter(), loss, seconds, rows / seconds, Double.isNaN(exchangeMicrosPerStep) ? ""
-                        : String.format("  exchange %,.0f µs/step", exchangeMicrosPerStep)));
+                        : String.format("  exchange %,.0f µs/step (%,.0f of it waiting for a slower share)",
+                                exchangeMicrosPerStep, waitingMicrosPerStep)));
     }
 
     /** Whether the fit stops after an epoch: its loss fell by less than tol of the one before. */

@@ -57,10 +57,14 @@ final class GradientExchange implements AutoCloseable {
     private final boolean[] gone;
     private final Map<TransportClient, Integer> senders = new java.util.concurrent.ConcurrentHashMap<>();
 
-    private record Message(double loss, float[] values) {}
+    /** A received message: the sender's loss sum, how long its share took to compute, its floats. */
+    private record Message(double loss, long computeNanos, float[] values) {}
 
-    /** Time spent in {@link #allReduce} (sending, waiting for the others, adding) and the steps it covers. */
-    private long exchangeNanos;
+    /**
+     * Time spent in {@link #allReduce} (sending, waiting for the others, adding), the part of it that only
+     * waited for a share that took longer to compute than ours, and the steps it covers.
+     */
+    private long exchangeNanos, imbalanceNanos;
     private int exchangedSteps;
 
     /** Starts this task's server on {@code host} (an ephemeral port); {@link #connect} then reaches the others. */
@@ -114,9 +118,11 @@ final class GradientExchange implements AutoCloseable {
      */
     void reportEpoch(String host, int port, BarrierTraining.State state) throws IOException, InterruptedException {
         double micros = exchangedSteps == 0 ? Double.NaN : exchangeNanos / 1e3 / exchangedSteps;
+        double waiting = exchangedSteps == 0 ? Double.NaN : imbalanceNanos / 1e3 / exchangedSteps;
         exchangeNanos = 0;
+        imbalanceNanos = 0;
         exchangedSteps = 0;
-        Rendezvous.report(clients, host, port, state, micros, timeoutMillis);
+        Rendezvous.report(clients, host, port, state, micros, waiting, timeoutMillis);
     }
 
     int sliceStart(int task) {
@@ -125,13 +131,14 @@ final class GradientExchange implements AutoCloseable {
 
     /**
      * All-reduces one step: {@code gradientSum} is this task's gradient sum (null when it had no rows in
-     * this step), {@code loss} its loss sum. Writes the sum over all tasks, added in partition order, into
-     * {@code total} and returns the loss sum added in partition order.
+     * this step), {@code loss} its loss sum, {@code computeNanos} how long it took to compute (for the
+     * statistics only). Writes the sum over all tasks, added in partition order, into {@code total} and
+     * returns the loss sum added in partition order.
      */
-    double allReduce(int step, float[] gradientSum, double loss, float[] total) throws InterruptedException {
-        long started = System.nanoTime();
+    double allReduce(int step, float[] gradientSum, double loss, long computeNanos, float[] total) throws InterruptedException {
+        long started = System.nanoTime(), slowest = computeNanos;
         for (int j = 0; j < tasks; j++) {
-            if (j != self) send(j, SHARE, step, loss, gradientSum, sliceStart(j), sliceStart(j + 1));
+            if (j != self) send(j, SHARE, step, loss, computeNanos, gradientSum, sliceStart(j), sliceStart(j + 1));
         }
         int from = sliceStart(self), to = sliceStart(self + 1);
         java.util.Arrays.fill(total, from, to, 0f);
@@ -145,13 +152,14 @@ final class GradientExchange implements AutoCloseable {
                 Message m = take(SHARE, step, p);
                 lossSum += m.loss();
                 share = m.values();
+                slowest = Math.max(slowest, m.computeNanos());
             }
             if (share == null) continue;                       // a partition with no rows in this step
             int offset = p == self ? 0 : -from;                // our own array is whole, a received one is our slice
             for (int e = from; e < to; e++) total[e] += share[e + offset];
         }
         for (int j = 0; j < tasks; j++) {
-            if (j != self) send(j, SUM, step, lossSum, total, from, to);
+            if (j != self) send(j, SUM, step, lossSum, 0, total, from, to);
         }
         for (int j = 0; j < tasks; j++) {
             if (j == self) continue;
@@ -159,14 +167,15 @@ final class GradientExchange implements AutoCloseable {
             System.arraycopy(slice, 0, total, sliceStart(j), slice.length);
         }
         exchangeNanos += System.nanoTime() - started;
+        imbalanceNanos += slowest - computeNanos;
         exchangedSteps++;
         return lossSum;
     }
 
-    private void send(int to, int kind, int step, double loss, float[] values, int from, int end) {
+    private void send(int to, int kind, int step, double loss, long computeNanos, float[] values, int from, int end) {
         int count = values == null ? -1 : end - from;
-        ByteBuffer b = ByteBuffer.allocate(24 + Math.max(0, count) * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
-        b.putInt(kind).putInt(step).putInt(self).putInt(count).putDouble(loss);
+        ByteBuffer b = ByteBuffer.allocate(32 + Math.max(0, count) * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        b.putInt(kind).putInt(step).putInt(self).putInt(count).putDouble(loss).putLong(computeNanos);
         if (values != null) b.asFloatBuffer().put(values, from, count);   // a view: b's position stays after the header
         peers.get(to).send(b.rewind());
     }
@@ -206,6 +215,7 @@ final class GradientExchange implements AutoCloseable {
             ByteBuffer b = message.order(ByteOrder.LITTLE_ENDIAN);
             int kind = b.getInt(), step = b.getInt(), from = b.getInt(), count = b.getInt();
             double loss = b.getDouble();
+            long computeNanos = b.getLong();
             float[] values = null;
             if (count >= 0) {                                  // copied: the buffer is released after this call
                 values = new float[count];
@@ -213,7 +223,7 @@ final class GradientExchange implements AutoCloseable {
             }
             senders.put(client, from);
             synchronized (mailbox) {
-                mailbox.put(key(kind, step, from), new Message(loss, values));
+                mailbox.put(key(kind, step, from), new Message(loss, computeNanos, values));
                 mailbox.notifyAll();
             }
         }

@@ -100,11 +100,13 @@ final class Rendezvous implements AutoCloseable {
 
     /** Called by the task of partition 0 after each epoch. */
     static void report(TransportClientFactory factory, String host, int port, BarrierTraining.State state,
-                       double exchangeMicrosPerStep, long timeoutMillis) throws IOException, InterruptedException {
+                       double exchangeMicrosPerStep, double waitingMicrosPerStep, long timeoutMillis)
+            throws IOException, InterruptedException {
         var request = new ByteArrayOutputStream();
         try (var out = new DataOutputStream(request)) {
             out.writeByte(REPORT);
             out.writeDouble(exchangeMicrosPerStep);
+            out.writeDouble(waitingMicrosPerStep);
             out.write(state.encode());
         }
         call(factory, host, port, request.toByteArray(), timeoutMillis, "could not report an epoch to");
@@ -137,8 +139,8 @@ final class Rendezvous implements AutoCloseable {
                 switch (in.readByte()) {
                     case MEET -> meet(in, callback);
                     case REPORT -> {
-                        double micros = in.readDouble();
-                        report(BarrierTraining.State.decode(in), micros);
+                        double micros = in.readDouble(), waiting = in.readDouble();
+                        report(BarrierTraining.State.decode(in), micros, waiting);
                         callback.onSuccess(ByteBuffer.allocate(0));
                     }
                     default -> callback.onFailure(new IllegalArgumentException("unknown rendezvous message"));
@@ -189,13 +191,14 @@ final class Rendezvous implements AutoCloseable {
         }
 
         /** An epoch's end: the new restart point, and its progress line. */
-        private void report(BarrierTraining.State state, double exchangeMicrosPerStep) {
+        private void report(BarrierTraining.State state, double exchangeMicrosPerStep, double waitingMicrosPerStep) {
             start = state.encode();
             long now = System.nanoTime();
             double seconds = (now - lastReport) / 1e9;
             lastReport = now;
             int epoch = state.epochs() - 1;
-            DataParallelTraining.logEpoch(epoch, options, state.lossHistory()[epoch], seconds, rows, exchangeMicrosPerStep);
+            DataParallelTraining.logEpoch(epoch, options, state.lossHistory()[epoch], seconds, rows, exchangeMicrosPerStep,
+                    waitingMicrosPerStep);
             if (state.converged()) DataParallelTraining.logConverged(options, epoch);
         }
 
