@@ -111,7 +111,7 @@ final class BarrierTraining {
                      Network net, Optimizer optimizer, DataParallelTraining.Options o, Rendezvous rendezvous) {
         rendezvous.startFrom(new State(0, net.parameters().toArray(), optimizer.state(), optimizer.steps(), new double[0], false),
                 o, setup.value().plan.totalRows());
-        FitTask task = new FitTask(setup, o, rendezvous.host(), rendezvous.port());
+        FitTask task = new FitTask(setup, o, rendezvous.host(), rendezvous.port(), jsc.sc().applicationId());
         RDD<State> stage = blocks.rdd().barrier().mapPartitions(task, false, STATE);
         List<State> ends = new JavaRDD<>(stage, STATE).repartition(1).collect();
         if (ends.size() != 1) {
@@ -159,14 +159,16 @@ final class BarrierTraining {
         @Serial private static final long serialVersionUID = 1L;
         private final Broadcast<PartitionGradient.Setup> setup;
         private final DataParallelTraining.Options o;
-        private final String rendezvousHost;
+        private final String rendezvousHost, appId;
         private final int rendezvousPort;
 
-        FitTask(Broadcast<PartitionGradient.Setup> setup, DataParallelTraining.Options o, String rendezvousHost, int rendezvousPort) {
+        FitTask(Broadcast<PartitionGradient.Setup> setup, DataParallelTraining.Options o, String rendezvousHost, int rendezvousPort,
+                String appId) {
             this.setup = setup;
             this.o = o;
             this.rendezvousHost = rendezvousHost;
             this.rendezvousPort = rendezvousPort;
+            this.appId = appId;
         }
 
         @Override
@@ -182,7 +184,8 @@ final class BarrierTraining {
             try (Network net = Network.create(s.architecture(), Kernels.get());
                  Optimizer optimizer = new Optimizer(DataParallelTraining.optimizerConfig(o.optimizer(), o.stepSize()), net);
                  GradientExchange exchange = new GradientExchange(host, self, tasks,
-                         k == 1 ? net.parameters().cols() : net.parameters().cols() * (1 + optimizer.state().length), timeoutMillis)) {
+                         k == 1 ? net.parameters().cols() : net.parameters().cols() * (1 + optimizer.state().length), timeoutMillis,
+                         TransportAuth.of(appId))) {
                 State from = exchange.meet(rendezvousHost, rendezvousPort, context.stageAttemptNumber(), host);
                 net.parameters().copyFrom(from.parameters());
                 optimizer.restore(from.optimizerState(), from.optimizerSteps());

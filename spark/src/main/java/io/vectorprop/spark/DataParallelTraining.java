@@ -137,7 +137,9 @@ final class DataParallelTraining {
         List<Double> history = new ArrayList<>();
         boolean converged = false;
         boolean barrier = choose(jsc, o.exchange(), plan.partitions(), o.syncInterval()) == Exchange.BARRIER;
-        Rendezvous rendezvous = barrier ? new Rendezvous(jsc.getConf().get("spark.driver.host", "localhost")) : null;
+        Rendezvous rendezvous = barrier
+                ? new Rendezvous(jsc.getConf().get("spark.driver.host", "localhost"), TransportAuth.of(jsc.sc().applicationId()))
+                : null;
         Broadcast<PartitionGradient.Setup> setup = jsc.broadcast(new PartitionGradient.Setup(arch, s, plan));
         try (Optimizer optimizer = new Optimizer(optimizerConfig(o), net)) {
             net.initialize(Init.defaultFor(arch), o.seed());
@@ -221,8 +223,7 @@ final class DataParallelTraining {
 
     /**
      * The exchange a fit runs with: {@code BARRIER} needs every partition's task running at once (no more
-     * partitions than task slots, no dynamic allocation) and an unauthenticated cluster (the exchange
-     * does not yet authenticate its connections); asked for where it cannot run it is refused, and
+     * partitions than task slots, no dynamic allocation); asked for where it cannot run it is refused, and
      * {@code AUTO} then takes the driver, saying why.
      */
     static Exchange choose(JavaSparkContext jsc, Exchange asked, int partitions, int syncInterval) {
@@ -233,9 +234,7 @@ final class DataParallelTraining {
         if (asked == Exchange.DRIVER) return Exchange.DRIVER;
         var conf = jsc.getConf();
         String obstacle = null;
-        if (conf.getBoolean("spark.authenticate", false)) {
-            obstacle = "spark.authenticate is on, and the barrier exchange does not authenticate its connections yet";
-        } else if (conf.getBoolean("spark.dynamicAllocation.enabled", false)) {
+        if (conf.getBoolean("spark.dynamicAllocation.enabled", false)) {
             obstacle = "dynamic allocation is on, and a barrier stage needs all its tasks running at once";
         } else if (partitions > jsc.defaultParallelism()) {
             obstacle = "the data has " + partitions + " partitions but the cluster " + jsc.defaultParallelism()

@@ -67,16 +67,19 @@ final class GradientExchange implements AutoCloseable {
     private long exchangeNanos, imbalanceNanos;
     private int exchangedSteps;
 
-    /** Starts this task's server on {@code host} (an ephemeral port); {@link #connect} then reaches the others. */
-    GradientExchange(String host, int self, int tasks, int parameters, long timeoutMillis) {
+    /**
+     * Starts this task's server on {@code host} (an ephemeral port); {@link #meet} then reaches the others.
+     * With {@code auth}, every connection, in and out, authenticates with the application's secret.
+     */
+    GradientExchange(String host, int self, int tasks, int parameters, long timeoutMillis, TransportAuth auth) {
         this.self = self;
         this.tasks = tasks;
         this.parameters = parameters;
         this.timeoutMillis = timeoutMillis;
         this.gone = new boolean[tasks];
         this.context = new TransportContext(transportConf(), new Receiver(), false);
-        this.server = context.createServer(host, 0, List.of());
-        this.clients = context.createClientFactory();
+        this.server = context.createServer(host, 0, TransportAuth.server(auth, context.getConf()));
+        this.clients = context.createClientFactory(TransportAuth.client(auth, context.getConf()));
     }
 
     /**

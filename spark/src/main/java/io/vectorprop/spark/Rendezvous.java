@@ -57,10 +57,11 @@ final class Rendezvous implements AutoCloseable {
         }
     }
 
-    Rendezvous(String host) {
+    /** A rendezvous server on {@code host}; with {@code auth}, only clients with the application's secret get in. */
+    Rendezvous(String host, TransportAuth auth) {
         this.host = host;
         this.context = new TransportContext(GradientExchange.transportConf(), new Handler(), false);
-        this.server = context.createServer(host, 0, List.of());
+        this.server = context.createServer(host, 0, TransportAuth.server(auth, context.getConf()));
     }
 
     String host() { return host; }

@@ -48,9 +48,10 @@ import io.vectorprop.network.Optimizer;
  * mean training loss falls by less than tol of itself), {@code standardize} (false: when true, inputs
  * are standardized with the training set's mean and σ, which become part of the model file),
  * {@code exchange} ("auto": the fit as one barrier stage whose tasks exchange gradients directly, where
- * the cluster allows it — no more partitions than task slots, no dynamic allocation, no
- * {@code spark.authenticate} — else "driver": one Spark job per step, whose fixed cost of ~10–20 ms in
- * local mode favours large batches; "barrier" or "driver" to choose; both give the same bits),
+ * the cluster allows it — no more partitions than task slots, no dynamic allocation — else "driver":
+ * one Spark job per step, whose fixed cost of ~10–20 ms in local mode favours large batches; "barrier"
+ * or "driver" to choose; both give the same bits; with {@code spark.authenticate} the barrier
+ * exchange's connections authenticate with the application's secret),
  * {@code exchangeTimeout} (120 s: how long a barrier task waits for another before the stage fails),
  * {@code syncInterval} (1: exact synchronous SGD; K &gt; 1, barrier exchange only: a different algorithm,
  * periodic parameter averaging — each task steps on its own share of each batch and the tasks average

@@ -20,7 +20,8 @@ import org.junit.jupiter.api.io.TempDir;
  * build it needs {@code spark.testing} and a Spark home ({@code spark.test.home}: two empty build
  * directories will do, the executors' class path being this JVM's). The model must be the same bytes as in
  * {@code local[2]}, also when a task fails in its first attempt and when an executor halts in the
- * middle of an epoch (the master starts another, Spark reruns the epoch's stage).
+ * middle of an epoch (the master starts another, Spark reruns the epoch's stage). The cluster runs with
+ * {@code spark.authenticate}, so the exchange's connections authenticate as Spark's own do.
  */
 class LocalClusterTest {
     @TempDir static Path sparkHome;
@@ -62,6 +63,8 @@ class LocalClusterTest {
                 .config("spark.executor.extraClassPath", System.getProperty("java.class.path"))
                 .config("spark.executor.extraJavaOptions", System.getProperty("vectorprop.executor.flags", ""))
                 .config("spark.sql.shuffle.partitions", "2")
+                .config("spark.authenticate", "true")                 // the exchange authenticates too
+                .config("spark.authenticate.secret", "vectorprop-local-cluster-test")
                 .getOrCreate();
         try {
             assertArrayEquals(expected, fit(cluster, rows), "local-cluster and local[2]");
