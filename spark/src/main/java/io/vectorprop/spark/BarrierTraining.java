@@ -132,7 +132,7 @@ final class BarrierTraining {
      * and sets the optimizer's step count to the global steps taken so far; returns the loss summed over
      * the tasks since the last average.
      */
-    private static double average(GradientExchange exchange, Network net, Optimizer optimizer, int step, double loss,
+    private static double average(GradientExchange exchange, Network net, Optimizer optimizer, long step, double loss,
                                   long computeNanos, int tasks, long stepsSoFar, float[] sum) throws InterruptedException {
         float[] parameters = net.parameters().toArray();
         float[][] state = optimizer.state();
@@ -203,7 +203,7 @@ final class BarrierTraining {
                         long computeStarted = System.nanoTime();
                         PartitionGradient.Result share = PartitionGradient.compute(block, s, params, epoch, step);
                         if (k == 1) {
-                            lossSum += exchange.allReduce(step, share.gradientSum(), share.lossSum(),
+                            lossSum += exchange.allReduce((long) epoch * plan.stepsPerEpoch() + step, share.gradientSum(), share.lossSum(),
                                     System.nanoTime() - computeStarted, total);
                             net.gradients().copyFrom(total);                // as the driver does in the job-per-step mode
                             net.kernels().scale(1f / plan.batchRows(step), net.gradients());
@@ -218,7 +218,7 @@ final class BarrierTraining {
                             localNanos += System.nanoTime() - computeStarted;
                             if ((step + 1) % k == 0 || step == plan.stepsPerEpoch() - 1) {
                                 long stepsSoFar = (long) epoch * plan.stepsPerEpoch() + step + 1;
-                                lossSum += average(exchange, net, optimizer, step, localLoss, localNanos, tasks, stepsSoFar, total);
+                                lossSum += average(exchange, net, optimizer, stepsSoFar - 1, localLoss, localNanos, tasks, stepsSoFar, total);
                                 localLoss = 0;
                                 localNanos = 0;
                             }

@@ -138,7 +138,7 @@ final class GradientExchange implements AutoCloseable {
      * statistics only). Writes the sum over all tasks, added in partition order, into {@code total} and
      * returns the loss sum added in partition order.
      */
-    double allReduce(int step, float[] gradientSum, double loss, long computeNanos, float[] total) throws InterruptedException {
+    double allReduce(long step, float[] gradientSum, double loss, long computeNanos, float[] total) throws InterruptedException {
         long started = System.nanoTime(), slowest = computeNanos;
         for (int j = 0; j < tasks; j++) {
             if (j != self) send(j, SHARE, step, loss, computeNanos, gradientSum, sliceStart(j), sliceStart(j + 1));
@@ -175,19 +175,20 @@ final class GradientExchange implements AutoCloseable {
         return lossSum;
     }
 
-    private void send(int to, int kind, int step, double loss, long computeNanos, float[] values, int from, int end) {
+    private void send(int to, int kind, long step, double loss, long computeNanos, float[] values, int from, int end) {
         int count = values == null ? -1 : end - from;
-        ByteBuffer b = ByteBuffer.allocate(32 + Math.max(0, count) * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
-        b.putInt(kind).putInt(step).putInt(self).putInt(count).putDouble(loss).putLong(computeNanos);
+        ByteBuffer b = ByteBuffer.allocate(36 + Math.max(0, count) * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        b.putInt(kind).putLong(step).putInt(self).putInt(count).putDouble(loss).putLong(computeNanos);
         if (values != null) b.asFloatBuffer().put(values, from, count);   // a view: b's position stays after the header
         peers.get(to).send(b.rewind());
     }
 
-    private static long key(int kind, int step, int from) {
-        return ((long) step << 24) | ((long) kind << 20) | from;
+    /** (kind, step, sender) as one key: steps are counted over the whole fit, so they never repeat. */
+    private static long key(int kind, long step, int from) {
+        return (step << 24) | ((long) kind << 20) | from;
     }
 
-    private Message take(int kind, int step, int from) throws InterruptedException {
+    private Message take(int kind, long step, int from) throws InterruptedException {
         long deadline = System.nanoTime() + timeoutMillis * 1_000_000L;
         synchronized (mailbox) {
             while (true) {
@@ -196,12 +197,12 @@ final class GradientExchange implements AutoCloseable {
                 if (gone[from]) {
                     throw new IllegalStateException("VectorpropClassifier: the task of partition " + from
                             + " stopped before sending its " + (kind == SHARE ? "gradient share" : "summed slice")
-                            + " of step " + step + " (its executor failed or it was killed)");
+                            + " of step " + step + " of the fit (its executor failed or it was killed)");
                 }
                 long left = deadline - System.nanoTime();
                 if (left <= 0) {
                     throw new IllegalStateException("VectorpropClassifier: no " + (kind == SHARE ? "gradient share" : "summed slice")
-                            + " from the task of partition " + from + " for step " + step + " within exchangeTimeout = "
+                            + " from the task of partition " + from + " for step " + step + " of the fit within exchangeTimeout = "
                             + timeoutMillis / 1000 + " s (raise exchangeTimeout if steps are that slow)");
                 }
                 mailbox.wait(Math.max(1, left / 1_000_000L));
@@ -216,7 +217,9 @@ final class GradientExchange implements AutoCloseable {
         @Override
         public void receive(TransportClient client, ByteBuffer message) {
             ByteBuffer b = message.order(ByteOrder.LITTLE_ENDIAN);
-            int kind = b.getInt(), step = b.getInt(), from = b.getInt(), count = b.getInt();
+            int kind = b.getInt();
+            long step = b.getLong();
+            int from = b.getInt(), count = b.getInt();
             double loss = b.getDouble();
             long computeNanos = b.getLong();
             float[] values = null;
