@@ -388,22 +388,23 @@ final class VectorKernels extends Kernels {
 
     // ---------------------------------------------------------------- losses
 
+    /**
+     * Σ of the loss terms. The cross-entropies take their logarithms through the scalar definition
+     * ({@link ScalarKernels#lossTerm}): the Vector API's {@code LOG} lane operation can differ in the last
+     * bit between C2's intrinsic and the code that runs before this method is compiled, so a batch's loss
+     * depended on when the JIT got to it (two Spark exchanges that trained the same bits reported losses
+     * differing in the ninth digit, and a {@code tol} test on the loss could then stop at different
+     * epochs). The loss is computed once per batch over its outputs, so the scalar logarithm costs little.
+     */
     @Override
     double lossSum(Loss loss, MemorySegment a, long ao, MemorySegment y, long yo, int n) {
+        if (loss != Loss.QUADRATIC) return ScalarKernels.INSTANCE.lossSum(loss, a, ao, y, yo, n);
         int bound = S.loopBound(n);
         double sum = 0;
         for (int i = 0; i < bound; i += L) {
             FloatVector av = FloatVector.fromMemorySegment(S, a, (ao + i) * Float.BYTES, LE), yv = FloatVector.fromMemorySegment(S, y, (yo + i) * Float.BYTES, LE);
-            FloatVector term = switch (loss) {
-                case QUADRATIC -> {
-                    FloatVector d = av.sub(yv);
-                    yield d.mul(d).mul(0.5f);
-                }
-                case BINARY_CROSS_ENTROPY -> yv.mul(av.max(Loss.LOG_EPSILON).lanewise(VectorOperators.LOG))
-                        .add(yv.neg().add(1f).mul(av.neg().add(1f).max(Loss.LOG_EPSILON).lanewise(VectorOperators.LOG))).neg();
-                case SOFTMAX_CROSS_ENTROPY -> yv.mul(av.max(Loss.LOG_EPSILON).lanewise(VectorOperators.LOG)).neg();   // ln(max(a, ε))
-            };
-            sum += Lanes.sum(term);       // per-vector reduction keeps the long sum in double
+            FloatVector d = av.sub(yv);
+            sum += Lanes.sum(d.mul(d).mul(0.5f));   // per-vector reduction keeps the long sum in double
         }
         for (int i = bound; i < n; i++) {
             sum += ScalarKernels.lossTerm(loss, a.getAtIndex(FLOAT, ao + i), y.getAtIndex(FLOAT, yo + i));
