@@ -189,9 +189,9 @@ final class BarrierTraining {
                 State from = exchange.meet(rendezvousHost, rendezvousPort, context.stageAttemptNumber(), host);
                 net.parameters().copyFrom(from.parameters());
                 optimizer.restore(from.optimizerState(), from.optimizerSteps());
-                float[] params = from.parameters().clone(), total = new float[k == 1 ? params.length : exchange.length()];
+                float[] params = from.parameters().clone(), total = new float[exchange.length()];
                 double[] history = Arrays.copyOf(from.lossHistory(), o.maxIter());
-                boolean stop = from.converged();
+                boolean converged = from.converged(), stop = converged;
                 int epoch = from.epochs();
                 for (; epoch < o.maxIter() && !stop; epoch++) {
                     double lossSum = 0, localLoss = 0;
@@ -227,14 +227,15 @@ final class BarrierTraining {
                     }
                     double loss = lossSum / plan.totalRows();
                     history[epoch] = loss;
-                    stop = !Double.isFinite(loss) || DataParallelTraining.converged(epoch == 0 ? Double.NaN : history[epoch - 1], loss, o);
+                    converged = DataParallelTraining.converged(epoch == 0 ? Double.NaN : history[epoch - 1], loss, o);
+                    stop = converged || !Double.isFinite(loss);
                     if (self == 0) {
                         exchange.reportEpoch(rendezvousHost, rendezvousPort, new State(epoch + 1, params, optimizer.state(),
-                                optimizer.steps(), Arrays.copyOf(history, epoch + 1), stop && Double.isFinite(loss)));
+                                optimizer.steps(), Arrays.copyOf(history, epoch + 1), converged));
                     }
                 }
                 List<State> end = self == 0 ? List.of(new State(epoch, params, optimizer.state(), optimizer.steps(),
-                        Arrays.copyOf(history, epoch), stop && Double.isFinite(history[Math.max(0, epoch - 1)]))) : List.of();
+                        Arrays.copyOf(history, epoch), converged)) : List.of();
                 return CollectionConverters.asScala(end.iterator());
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();

@@ -48,12 +48,12 @@ final class Rendezvous implements AutoCloseable {
     private volatile long rows, lastReport;
 
     private static final class Meeting {
-        final String[] addresses;
+        final InetSocketAddress[] addresses;
         final List<RpcResponseCallback> waiting = new ArrayList<>();
         int registered;
 
         Meeting(int tasks) {
-            addresses = new String[tasks];
+            addresses = new InetSocketAddress[tasks];
         }
     }
 
@@ -169,7 +169,7 @@ final class Rendezvous implements AutoCloseable {
                 }
                 Meeting m = meetings.computeIfAbsent(attempt, k -> new Meeting(tasks));
                 if (m.addresses[partition] == null) m.registered++;
-                m.addresses[partition] = address + ":" + port;
+                m.addresses[partition] = InetSocketAddress.createUnresolved(address, port);
                 m.waiting.add(callback);
                 if (m.registered == tasks) {
                     answer = m.waiting;
@@ -180,10 +180,9 @@ final class Rendezvous implements AutoCloseable {
             if (answer == null) return;
             var reply = new ByteArrayOutputStream();
             try (var out = new DataOutputStream(reply)) {
-                for (String a : complete.addresses) {
-                    int colon = a.lastIndexOf(':');
-                    out.writeUTF(a.substring(0, colon));
-                    out.writeInt(Integer.parseInt(a.substring(colon + 1)));
+                for (InetSocketAddress a : complete.addresses) {
+                    out.writeUTF(a.getHostString());
+                    out.writeInt(a.getPort());
                 }
                 out.write(start);
             }

@@ -73,7 +73,7 @@ class BarrierExchangeTest {
     }
 
     @Test
-    void aTaskFailingInTheMiddleOfAnEpochMakesSparkRerunItToTheSameBits() {
+    void aTaskFailingInTheMiddleOfAnEpochMakesSparkRerunItToTheSameBits() throws Exception {
         byte[] clean = classifier(Optimizer.Kind.ADAM).setExchange("barrier").fit(twoPartitions).modelFile();
         FailedTasks failed = FailedTasks.listen(spark.sparkContext());
         spark.sparkContext().setLocalProperty(BarrierTraining.FAIL_PROPERTY, "1 fail");

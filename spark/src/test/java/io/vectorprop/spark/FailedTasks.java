@@ -1,5 +1,6 @@
 package io.vectorprop.spark;
 
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import org.apache.spark.SparkContext;
@@ -8,10 +9,15 @@ import org.apache.spark.scheduler.SparkListenerTaskEnd;
 
 /** Counts the tasks that ended in failure, seen from the driver (in every executor JVM). */
 final class FailedTasks extends SparkListener {
+    private final SparkContext sc;
     private final AtomicInteger failed = new AtomicInteger();
 
+    private FailedTasks(SparkContext sc) {
+        this.sc = sc;
+    }
+
     static FailedTasks listen(SparkContext sc) {
-        FailedTasks l = new FailedTasks();
+        FailedTasks l = new FailedTasks(sc);
         sc.addSparkListener(l);
         return l;
     }
@@ -21,16 +27,12 @@ final class FailedTasks extends SparkListener {
         if (!end.taskInfo().successful()) failed.incrementAndGet();
     }
 
-    /** Failed tasks so far; the listener bus delivers events asynchronously, so this waits a little for them. */
-    int count() {
-        for (int i = 0; i < 100 && failed.get() == 0; i++) {
-            try {
-                Thread.sleep(20);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                break;
-            }
-        }
+    /**
+     * Failed tasks so far. The listener bus delivers events on its own thread, so this first waits until
+     * the bus has delivered every event posted before the call (Spark's own tests do the same).
+     */
+    int count() throws TimeoutException {
+        sc.listenerBus().waitUntilEmpty();
         return failed.get();
     }
 }
