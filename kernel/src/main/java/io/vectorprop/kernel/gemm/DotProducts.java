@@ -10,6 +10,7 @@ import io.vectorprop.kernel.internal.ScratchPool;
 import io.vectorprop.kernel.internal.Settings;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
@@ -362,18 +363,24 @@ final class DotProducts {
         FloatVector a2 = FloatVector.fromMemorySegment(S, scratch, at + 2 * v, LE), a3 = FloatVector.fromMemorySegment(S, scratch, at + 3 * v, LE);
         FloatVector a4 = FloatVector.fromMemorySegment(S, scratch, at + 4 * v, LE), a5 = FloatVector.fromMemorySegment(S, scratch, at + 5 * v, LE);
         FloatVector a6 = FloatVector.fromMemorySegment(S, scratch, at + 6 * v, LE), a7 = FloatVector.fromMemorySegment(S, scratch, at + 7 * v, LE);
-        FloatVector u01 = Lanes.LO8.selectFrom(a0, a1).add(Lanes.HI8.selectFrom(a0, a1));
-        FloatVector u23 = Lanes.LO8.selectFrom(a2, a3).add(Lanes.HI8.selectFrom(a2, a3));
-        FloatVector u45 = Lanes.LO8.selectFrom(a4, a5).add(Lanes.HI8.selectFrom(a4, a5));
-        FloatVector u67 = Lanes.LO8.selectFrom(a6, a7).add(Lanes.HI8.selectFrom(a6, a7));
-        FloatVector w0 = Lanes.LO4.selectFrom(u01, u23).add(Lanes.HI4.selectFrom(u01, u23));
-        FloatVector w1 = Lanes.LO4.selectFrom(u45, u67).add(Lanes.HI4.selectFrom(u45, u67));
-        FloatVector x = Lanes.LO2.selectFrom(w0, w1).add(Lanes.HI2.selectFrom(w0, w1));
+        FloatVector u01 = pairSums(Lanes.LO8, Lanes.HI8, a0, a1), u23 = pairSums(Lanes.LO8, Lanes.HI8, a2, a3);
+        FloatVector u45 = pairSums(Lanes.LO8, Lanes.HI8, a4, a5), u67 = pairSums(Lanes.LO8, Lanes.HI8, a6, a7);
+        FloatVector w0 = pairSums(Lanes.LO4, Lanes.HI4, u01, u23), w1 = pairSums(Lanes.LO4, Lanes.HI4, u45, u67);
+        FloatVector x = pairSums(Lanes.LO2, Lanes.HI2, w0, w1);
         FloatVector out = x.rearrange(Lanes.PAIR_FIRST).add(x.rearrange(Lanes.PAIR_SECOND)).mul(alpha);
         MemorySegment cs = c.segment();
         long co = (c.offset() + (long) i * c.stride() + j) * Float.BYTES;
-        if (beta != 0f) out = out.add(FloatVector.fromMemorySegment(S, cs, co, LE, FIRST8).mul(beta));   // as put: α·dot + β·c
-        out.intoMemorySegment(cs, co, LE, FIRST8);
+        if (beta == 0f) {             // two stores, not one of a vector a branch may replace (see PackedLoops.writeBack)
+            out.intoMemorySegment(cs, co, LE, FIRST8);
+        } else {                      // as put: α·dot + β·c
+            out.add(FloatVector.fromMemorySegment(S, cs, co, LE, FIRST8).mul(beta)).intoMemorySegment(cs, co, LE, FIRST8);
+        }
+    }
+
+    /** {@code lo.selectFrom(a, b) + hi.selectFrom(a, b)} on the floats' bits (see {@link Lanes#LO8}). */
+    private static FloatVector pairSums(IntVector lo, IntVector hi, FloatVector a, FloatVector b) {
+        IntVector ai = a.reinterpretAsInts(), bi = b.reinterpretAsInts();
+        return lo.selectFrom(ai, bi).reinterpretAsFloats().add(hi.selectFrom(ai, bi).reinterpretAsFloats());
     }
 
     /** Σ_{q ∈ [p, k)} a[ao+q]·b[bo+q]: the part of a dot product past the last full vector. */

@@ -99,6 +99,19 @@ final class GemmBlocking {
         return Math.min(KC, (depth + 15) / 16 * 16);
     }
 
+    /** The widest B panel {@link #panelWidth} gives: the bound of buffers sized by a panel's columns. */
+    static final int MAX_PANEL_WIDTH = 4 * NC;
+
+    /**
+     * Columns of a B panel of this depth: NC at depth KC, wider for shallower panels so that a panel
+     * takes the same bytes of L2 (up to {@link #MAX_PANEL_WIDTH}), a multiple of NR. A weight gradient
+     * (k = batch) has shallow panels; with NC columns its A block, which is transposed while packed,
+     * would be packed once per NC columns of C — four times for a 784-input layer — instead of twice.
+     */
+    static int panelWidth(int depth) {
+        return (int) Math.max(NR, Math.min(MAX_PANEL_WIDTH, (long) KC * NC / Math.max(1, depth) / NR * NR));
+    }
+
     /** The tile and block sizes, and the caches they came from, for the kernels' description. */
     static String describe() {
         return String.format(Locale.ROOT, "GEMM tile %dx%d, KC %d, MC %d, NC %d (L1d %d KiB, L2 %d KiB, %s)",

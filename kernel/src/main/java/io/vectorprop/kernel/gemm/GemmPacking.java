@@ -8,6 +8,7 @@ import io.vectorprop.kernel.Transpose;
 import io.vectorprop.kernel.internal.Lanes;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorSpecies;
 
 import static io.vectorprop.kernel.gemm.GemmBlocking.KC;
@@ -73,12 +74,14 @@ final class GemmPacking {
             int i0 = 0;
             if (TRANSPOSE_IN_REGISTERS) {
                 long inRow = stride * Float.BYTES;
-                for (; i0 + 16 <= mc; i0 += 16) {
-                    int p0 = 0;
+                // the last rows of a block too: a transpose reads 16 columns of A and keeps the rows it
+                // needs, unless the 16 would pass A's last column (then the scalar loop below)
+                for (; i0 < mc && ic + i0 + 16 <= a.cols(); i0 += 16) {
+                    int rows = Math.min(16, mc - i0), p0 = 0;
                     for (; p0 + 16 <= kc; p0 += 16) {
-                        transpose16(as, (src + p0 * stride + i0) * Float.BYTES, inRow, alpha, buf, i0 * KC + p0, KC, scratch);
+                        transpose16(as, (src + p0 * stride + i0) * Float.BYTES, inRow, alpha, buf, i0 * KC + p0, KC, rows, scratch);
                     }
-                    transposeScalar(as, src, stride, alpha, i0, i0 + 16, p0, kc, buf, KC);
+                    transposeScalar(as, src, stride, alpha, i0, i0 + rows, p0, kc, buf, KC);
                 }
             }
             transposeScalar(as, src, stride, alpha, i0, mc, 0, kc, buf, KC);
@@ -130,7 +133,7 @@ final class GemmPacking {
                     for (; j0 + 16 <= cols; j0 += 16) {
                         int p0 = 0;
                         for (; p0 + 16 <= kc; p0 += 16) {
-                            transpose16(bs, (src + j0 * stride + p0) * Float.BYTES, inRow, 1f, buf, dst + p0 * NR + j0, NR, scratch);
+                            transpose16(bs, (src + j0 * stride + p0) * Float.BYTES, inRow, 1f, buf, dst + p0 * NR + j0, NR, 16, scratch);
                         }
                         transposeRows(bs, src, stride, j0, j0 + 16, p0, kc, buf, dst);
                     }
@@ -176,36 +179,35 @@ final class GemmPacking {
 
     /**
      * Transposes the 16×16 block whose row i is the 16 floats at byte {@code inOff + i·inRow} of
-     * {@code in}, times α, into rows at {@code outOff + p·outRow} of {@code out}, through {@code scratch}.
-     * Four stages, d = 4, 2, 1 within each half of the rows, then d = 8 across the halves: stage d swaps
+     * {@code in}, times α, into rows at {@code outOff + p·outRow} of {@code out}, through {@code scratch};
+     * of the 16 output rows only the first {@code rows} are written (the rest of {@code out} may be
+     * another block's, or past its end). Four stages, d = 4, 2, 1 within each half of the rows, then d = 8 across the halves: stage d swaps
      * the d×d off-diagonal blocks of every 2d×2d block with two-source permutes, so an element at
      * (row i, lane l) trades bit d of i and l when they differ; the stages commute, and after all four it
      * sits at (l, i). Split in three calls on purpose: the whole transpose in one method fails C1's
      * register allocation ("out of virtual registers") and can stay in C1's tier 2 (docs/vector-api-pitfalls.md).
      */
     static void transpose16(MemorySegment in, long inOff, long inRow, float alpha, float[] out, int outOff, int outRow,
-                            float[] scratch) {
+                            int rows, float[] scratch) {
         transposeWithinHalf(in, inOff, inRow, scratch, 0);
         transposeWithinHalf(in, inOff + 8 * inRow, inRow, scratch, 8 * 16);
         for (int i = 0; i < 8; i++) {
-            FloatVector a = FloatVector.fromArray(S, scratch, i * 16);
-            FloatVector b = FloatVector.fromArray(S, scratch, 8 * 16 + i * 16);
-            Lanes.LO8.selectFrom(a, b).mul(alpha).intoArray(out, outOff + i * outRow);
-            Lanes.HI8.selectFrom(a, b).mul(alpha).intoArray(out, outOff + (i + 8) * outRow);
+            IntVector a = FloatVector.fromArray(S, scratch, i * 16).reinterpretAsInts();
+            IntVector b = FloatVector.fromArray(S, scratch, 8 * 16 + i * 16).reinterpretAsInts();
+            if (i < rows) Lanes.LO8.selectFrom(a, b).reinterpretAsFloats().mul(alpha).intoArray(out, outOff + i * outRow);
+            if (i + 8 < rows) Lanes.HI8.selectFrom(a, b).reinterpretAsFloats().mul(alpha).intoArray(out, outOff + (i + 8) * outRow);
         }
     }
 
-    /** Stages d = 4, 2, 1 of {@link #transpose16} on 8 rows of 16 floats, stored as 8 rows of {@code scratch} from {@code scratchOff}. */
+    /**
+     * Stages d = 4, 2, 1 of {@link #transpose16} on 8 rows of 16 floats, stored as 8 rows of {@code scratch}
+     * from {@code scratchOff}. The rows are permuted as ints (their bits), read and written as floats once.
+     */
     private static void transposeWithinHalf(MemorySegment in, long inOff, long inRow, float[] scratch, int scratchOff) {
-        FloatVector r0 = FloatVector.fromMemorySegment(S, in, inOff, LE);
-        FloatVector r1 = FloatVector.fromMemorySegment(S, in, inOff + 1 * inRow, LE);
-        FloatVector r2 = FloatVector.fromMemorySegment(S, in, inOff + 2 * inRow, LE);
-        FloatVector r3 = FloatVector.fromMemorySegment(S, in, inOff + 3 * inRow, LE);
-        FloatVector r4 = FloatVector.fromMemorySegment(S, in, inOff + 4 * inRow, LE);
-        FloatVector r5 = FloatVector.fromMemorySegment(S, in, inOff + 5 * inRow, LE);
-        FloatVector r6 = FloatVector.fromMemorySegment(S, in, inOff + 6 * inRow, LE);
-        FloatVector r7 = FloatVector.fromMemorySegment(S, in, inOff + 7 * inRow, LE);
-        FloatVector t;
+        IntVector r0 = row(in, inOff), r1 = row(in, inOff + inRow), r2 = row(in, inOff + 2 * inRow), r3 = row(in, inOff + 3 * inRow);
+        IntVector r4 = row(in, inOff + 4 * inRow), r5 = row(in, inOff + 5 * inRow);
+        IntVector r6 = row(in, inOff + 6 * inRow), r7 = row(in, inOff + 7 * inRow);
+        IntVector t;
         t = r0; r0 = Lanes.LO4.selectFrom(t, r4); r4 = Lanes.HI4.selectFrom(t, r4);
         t = r1; r1 = Lanes.LO4.selectFrom(t, r5); r5 = Lanes.HI4.selectFrom(t, r5);
         t = r2; r2 = Lanes.LO4.selectFrom(t, r6); r6 = Lanes.HI4.selectFrom(t, r6);
@@ -218,13 +220,18 @@ final class GemmPacking {
         t = r2; r2 = Lanes.LO1.selectFrom(t, r3); r3 = Lanes.HI1.selectFrom(t, r3);
         t = r4; r4 = Lanes.LO1.selectFrom(t, r5); r5 = Lanes.HI1.selectFrom(t, r5);
         t = r6; r6 = Lanes.LO1.selectFrom(t, r7); r7 = Lanes.HI1.selectFrom(t, r7);
-        r0.intoArray(scratch, scratchOff);
-        r1.intoArray(scratch, scratchOff + 16);
-        r2.intoArray(scratch, scratchOff + 32);
-        r3.intoArray(scratch, scratchOff + 48);
-        r4.intoArray(scratch, scratchOff + 64);
-        r5.intoArray(scratch, scratchOff + 80);
-        r6.intoArray(scratch, scratchOff + 96);
-        r7.intoArray(scratch, scratchOff + 112);
+        r0.reinterpretAsFloats().intoArray(scratch, scratchOff);
+        r1.reinterpretAsFloats().intoArray(scratch, scratchOff + 16);
+        r2.reinterpretAsFloats().intoArray(scratch, scratchOff + 32);
+        r3.reinterpretAsFloats().intoArray(scratch, scratchOff + 48);
+        r4.reinterpretAsFloats().intoArray(scratch, scratchOff + 64);
+        r5.reinterpretAsFloats().intoArray(scratch, scratchOff + 80);
+        r6.reinterpretAsFloats().intoArray(scratch, scratchOff + 96);
+        r7.reinterpretAsFloats().intoArray(scratch, scratchOff + 112);
+    }
+
+    /** 16 floats of {@code in} at byte {@code off}, as their bits. */
+    private static IntVector row(MemorySegment in, long off) {
+        return FloatVector.fromMemorySegment(S, in, off, LE).reinterpretAsInts();
     }
 }

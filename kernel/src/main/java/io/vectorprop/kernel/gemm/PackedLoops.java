@@ -20,7 +20,7 @@ import static io.vectorprop.kernel.Matrix.FLOAT;
  * a team of threads ({@link GemmThreads}), or a predictor's dense layer with weights packed once.
  *
  * <pre>
- * for jc in N step NC:                  B panel  KC×NC  (L2)
+ * for jc in N step NC (wider for shallow panels: {@link GemmBlocking#panelWidth}):   B panel  KC×NC  (L2)
  *   for pc in K step ≤ KC (even panels: {@link GemmBlocking#panelDepth})
  *     each member packs its share of op(B)[pc:pc+kc, jc:jc+nc]       {@link GemmPacking#packB}
  *       into the team's NR-wide slivers (or reads weights packed once)
@@ -61,7 +61,7 @@ final class PackedLoops {
         final float[] packB = new float[KC * NC];
         final float[] scratch = new float[GemmPacking.SCRATCH_FLOATS];
         /** The bias of the columns of one B panel, zero past its end: the accumulators' start in a dense layer. */
-        final float[] biasRow = new float[NC];
+        final float[] biasRow = new float[GemmBlocking.MAX_PANEL_WIDTH];
         final MemorySegment tile = arena.allocate((long) MR * NR * Float.BYTES, Matrix.ALIGNMENT);
         /** A thread computing alone is a team of one, packing B into this workspace's buffer. */
         final GemmThreads.Team solo = new GemmThreads.Team(1, packB);
@@ -69,8 +69,8 @@ final class PackedLoops {
         void free() { arena.close(); }
     }
 
-    /** Where the accumulators of a plain product start: NC zeros (read at the column of the tile within its panel). */
-    private static final float[] ZEROS = new float[NC];
+    /** Where the accumulators of a plain product start: zeros as wide as the widest panel (read at the column of the tile within its panel). */
+    private static final float[] ZEROS = new float[GemmBlocking.MAX_PANEL_WIDTH];
 
     private static final ScratchPool<Workspace> WORKSPACES =
             new ScratchPool<>(2 * Runtime.getRuntime().availableProcessors(), Workspace::new, Workspace::free);
@@ -151,15 +151,16 @@ final class PackedLoops {
                              float[] weights, int i0, int i1, int j0, int j1, GemmThreads.Team team, int t, Workspace ws) {
         int k = ta.cols(a);
         int chunkRows = team.chunkRows, chunks = (i1 - i0 + chunkRows - 1) / chunkRows;
-        for (int jc = j0; jc < j1; jc += NC) {
-            int nc = Math.min(NC, j1 - jc);
+        int depth = GemmBlocking.panelDepth(k), width = GemmBlocking.panelWidth(depth);
+        for (int jc = j0; jc < j1; jc += width) {
+            int nc = Math.min(width, j1 - jc);
             int share = (slivers(nc) + team.size - 1) / team.size;
             int from = t * share, to = Math.min(slivers(nc), from + share);   // this member's slivers
             if (weights != null) {
                 MemorySegment.copy(b.segment(), FLOAT, (b.offset() + jc) * Float.BYTES, ws.biasRow, 0, nc);
-                java.util.Arrays.fill(ws.biasRow, nc, NC, 0f);
+                java.util.Arrays.fill(ws.biasRow, nc, ws.biasRow.length, 0f);
             }
-            for (int pc = 0, depth = GemmBlocking.panelDepth(k); pc < k; pc += depth) {
+            for (int pc = 0; pc < k; pc += depth) {
                 int kc = Math.min(depth, k - pc);
                 float betaHere = pc == 0 ? beta : 1f;           // later panels accumulate onto the first
                 float[] init = weights != null && pc == 0 ? ws.biasRow : ZEROS;
@@ -218,9 +219,38 @@ final class PackedLoops {
 
     /**
      * {@code C[i0:i0+mr, j0:j0+nr] = T + β·C} for the valid part of the tile T (rows NR floats apart);
-     * with β = 0, C is not read (it may hold NaN).
+     * with β = 0, C is not read (it may hold NaN). The two cases are two loops chosen once per tile, not
+     * a branch inside one loop: a vector that one branch may replace is a merge of two values, which C2
+     * compiled into a loop four times slower once a JVM had seen both β = 0 and β ≠ 0 — as training
+     * does (a forward pass's partial tiles and the weight update's β = 1).
      */
     static void writeBack(MemorySegment tile, float beta, Matrix c, int i0, int j0, int mr, int nr) {
+        if (beta == 0f) {
+            storeTile(tile, c, i0, j0, mr, nr);
+        } else {
+            addTile(tile, beta, c, i0, j0, mr, nr);
+        }
+    }
+
+    /** {@code C = T} on the valid part of the tile. */
+    private static void storeTile(MemorySegment tile, Matrix c, int i0, int j0, int mr, int nr) {
+        MemorySegment cs = c.segment();
+        int vectorPart = nr / L * L;
+        for (int r = 0; r < mr; r++) {
+            long cRow = (c.offset() + (long) (i0 + r) * c.stride() + j0) * Float.BYTES;
+            long tRow = (long) r * NR * Float.BYTES;
+            for (int j = 0; j < vectorPart; j += L) {
+                FloatVector.fromMemorySegment(S, tile, tRow + (long) j * Float.BYTES, LE)
+                        .intoMemorySegment(cs, cRow + (long) j * Float.BYTES, LE);
+            }
+            for (int j = vectorPart; j < nr; j++) {
+                cs.set(FLOAT, cRow + (long) j * Float.BYTES, tile.get(FLOAT, tRow + (long) j * Float.BYTES));
+            }
+        }
+    }
+
+    /** {@code C = T + β·C} on the valid part of the tile. */
+    private static void addTile(MemorySegment tile, float beta, Matrix c, int i0, int j0, int mr, int nr) {
         MemorySegment cs = c.segment();
         FloatVector betaV = FloatVector.broadcast(S, beta);
         int vectorPart = nr / L * L;
@@ -228,15 +258,14 @@ final class PackedLoops {
             long cRow = (c.offset() + (long) (i0 + r) * c.stride() + j0) * Float.BYTES;
             long tRow = (long) r * NR * Float.BYTES;
             for (int j = 0; j < vectorPart; j += L) {
-                FloatVector t = FloatVector.fromMemorySegment(S, tile, tRow + (long) j * Float.BYTES, LE);
                 long at = cRow + (long) j * Float.BYTES;
-                if (beta != 0f) t = FloatVector.fromMemorySegment(S, cs, at, LE).fma(betaV, t);
-                t.intoMemorySegment(cs, at, LE);
+                FloatVector.fromMemorySegment(S, cs, at, LE)
+                        .fma(betaV, FloatVector.fromMemorySegment(S, tile, tRow + (long) j * Float.BYTES, LE))
+                        .intoMemorySegment(cs, at, LE);
             }
             for (int j = vectorPart; j < nr; j++) {
                 long at = cRow + (long) j * Float.BYTES;
-                float t = tile.get(FLOAT, tRow + (long) j * Float.BYTES);
-                cs.set(FLOAT, at, beta == 0f ? t : t + beta * cs.get(FLOAT, at));
+                cs.set(FLOAT, at, tile.get(FLOAT, tRow + (long) j * Float.BYTES) + beta * cs.get(FLOAT, at));
             }
         }
     }

@@ -89,6 +89,10 @@ class GemmMatchesScalarTest {
         // panels. .ci/run also runs this suite with other CPUs' blockings forced.
         checkGemm(SIMD, Transpose.N, Transpose.T, 520, 35, 1100, 1f, 0.5f, true, 1);
         checkGemm(SIMD, Transpose.T, Transpose.N, 9, 1100, 600, 0.5f, 0f, false, 2);
+        // a weight gradient's shape: shallow k (panels wider than NC), A blocks whose last rows are not a
+        // multiple of 16 (transposed with the rows they need kept), the last block at A's last column
+        checkGemm(SIMD, Transpose.T, Transpose.N, 300, 1100, 40, 0.5f, 1f, false, 3);
+        checkGemm(SIMD, Transpose.T, Transpose.N, 300, 1100, 40, -1f, 0.5f, true, 4);
     }
 
     @Test
