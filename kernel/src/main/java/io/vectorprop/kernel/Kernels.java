@@ -99,6 +99,36 @@ public abstract class Kernels {
         gemmKernel(transA, transB, alpha, a, b, beta, c);
     }
 
+    /**
+     * A dense layer's weighted inputs {@code Z = x·Wᵀ + 1·bᵀ}: x is B × in, W out × in (stored as
+     * PyTorch's nn.Linear), the bias 1 × out, Z B × out and only written. The same as
+     * {@code gemm(N, T, 1, x, W, 0, Z)} then {@link #addBias}, within the GEMM's rounding: the Vector API
+     * kernels start the packed GEMM's accumulators from the bias (each element is {@code b + Σ} rather
+     * than {@code Σ + b}), which saves writing Z and reading it back; the scalar reference does exactly
+     * the two steps.
+     */
+    public final void linear(Matrix x, Matrix w, Matrix bias, Matrix z) {
+        alive("linear", x, w, bias);
+        alive("linear", z);
+        if (w.cols() != x.cols() || z.rows() != x.rows() || z.cols() != w.rows() || bias.rows() != 1 || bias.cols() != w.rows()) {
+            throw new IllegalArgumentException("linear: x " + x.shape() + ", W " + w.shape() + ", bias " + bias.shape()
+                    + ", Z " + z.shape() + ": need x B×in, W out×in, bias 1×out, Z B×out");
+        }
+        if (overlaps(z, x) || overlaps(z, w) || overlaps(z, bias)) {
+            throw new IllegalArgumentException("linear: Z " + z.shape() + " overlaps "
+                    + (overlaps(z, x) ? "x" : overlaps(z, w) ? "W" : "the bias") + "; the output must be separate memory");
+        }
+        linearKernel(x, w, bias, z);
+    }
+
+    /** Computes a checked {@link #linear}: the product, then the bias row by row. */
+    void linearKernel(Matrix x, Matrix w, Matrix bias, Matrix z) {
+        gemmKernel(Transpose.N, Transpose.T, 1f, x, w, 0f, z);
+        for (int r = 0; r < z.rows(); r++) {
+            axpy(1f, bias.segment(), bias.offset(), z.segment(), row(z, r), z.cols());
+        }
+    }
+
     /** Computes a checked GEMM; all shapes are valid, C overlaps nothing. */
     abstract void gemmKernel(Transpose transA, Transpose transB, float alpha, Matrix a, Matrix b,
                                        float beta, Matrix c);

@@ -90,13 +90,17 @@ final class ScalarKernels extends Kernels {
         };
     }
 
-    /** The loss term of one output element. */
+    /**
+     * The loss term of one output element. Softmax cross-entropy skips the logarithm where y = 0 (all
+     * but one output of a one-hot target): the term is then ±0, and a sum that starts from +0 is the same
+     * with or without it; a NaN target still gives NaN.
+     */
     static double lossTerm(Loss loss, float a, float y) {
         return switch (loss) {
             case QUADRATIC -> 0.5 * (double) (a - y) * (a - y);
             case BINARY_CROSS_ENTROPY -> -(y * Math.log(Math.max(a, Loss.LOG_EPSILON))
                     + (1 - y) * Math.log(Math.max(1 - a, Loss.LOG_EPSILON)));
-            case SOFTMAX_CROSS_ENTROPY -> -y * Math.log(Math.max(a, Loss.LOG_EPSILON));
+            case SOFTMAX_CROSS_ENTROPY -> y == 0f ? 0.0 : -y * Math.log(Math.max(a, Loss.LOG_EPSILON));
         };
     }
 

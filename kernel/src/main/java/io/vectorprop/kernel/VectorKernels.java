@@ -31,12 +31,12 @@ final class VectorKernels extends Kernels {
     static final int L = S.length();
 
     /**
-     * The GEMM ({@code io.vectorprop.kernel.gemm.Gemm.multiply}) and its one-line description, looked up
+     * The GEMM ({@code io.vectorprop.kernel.gemm.Gemm.multiply}, {@code linear}) and its one-line description, looked up
      * by name once, as {@link KernelProvider} loads this class: the contract's package then depends on
      * none of the kernel's implementation packages (they depend on it: the GEMM reads Matrix and
      * Transpose). A method handle in a static final field is inlined by C2 like a direct call.
      */
-    private static final MethodHandle GEMM;
+    private static final MethodHandle GEMM, LINEAR;
     private static final String GEMM_DESCRIPTION;
 
     static {
@@ -45,6 +45,8 @@ final class VectorKernels extends Kernels {
             MethodHandles.Lookup lookup = MethodHandles.lookup();
             GEMM = lookup.findStatic(gemm, "multiply", MethodType.methodType(void.class, Transpose.class, Transpose.class,
                     float.class, Matrix.class, Matrix.class, float.class, Matrix.class, int.class));
+            LINEAR = lookup.findStatic(gemm, "linear", MethodType.methodType(boolean.class, Matrix.class, Matrix.class,
+                    Matrix.class, Matrix.class, int.class));
             GEMM_DESCRIPTION = (String) lookup.findStatic(gemm, "describe", MethodType.methodType(String.class)).invokeExact();
         } catch (Throwable e) {
             throw new ExceptionInInitializerError(e);
@@ -80,6 +82,20 @@ final class VectorKernels extends Kernels {
         } catch (Throwable e) {
             throw new IllegalStateException("gemm: " + e, e);            // Gemm.multiply declares no checked exception
         }
+    }
+
+    /** The bias in the packed GEMM's accumulators ({@code Gemm.linear}); the two steps where the product is not packed. */
+    @Override
+    void linearKernel(Matrix x, Matrix w, Matrix bias, Matrix z) {
+        boolean fused;
+        try {
+            fused = (boolean) LINEAR.invokeExact(x, w, bias, z, threads());
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable e) {
+            throw new IllegalStateException("linear: " + e, e);          // Gemm.linear declares no checked exception
+        }
+        if (!fused) super.linearKernel(x, w, bias, z);
     }
 
     // ---------------------------------------------------------------- element-wise

@@ -49,10 +49,9 @@ final class DenseLayer {
         k.activate(activation, z, a);
     }
 
-    /** {@code Z = A_prev·Wᵀ + 1·bᵀ}. */
+    /** {@code Z = A_prev·Wᵀ + 1·bᵀ} (the bias in the GEMM's accumulators where the kernels can). */
     void linear(Kernels k, Matrix aPrev, Matrix z) {
-        k.gemm(Transpose.N, Transpose.T, 1f, aPrev, weight, 0f, z);
-        k.addBias(z, bias);
+        k.linear(aPrev, weight, bias, z);
     }
 
     /**

@@ -22,7 +22,21 @@ public final class Gemm {
     /** {@code C = α·op(A)·op(B) + β·C} on up to {@code threads} threads; the operands are checked. */
     public static void multiply(Transpose ta, Transpose tb, float alpha, Matrix a, Matrix b, float beta, Matrix c,
                                 int threads) {
-        GemmThreads.run(ta, tb, alpha, a, b, beta, c, threads, GemmPath.select(ta, tb, c.rows(), ta.cols(a)));
+        GemmThreads.run(ta, tb, alpha, a, b, beta, c, null, threads, GemmPath.select(ta, tb, c.rows(), ta.cols(a)));
+    }
+
+    /**
+     * A dense layer's {@code Z = x·Wᵀ + 1·bᵀ} on up to {@code threads} threads, the bias where the packed
+     * path's accumulators start (so Z is written once, not written and read back by a separate bias
+     * pass); each element is {@code b + Σ} of the products {@code multiply(N, T, 1, x, W, 0, Z)} sums.
+     * Returns false, computing nothing, when the product does not take the packed path: the caller then
+     * multiplies and adds the bias itself. The operands are checked.
+     */
+    public static boolean linear(Matrix x, Matrix w, Matrix bias, Matrix z, int threads) {
+        GemmPath path = GemmPath.select(Transpose.N, Transpose.T, z.rows(), x.cols());
+        if (path != GemmPath.PACKED) return false;
+        GemmThreads.run(Transpose.N, Transpose.T, 1f, x, w, 0f, z, bias, threads, path);
+        return true;
     }
 
     /** W (out × in) packed once as the B operand of {@code x·Wᵀ}, for {@link #denseForward} (see {@link PackedLoops#packWeights}). */

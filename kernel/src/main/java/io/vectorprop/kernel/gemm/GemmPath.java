@@ -55,12 +55,16 @@ enum GemmPath {
         };
     }
 
-    /** Rows [i0, i1) and columns [j0, j1) of C on the calling thread. */
-    void compute(Transpose ta, Transpose tb, float alpha, Matrix a, Matrix b, float beta, Matrix c,
+    /**
+     * Rows [i0, i1) and columns [j0, j1) of C on the calling thread; {@code bias} (null: none) is taken by
+     * the packed path only (see {@link Gemm#linear}).
+     */
+    void compute(Transpose ta, Transpose tb, float alpha, Matrix a, Matrix b, float beta, Matrix c, Matrix bias,
                  int i0, int i1, int j0, int j1) {
+        if (bias != null && this != PACKED) throw new IllegalStateException("gemm: only the packed path starts from a bias, not " + this);
         // `case null` makes this an enhanced switch statement, which javac requires to cover every constant.
         switch (this) {
-            case PACKED -> PackedLoops.compute(ta, tb, alpha, a, b, beta, c, i0, i1, j0, j1);
+            case PACKED -> PackedLoops.compute(ta, tb, alpha, a, b, beta, c, bias, i0, i1, j0, j1);
             case DOT_NT -> DotProducts.compute(alpha, a, b, beta, c, i0, i1, j0, j1);
             case ROWS_NN -> {
                 if (j0 != 0 || j1 != c.cols()) {

@@ -183,8 +183,8 @@ final class GemmThreads {
      * thread alone when it is too small to split, its memory is confined to this thread, or another
      * thread is using the workers.
      */
-    static void run(Transpose ta, Transpose tb, float alpha, Matrix a, Matrix b, float beta, Matrix c, int threads,
-                    GemmPath path) {
+    static void run(Transpose ta, Transpose tb, float alpha, Matrix a, Matrix b, float beta, Matrix c, Matrix bias,
+                    int threads, GemmPath path) {
         int m = c.rows(), n = c.cols(), k = ta.cols(a);
         long work = (long) m * n * k;
         int parts = (int) Math.min(threads, Math.max(1, work / MIN_FLOPS_PER_THREAD));
@@ -192,14 +192,14 @@ final class GemmThreads {
         int unit = path.splitUnit(byColumns);
         int extent = byColumns ? n : m;
         parts = Math.min(parts, (extent + unit - 1) / unit);
-        if (parts > 1 && !(sharable(a) && sharable(b) && sharable(c))) {
+        if (parts > 1 && !(sharable(a) && sharable(b) && sharable(c) && (bias == null || sharable(bias)))) {
             parts = 1;                                        // a confined arena's memory: only this thread may touch it
         }
         if (parts > 1) {
             parts = Math.min(parts, Pool.SIZE);
         }
         if (parts <= 1 || !Pool.LOCK.tryLock()) {
-            path.compute(ta, tb, alpha, a, b, beta, c, 0, m, 0, n);
+            path.compute(ta, tb, alpha, a, b, beta, c, bias, 0, m, 0, n);
             return;
         }
         try {
@@ -208,7 +208,7 @@ final class GemmThreads {
             int units = (extent + unit - 1) / unit;
             int chunk = Math.max(1, (units + parts * CHUNKS_PER_THREAD - 1) / (parts * CHUNKS_PER_THREAD)) * unit;
             if (!team) Pool.TEAM.deal((extent + chunk - 1) / chunk);
-            Job job = new Job(new GemmCall(ta, tb, alpha, a, b, beta, c), path, team, byColumns, chunk);
+            Job job = new Job(new GemmCall(ta, tb, alpha, a, b, beta, c, bias), path, team, byColumns, chunk);
             Thread me = Thread.currentThread();
             for (int part = 1; part < parts; part++) {
                 Worker w = Pool.WORKERS[part - 1];
@@ -278,9 +278,9 @@ final class GemmThreads {
             int from = next * job.chunk(), to = Math.min(extent, (next + 1) * job.chunk());
             if (from >= to) continue;
             if (job.byColumns()) {
-                job.path().compute(call.ta(), call.tb(), call.alpha(), call.a(), call.b(), call.beta(), call.c(), 0, m, from, to);
+                job.path().compute(call.ta(), call.tb(), call.alpha(), call.a(), call.b(), call.beta(), call.c(), call.bias(), 0, m, from, to);
             } else {
-                job.path().compute(call.ta(), call.tb(), call.alpha(), call.a(), call.b(), call.beta(), call.c(), from, to, 0, n);
+                job.path().compute(call.ta(), call.tb(), call.alpha(), call.a(), call.b(), call.beta(), call.c(), call.bias(), from, to, 0, n);
             }
         }
     }

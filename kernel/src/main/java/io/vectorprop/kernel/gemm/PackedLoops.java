@@ -77,13 +77,13 @@ final class PackedLoops {
 
     private PackedLoops() {}
 
-    /** Rows [i0, i1) and columns [j0, j1) of C on the calling thread, a team of one. */
-    static void compute(Transpose ta, Transpose tb, float alpha, Matrix a, Matrix b, float beta, Matrix c,
+    /** Rows [i0, i1) and columns [j0, j1) of C on the calling thread, a team of one; accumulators from {@code bias} unless null. */
+    static void compute(Transpose ta, Transpose tb, float alpha, Matrix a, Matrix b, float beta, Matrix c, Matrix bias,
                         int i0, int i1, int j0, int j1) {
         Workspace ws = WORKSPACES.acquire();
         try {
             ws.solo.reset(1, MC);
-            nest(ta, tb, alpha, a, b, beta, c, null, i0, i1, j0, j1, ws.solo, 0, ws);
+            nest(ta, tb, alpha, a, b, beta, c, null, bias, i0, i1, j0, j1, ws.solo, 0, ws);
         } finally {
             WORKSPACES.release(ws);
         }
@@ -93,7 +93,7 @@ final class PackedLoops {
     static void computeAsMember(GemmCall call, GemmThreads.Team team, int t) {
         Workspace ws = WORKSPACES.acquire();
         try {
-            nest(call.ta(), call.tb(), call.alpha(), call.a(), call.b(), call.beta(), call.c(), null,
+            nest(call.ta(), call.tb(), call.alpha(), call.a(), call.b(), call.beta(), call.c(), null, call.bias(),
                     0, call.m(), 0, call.n(), team, t, ws);
         } finally {
             WORKSPACES.release(ws);
@@ -130,7 +130,7 @@ final class PackedLoops {
         Workspace ws = WORKSPACES.acquire();
         try {
             ws.solo.reset(1, MC);
-            nest(Transpose.N, Transpose.T, 1f, x, bias, 0f, out, packedW, 0, out.rows(), 0, out.cols(), ws.solo, 0, ws);
+            nest(Transpose.N, Transpose.T, 1f, x, null, 0f, out, packedW, bias, 0, out.rows(), 0, out.cols(), ws.solo, 0, ws);
         } finally {
             WORKSPACES.release(ws);
         }
@@ -144,11 +144,13 @@ final class PackedLoops {
      * {@link GemmThreads.Team#deal}), packs that A block into its own buffer and computes it; all wait
      * again before the buffer is refilled. B is packed once, not once per thread, and a member whose
      * core runs slower computes fewer chunks. With {@code weights} (W packed once by
-     * {@link #packWeights}, a dense layer's forward pass) nothing is packed: B's panels are windows of
-     * the weights and {@code b} is the 1 × n bias the first panel's accumulators start from.
+     * {@link #packWeights}, a predictor's dense layer) nothing is packed: B's panels are windows of the
+     * weights ({@code b} is not read). With a {@code bias} (1 × n; β is then 0) the first panel's
+     * accumulators start from it instead of zero.
      */
     private static void nest(Transpose ta, Transpose tb, float alpha, Matrix a, Matrix b, float beta, Matrix c,
-                             float[] weights, int i0, int i1, int j0, int j1, GemmThreads.Team team, int t, Workspace ws) {
+                             float[] weights, Matrix bias, int i0, int i1, int j0, int j1, GemmThreads.Team team, int t,
+                             Workspace ws) {
         int k = ta.cols(a);
         int chunkRows = team.chunkRows, chunks = (i1 - i0 + chunkRows - 1) / chunkRows;
         int depth = GemmBlocking.panelDepth(k), width = GemmBlocking.panelWidth(depth);
@@ -156,14 +158,14 @@ final class PackedLoops {
             int nc = Math.min(width, j1 - jc);
             int share = (slivers(nc) + team.size - 1) / team.size;
             int from = t * share, to = Math.min(slivers(nc), from + share);   // this member's slivers
-            if (weights != null) {
-                MemorySegment.copy(b.segment(), FLOAT, (b.offset() + jc) * Float.BYTES, ws.biasRow, 0, nc);
+            if (bias != null) {
+                MemorySegment.copy(bias.segment(), FLOAT, (bias.offset() + jc) * Float.BYTES, ws.biasRow, 0, nc);
                 java.util.Arrays.fill(ws.biasRow, nc, ws.biasRow.length, 0f);
             }
             for (int pc = 0; pc < k; pc += depth) {
                 int kc = Math.min(depth, k - pc);
                 float betaHere = pc == 0 ? beta : 1f;           // later panels accumulate onto the first
-                float[] init = weights != null && pc == 0 ? ws.biasRow : ZEROS;
+                float[] init = bias != null && pc == 0 ? ws.biasRow : ZEROS;
                 float[] panel = weights != null ? weights : team.packB;
                 int bBase = weights != null ? jc / NR * k * NR + pc * NR : 0;
                 int sliverStride = weights != null ? k * NR : kc * NR;

@@ -182,7 +182,7 @@ class GemmMatchesScalarTest {
                 GemmPath path = GemmPath.select(Transpose.N, tb, m, k);
                 assertThrows(IndexOutOfBoundsException.class, () -> org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(
                         java.time.Duration.ofSeconds(20), () -> GemmThreads.run(Transpose.N, tb, 1f, a, tb == Transpose.N ? b : bt,
-                                0f, c, 2, path)), "path " + path);
+                                0f, c, null, 2, path)), "path " + path);
             }
             checkGemm(two, Transpose.N, Transpose.T, 130, 257, 129, 1f, 1f, false, 7);   // the pool still works
         }
@@ -221,7 +221,7 @@ class GemmMatchesScalarTest {
                     Matrix c0 = random(arena, rnd, m, n, true);
                     Matrix expected = copy(arena, c0, true), actual = copy(arena, c0, true);
                     SCALAR.gemm(ta, tb, 0.5f, a, b, 2f, expected);
-                    path.compute(ta, tb, 0.5f, a, b, 2f, actual, 0, m, 0, n);
+                    path.compute(ta, tb, 0.5f, a, b, 2f, actual, null, 0, m, 0, n);
                     assertClose(expected, actual, 1e-6 * k * maxAbs(a) * maxAbs(b) + 4e-6 * maxAbs(c0) + 1e-7,
                             "path " + path + " " + ta + tb + " " + m + "x" + n + "x" + k);
                 }
@@ -253,11 +253,48 @@ class GemmMatchesScalarTest {
                     actual.fill(Float.NaN);
                     SCALAR.gemm(ta, tb, 0.5f, a, b, 0f, expected);
                     if (path == null) SIMD.gemm(ta, tb, 0.5f, a, b, 0f, actual);
-                    else path.compute(ta, tb, 0.5f, a, b, 0f, actual, 0, m, 0, n);
+                    else path.compute(ta, tb, 0.5f, a, b, 0f, actual, null, 0, m, 0, n);
                     assertClose(expected, actual, 1e-6 * k * maxAbs(a) * maxAbs(b) + 1e-7,
                             "β = 0 over a C of NaN, path " + path + " " + ta + tb + " " + m + "x" + n + "x" + k);
                 }
             }
+        }
+    }
+
+    /**
+     * {@code Kernels.linear} (Z = x·Wᵀ + 1·bᵀ, the bias where the packed path's accumulators start)
+     * against the scalar reference's gemm then addBias, on shapes that take every path (the dispatcher
+     * decides), strided views, one and two threads — the two bit-identical — and with Z full of NaN
+     * (it is only written).
+     */
+    @Test
+    void linearMatchesProductThenBias() {
+        int[][] shapes = {{1, 256, 784}, {10, 256, 784}, {64, 256, 784}, {256, 128, 256}, {256, 10, 128}, {130, 257, 129},
+                {7, 50, 10}, {300, 1100, 40}};
+        Kernels two = SIMD.withThreads(2);
+        for (int[] s : shapes) {
+            int m = s[0], n = s[1], k = s[2];
+            boolean packed = GemmPath.select(Transpose.N, Transpose.T, m, k) == GemmPath.PACKED;
+            try (Arena arena = Arena.ofShared()) {
+                Random rnd = new Random(m * 7L + n);
+                Matrix x = random(arena, rnd, m, k, m % 2 == 0), w = random(arena, rnd, n, k, true), bias = random(arena, rnd, 1, n, false);
+                Matrix expected = Matrix.allocate(arena, m, n), one = Matrix.allocate(arena, m, n, n + 5), both = Matrix.allocate(arena, m, n);
+                SCALAR.gemm(Transpose.N, Transpose.T, 1f, x, w, 0f, expected);
+                SCALAR.addBias(expected, bias);
+                one.fill(Float.NaN);
+                both.fill(Float.NaN);
+                SIMD.linear(x, w, bias, one);
+                two.linear(x, w, bias, both);
+                String what = "linear " + m + "x" + n + "x" + k + (packed ? " (packed)" : "");
+                assertClose(expected, one, 1e-6 * k * maxAbs(x) * maxAbs(w) + 1e-6 * maxAbs(bias) + 1e-7, what);
+                assertArrayEquals(one.toArray(), both.toArray(), what + ": two threads differ from one");
+            }
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            Matrix x = Matrix.allocate(arena, 4, 8), w = Matrix.allocate(arena, 3, 8), z = Matrix.allocate(arena, 4, 3);
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> SIMD.linear(x, w, Matrix.allocate(arena, 1, 4), z));
+            assertTrue(e.getMessage().contains("bias 1x4"), e.getMessage());
         }
     }
 
