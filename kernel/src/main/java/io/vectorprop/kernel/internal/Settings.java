@@ -37,7 +37,7 @@ public final class Settings {
     public static final int GEMM_VECTORS_PER_ROW = Integer.getInteger("vectorprop.gemm.vectorsPerRow", 0);
     /** {@code vectorprop.gemm.dotMaxM}, {@code .dotDeepMaxM}: most rows of A·Bᵀ for the dot-product path (k < 512, k ≥ 512). */
     public static final int GEMM_DOT_MAX_M = Integer.getInteger("vectorprop.gemm.dotMaxM", 16),
-            GEMM_DOT_DEEP_MAX_M = Integer.getInteger("vectorprop.gemm.dotDeepMaxM", 64);
+            GEMM_DOT_DEEP_MAX_M = Integer.getInteger("vectorprop.gemm.dotDeepMaxM", 32);
     /** {@code vectorprop.gemm.rowsMaxM}, {@code .rowsMaxK}: the row path's limits (few rows of C, or a small k). */
     public static final int GEMM_ROWS_MAX_M = Integer.getInteger("vectorprop.gemm.rowsMaxM", 16),
             GEMM_ROWS_MAX_K = Integer.getInteger("vectorprop.gemm.rowsMaxK", 16);

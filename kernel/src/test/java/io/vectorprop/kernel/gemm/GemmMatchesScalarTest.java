@@ -104,7 +104,7 @@ class GemmMatchesScalarTest {
                 checkGemm(two, ta, tb, 257, 66, 129, -1f, 0f, true, 8);    // split by rows
             }
         }
-        checkGemm(two, Transpose.N, Transpose.T, 64, 257, 129, 1f, 0.5f, false, 9);   // dot-product path, threaded
+        checkGemm(two, Transpose.N, Transpose.T, 16, 257, 784, 1f, 0.5f, false, 9);   // dot-product path (m ≤ dotMaxM), threaded
         checkGemm(two, Transpose.N, Transpose.N, 3, 1029, 700, 1f, 1f, false, 10);    // row path, threaded
         try (Arena arena = Arena.ofShared()) {
             Random rnd = new Random(3);
@@ -128,7 +128,7 @@ class GemmMatchesScalarTest {
     void twoThreadsAreBitIdenticalToOne() {
         // Fixed shapes (not derived from this CPU's blocking, so each is large enough to split everywhere).
         int[][] shapes = {{130, 257, 129}, {520, 45, 600}, {64, 784, 256},
-                {257, 66, 1100}, {40, 1100, 70}, {16, 1030, 300}, {40, 256, 784}, {256, 784, 12},
+                {257, 66, 1100}, {40, 1100, 70}, {16, 1030, 300}, {40, 256, 784}, {24, 256, 784}, {256, 784, 12},
                 {301, 790, 10}};   // row path by fours, pairs and an odd last row; columns past the last vector
         Kernels one = SIMD.withThreads(1), two = SIMD.withThreads(2);
         int[] seen = new int[4];                           // team, dot, rows, packed split by columns
