@@ -115,6 +115,20 @@ public class StepPhaseBench {
         return a[LAYERS];
     }
 
+    /** Forward as the step runs it: {@code Z = A_prev·Wᵀ + 1·bᵀ} in one call ({@code Kernels.linear}, the bias in the GEMM's accumulators). */
+    @Benchmark
+    public Matrix forwardLinear() {
+        for (int l = 0; l < LAYERS; l++) k.linear(a[l], w[l], b[l], z[l + 1]);
+        return z[LAYERS];
+    }
+
+    /** Forward, the activations alone: {@code A = f(Z)} (softmax on the output), what follows {@link #forwardLinear}. */
+    @Benchmark
+    public Matrix forwardActivation() {
+        for (int l = 0; l < LAYERS; l++) k.activate(f(l), z[l + 1], a[l + 1]);
+        return a[LAYERS];
+    }
+
     /** The loss (the step reports it). */
     @Benchmark
     public double loss() {
