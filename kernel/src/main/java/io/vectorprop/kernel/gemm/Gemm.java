@@ -5,7 +5,8 @@ import io.vectorprop.kernel.Transpose;
 
 /**
  * The GEMM of the Vector API kernels, the one way into this package (which the module does not export):
- * {@code C = α·op(A)·op(B) + β·C} for operands {@code Kernels.gemm} has checked, and a predictor's dense
+ * {@code C = α·op(A)·op(B) + β·C} for operands {@code Kernels.gemm} has checked, a dense layer's
+ * {@code Z = x·Wᵀ + 1·bᵀ} with the bias in the accumulators ({@link #linear}), and a predictor's dense
  * layer with its weights packed once.
  *
  * <p>How a product is computed: {@link GemmPath#select} picks the path from its shape — the packed BLIS
