@@ -265,7 +265,8 @@ class GemmMatchesScalarTest {
      * {@code Kernels.linear} (Z = x·Wᵀ + 1·bᵀ, the bias where the packed path's accumulators start)
      * against the scalar reference's gemm then addBias, on shapes that take every path (the dispatcher
      * decides), strided views, one and two threads — the two bit-identical — and with Z full of NaN
-     * (it is only written).
+     * (it is only written); where the product is packed, bit-identical to the predictor's packed layer
+     * (the same sums from the bias, not the product plus the bias afterwards).
      */
     @Test
     void linearMatchesProductThenBias() {
@@ -288,6 +289,11 @@ class GemmMatchesScalarTest {
                 String what = "linear " + m + "x" + n + "x" + k + (packed ? " (packed)" : "");
                 assertClose(expected, one, 1e-6 * k * maxAbs(x) * maxAbs(w) + 1e-6 * maxAbs(bias) + 1e-7, what);
                 assertArrayEquals(one.toArray(), both.toArray(), what + ": two threads differ from one");
+                if (packed) {                      // the bias in the accumulators: the predictor's packed layer's bits
+                    Matrix predictor = Matrix.allocate(arena, m, n);
+                    Gemm.denseForward(x, Gemm.packWeights(w), bias, predictor);
+                    assertArrayEquals(predictor.toArray(), one.toArray(), what + ": differs from Gemm.denseForward");
+                }
             }
         }
         try (Arena arena = Arena.ofConfined()) {
