@@ -124,9 +124,7 @@ public abstract class Kernels {
     /** Computes a checked {@link #linear}: the product, then the bias row by row. */
     void linearKernel(Matrix x, Matrix w, Matrix bias, Matrix z) {
         gemmKernel(Transpose.N, Transpose.T, 1f, x, w, 0f, z);
-        for (int r = 0; r < z.rows(); r++) {
-            axpy(1f, bias.segment(), bias.offset(), z.segment(), row(z, r), z.cols());
-        }
+        addBiasRows(z, bias);
     }
 
     /** Computes a checked GEMM; all shapes are valid, C overlaps nothing. */
@@ -312,6 +310,11 @@ public abstract class Kernels {
         if (overlaps(z, bias)) {
             throw new IllegalArgumentException("addBias: bias overlaps Z " + z.shape());
         }
+        addBiasRows(z, bias);
+    }
+
+    /** {@code Z += 1·bᵀ} for checked operands, row by row. */
+    private void addBiasRows(Matrix z, Matrix bias) {
         for (int r = 0; r < z.rows(); r++) {
             axpy(1f, bias.segment(), bias.offset(), z.segment(), row(z, r), z.cols());
         }
