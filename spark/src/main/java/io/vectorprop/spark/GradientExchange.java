@@ -5,7 +5,6 @@ import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -34,6 +33,11 @@ import org.apache.spark.network.util.TransportConf;
  * </ol>
  * Each task sends {@code 2·(N−1)/N·P} floats per step and receives as many, whatever N.
  *
+ * <p>Tasks that run in the same JVM (an executor with several cores, or {@code local[n]}) hand their
+ * messages to each other through memory instead: the sender copies its floats into the receiver's slot
+ * and wakes it, which is what the transport's path ends with after two thread hand-offs, a socket and
+ * three more copies. The messages, their order and the sums are the same either way.
+ *
  * <p>Messages are one-way (no reply to wait for): a task sends all it has for a step and then waits for
  * what it needs, so a fast task may send step s+1 while a slower one still waits in step s; messages
  * are kept by (kind, step, sender) until asked for. Netty writes a channel's messages in order and
@@ -44,6 +48,8 @@ import org.apache.spark.network.util.TransportConf;
  */
 final class GradientExchange implements AutoCloseable {
     private static final int SHARE = 1, SUM = 2;
+    /** A message's header: kind, step, sender, float count, loss sum, compute nanoseconds. */
+    private static final int HEADER = 4 + 8 + 4 + 4 + 8 + 8;
 
     private final int self, tasks, parameters;
     private final long timeoutMillis;
@@ -51,14 +57,43 @@ final class GradientExchange implements AutoCloseable {
     private final TransportServer server;
     private final TransportClientFactory clients;
     private final List<TransportClient> peers = new ArrayList<>();
-    /** Messages received and not yet taken, by {@link #key}; guarded by itself. */
-    private final Map<Long, Message> mailbox = new HashMap<>();
-    /** Senders whose connection closed (a failed task, unless all its messages have arrived); guarded by mailbox. */
+    /** Whether peers in this JVM exchange through memory (false only where a test wants the transport's path). */
+    private final boolean inMemory;
+    /** The exchanges of this JVM that peers may reach through memory, by the address their server has at the rendezvous. */
+    private static final Map<String, GradientExchange> IN_THIS_JVM = new java.util.concurrent.ConcurrentHashMap<>();
+    /** Our address at the rendezvous once we registered it in {@link #IN_THIS_JVM}; null otherwise. */
+    private String registeredAs;
+    /** The peers that run in this JVM, by partition (null for the others and ourselves). */
+    private final GradientExchange[] local;
+    /**
+     * The messages to each peer reached through the transport, one direct buffer per (kind, peer), written
+     * again every step: direct, so
+     * that the transport writes it to the socket without copying it first, and reused, so that a step
+     * allocates nothing. See {@link #send} for why a buffer is free again when it is rewritten.
+     */
+    private final ByteBuffer[][] outbox;
+    /**
+     * What each peer sent, one slot per (kind, sender), filled by the transport's thread (or, for a peer in
+     * this JVM, by the peer's own thread) and emptied by
+     * {@link #allReduce}: at most one message per kind and sender is ever outstanding (see {@link #send}).
+     * Guarded by {@code inbox} itself, as are {@link #gone} and {@link #broken}.
+     */
+    private final Slot[][] inbox;
+    /** Senders whose connection closed (a failed task, unless all its messages have arrived). */
     private final boolean[] gone;
+    /** Set when a message arrived whose slot was still full: the exchange's order was broken. */
+    private String broken;
     private final Map<TransportClient, Integer> senders = new java.util.concurrent.ConcurrentHashMap<>();
 
-    /** A received message: the sender's loss sum, how long its share took to compute, its floats. */
-    private record Message(double loss, long computeNanos, float[] values) {}
+    /** A received message: its step (−1 while the slot is empty), the sender's loss sum, how long its share took to compute, its floats. */
+    private static final class Slot {
+        long step = -1;
+        double loss;
+        long computeNanos;
+        /** −1 for a partition that had no rows in the step. */
+        int count;
+        float[] values = new float[0];
+    }
 
     /**
      * Time spent in {@link #allReduce} (sending, waiting for the others, adding), the part of it that only
@@ -72,11 +107,24 @@ final class GradientExchange implements AutoCloseable {
      * With {@code auth}, every connection, in and out, authenticates with the application's secret.
      */
     GradientExchange(String host, int self, int tasks, int parameters, long timeoutMillis, TransportAuth auth) {
+        this(host, self, tasks, parameters, timeoutMillis, auth, true);
+    }
+
+    /** As above; {@code inMemory} false sends every message through the transport, even to a peer in this JVM. */
+    GradientExchange(String host, int self, int tasks, int parameters, long timeoutMillis, TransportAuth auth, boolean inMemory) {
         this.self = self;
+        this.inMemory = inMemory;
+        this.local = new GradientExchange[tasks];
         this.tasks = tasks;
         this.parameters = parameters;
         this.timeoutMillis = timeoutMillis;
         this.gone = new boolean[tasks];
+        this.inbox = new Slot[SUM + 1][tasks];
+        this.outbox = new ByteBuffer[SUM + 1][tasks];
+        for (int j = 0; j < tasks; j++) {
+            inbox[SHARE][j] = new Slot();
+            inbox[SUM][j] = new Slot();
+        }
         this.context = new TransportContext(transportConf(), new Receiver(), false);
         this.server = context.createServer(host, 0, TransportAuth.server(auth, context.getConf()));
         this.clients = context.createClientFactory(TransportAuth.client(auth, context.getConf()));
@@ -106,12 +154,32 @@ final class GradientExchange implements AutoCloseable {
      */
     BarrierTraining.State meet(String host, int port, int attempt, String selfHost) throws IOException, InterruptedException {
         InetSocketAddress[] addresses = new InetSocketAddress[tasks];
-        BarrierTraining.State start = Rendezvous.meet(clients, host, port, attempt, self, tasks,
-                InetSocketAddress.createUnresolved(selfHost, port()), timeoutMillis, addresses);
+        InetSocketAddress me = InetSocketAddress.createUnresolved(selfHost, port());
+        if (inMemory) {                      // before the rendezvous: a peer that learns our address finds us here
+            registeredAs = me.toString();
+            IN_THIS_JVM.put(registeredAs, this);
+        }
+        BarrierTraining.State start = Rendezvous.meet(clients, host, port, attempt, self, tasks, me, timeoutMillis, addresses);
         for (int j = 0; j < tasks; j++) {
-            peers.add(j == self ? null : clients.createClient(addresses[j].getHostString(), addresses[j].getPort()));
+            GradientExchange peer = inMemory && j != self ? IN_THIS_JVM.get(addresses[j].toString()) : null;
+            if (peer != null && (peer.self != j || peer.tasks != tasks || peer.parameters != parameters)) peer = null;
+            local[j] = peer;
+            if (j == self || peer != null) {
+                peers.add(null);
+                continue;
+            }
+            peers.add(clients.createClient(addresses[j].getHostString(), addresses[j].getPort()));
+            outbox[SHARE][j] = ByteBuffer.allocateDirect(HEADER + (sliceStart(j + 1) - sliceStart(j)) * Float.BYTES);
+            outbox[SUM][j] = ByteBuffer.allocateDirect(HEADER + (sliceStart(self + 1) - sliceStart(self)) * Float.BYTES);
         }
         return start;
+    }
+
+    /** How many of the other tasks this one reaches through memory (the rest through the transport). */
+    int peersInThisJvm() {
+        int n = 0;
+        for (GradientExchange peer : local) if (peer != null) n++;
+        return n;
     }
 
     /**
@@ -147,27 +215,25 @@ final class GradientExchange implements AutoCloseable {
         java.util.Arrays.fill(total, from, to, 0f);
         double lossSum = 0;
         for (int p = 0; p < tasks; p++) {
-            float[] share;
             if (p == self) {
                 lossSum += loss;
-                share = gradientSum;
-            } else {
-                Message m = take(SHARE, step, p);
-                lossSum += m.loss();
-                share = m.values();
-                slowest = Math.max(slowest, m.computeNanos());
+                if (gradientSum != null) add(gradientSum, from, total, from, to - from);
+                continue;
             }
-            if (share == null) continue;                       // a partition with no rows in this step
-            int offset = p == self ? 0 : -from;                // our own array is whole, a received one is our slice
-            for (int e = from; e < to; e++) total[e] += share[e + offset];
+            Slot m = take(SHARE, step, p);
+            lossSum += m.loss;
+            slowest = Math.max(slowest, m.computeNanos);
+            if (m.count >= 0) add(m.values, 0, total, from, to - from);   // a partition with no rows in this step sent none
+            empty(m);
         }
         for (int j = 0; j < tasks; j++) {
             if (j != self) send(j, SUM, step, lossSum, 0, total, from, to);
         }
         for (int j = 0; j < tasks; j++) {
             if (j == self) continue;
-            float[] slice = take(SUM, step, j).values();
-            System.arraycopy(slice, 0, total, sliceStart(j), slice.length);
+            Slot m = take(SUM, step, j);
+            System.arraycopy(m.values, 0, total, sliceStart(j), m.count);
+            empty(m);
         }
         exchangeNanos += System.nanoTime() - started;
         imbalanceNanos += slowest - computeNanos;
@@ -175,25 +241,42 @@ final class GradientExchange implements AutoCloseable {
         return lossSum;
     }
 
+    /** {@code total[at … at+n) += share[from … from+n)}, element by element in this order. */
+    private static void add(float[] share, int from, float[] total, int at, int n) {
+        for (int e = 0; e < n; e++) total[at + e] += share[from + e];
+    }
+
+    /**
+     * Sends {@code values[from … end)} (none when null) as a message of {@code kind} for {@code step}.
+     * A peer in this JVM gets the floats copied into its slot at once. Otherwise the buffer for (kind, peer)
+     * is rewritten, and the transport could still be writing the last message from it, unless that message
+     * has arrived; it has, by the order of the exchange: our share of step s+1
+     * goes out after the peer's sum of step s came in, which the peer sent after receiving our share of
+     * step s; our sum of step s+1 goes out after the peer's share of step s+1 came in, which it sent after
+     * receiving our sum of step s. The same order keeps at most one message per (kind, sender) in flight,
+     * which {@link Receiver#receive} checks.
+     */
     private void send(int to, int kind, long step, double loss, long computeNanos, float[] values, int from, int end) {
         int count = values == null ? -1 : end - from;
-        ByteBuffer b = ByteBuffer.allocate(36 + Math.max(0, count) * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        if (local[to] != null) {
+            local[to].deliver(kind, step, self, count, loss, computeNanos, values, from);
+            return;
+        }
+        ByteBuffer b = outbox[kind][to].clear().order(ByteOrder.LITTLE_ENDIAN);
         b.putInt(kind).putLong(step).putInt(self).putInt(count).putDouble(loss).putLong(computeNanos);
         if (values != null) b.asFloatBuffer().put(values, from, count);   // a view: b's position stays after the header
-        peers.get(to).send(b.rewind());
+        b.limit(HEADER + Math.max(0, count) * Float.BYTES).position(0);
+        peers.get(to).send(b.duplicate());
     }
 
-    /** (kind, step, sender) as one key: steps are counted over the whole fit, so they never repeat. */
-    private static long key(int kind, long step, int from) {
-        return (step << 24) | ((long) kind << 20) | from;
-    }
-
-    private Message take(int kind, long step, int from) throws InterruptedException {
+    /** Waits for the message of {@code kind} for {@code step} from {@code from}; the caller {@link #empty empties} its slot. */
+    private Slot take(int kind, long step, int from) throws InterruptedException {
         long deadline = System.nanoTime() + timeoutMillis * 1_000_000L;
-        synchronized (mailbox) {
+        Slot slot = inbox[kind][from];
+        synchronized (inbox) {
             while (true) {
-                Message m = mailbox.remove(key(kind, step, from));
-                if (m != null) return m;
+                if (broken != null) throw new IllegalStateException(broken);
+                if (slot.step == step) return slot;
                 if (gone[from]) {
                     throw new IllegalStateException("VectorpropClassifier: the task of partition " + from
                             + " stopped before sending its " + (kind == SHARE ? "gradient share" : "summed slice")
@@ -205,8 +288,60 @@ final class GradientExchange implements AutoCloseable {
                             + " from the task of partition " + from + " for step " + step + " of the fit within exchangeTimeout = "
                             + timeoutMillis / 1000 + " s (raise exchangeTimeout if steps are that slow)");
                 }
-                mailbox.wait(Math.max(1, left / 1_000_000L));
+                inbox.wait(Math.max(1, left / 1_000_000L));
             }
+        }
+    }
+
+    private void empty(Slot slot) {
+        synchronized (inbox) {
+            slot.step = -1;
+        }
+    }
+
+    /** A message from a peer in this JVM: {@code count} floats of {@code values} from {@code offset} (none when −1). */
+    private void deliver(int kind, long step, int from, int count, double loss, long computeNanos, float[] values, int offset) {
+        Slot slot = claim(kind, step, from, count);
+        if (slot == null) return;
+        if (count > 0) System.arraycopy(values, offset, slot.values, 0, count);
+        publish(slot, step, count, loss, computeNanos);
+    }
+
+    /**
+     * The empty slot for a message of {@code kind} from {@code from}, with room for {@code count} floats,
+     * or null (after recording why) if it is still full. Only the sender's thread fills a given slot (the
+     * transport's thread of its connection, or its own thread in this JVM), so the caller copies into it
+     * outside the lock and then {@link #publish}es it under the lock.
+     */
+    private Slot claim(int kind, long step, int from, int count) {
+        Slot slot = inbox[kind][from];
+        synchronized (inbox) {
+            if (slot.step != -1) {
+                broken = "VectorpropClassifier: the task of partition " + from + " sent its " + (kind == SHARE ? "share" : "sum")
+                        + " of step " + step + " before this task had taken that of step " + slot.step + " (a bug in the exchange)";
+                inbox.notifyAll();
+                return null;
+            }
+        }
+        if (count > slot.values.length) slot.values = new float[count];
+        return slot;
+    }
+
+    private void publish(Slot slot, long step, int count, double loss, long computeNanos) {
+        synchronized (inbox) {
+            slot.loss = loss;
+            slot.computeNanos = computeNanos;
+            slot.count = count;
+            slot.step = step;
+            inbox.notifyAll();
+        }
+    }
+
+    /** The peer of partition {@code from} closed its exchange or its connection (a failed task, unless all its messages have arrived). */
+    private void peerClosed(int from) {
+        synchronized (inbox) {
+            gone[from] = true;
+            inbox.notifyAll();
         }
     }
 
@@ -222,16 +357,11 @@ final class GradientExchange implements AutoCloseable {
             int from = b.getInt(), count = b.getInt();
             double loss = b.getDouble();
             long computeNanos = b.getLong();
-            float[] values = null;
-            if (count >= 0) {                                  // copied: the buffer is released after this call
-                values = new float[count];
-                b.asFloatBuffer().get(values);
-            }
             senders.put(client, from);
-            synchronized (mailbox) {
-                mailbox.put(key(kind, step, from), new Message(loss, computeNanos, values));
-                mailbox.notifyAll();
-            }
+            Slot slot = claim(kind, step, from, count);
+            if (slot == null) return;
+            if (count > 0) b.asFloatBuffer().get(slot.values, 0, count);   // copied: the buffer is released after this call
+            publish(slot, step, count, loss, computeNanos);
         }
 
         @Override
@@ -242,11 +372,7 @@ final class GradientExchange implements AutoCloseable {
         @Override
         public void channelInactive(TransportClient client) {
             Integer from = senders.remove(client);
-            if (from == null) return;
-            synchronized (mailbox) {
-                gone[from] = true;
-                mailbox.notifyAll();
-            }
+            if (from != null) peerClosed(from);
         }
 
         @Override
@@ -255,6 +381,8 @@ final class GradientExchange implements AutoCloseable {
 
     @Override
     public void close() {
+        if (registeredAs != null) IN_THIS_JVM.remove(registeredAs, this);
+        for (GradientExchange peer : local) if (peer != null) peer.peerClosed(self);
         try {
             clients.close();
         } finally {
