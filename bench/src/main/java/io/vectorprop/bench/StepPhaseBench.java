@@ -44,7 +44,11 @@ public class StepPhaseBench {
     @Param({"10", "64", "256"})
     public int batch;
 
-    private final Kernels k = Kernels.get();
+    /** Threads of the kernels (TrainStepBench's {@code threads}): which phases scale. */
+    @Param({"1"})
+    public int threads;
+
+    private Kernels k;
     private Arena arena;
     private Matrix[] w, b, wGrad, bGrad, z, a, delta;
     private Matrix y, params, grads, m, v, mask;
@@ -52,6 +56,7 @@ public class StepPhaseBench {
     @Setup(Level.Trial)
     public void setUp() {
         BenchSupport.requireSimd("simd");
+        k = Kernels.get().withThreads(threads);
         arena = Arena.ofShared();
         Random rnd = new Random(1);
         w = new Matrix[LAYERS];
