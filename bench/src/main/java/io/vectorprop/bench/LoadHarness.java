@@ -45,10 +45,11 @@ import io.vectorprop.network.Predictor;
  *
  * <p>Engines: {@code predictor} ({@link Predictor#predict(float[], float[])}), {@code batching}
  * ({@link BatchingPredictor}, maxBatch 64, a batch per core), {@code ort} (ONNX Runtime Java on the
- * same file, {@link OrtPeer}), {@code http} (POST /predict of the example service at {@code --url}).
+ * same file, {@link OrtPeer}), {@code http} (POST /predict of the example service at {@code --url}),
+ * {@code noop} (no work: the harness's own cost per request, the floor under the others' latencies).
  *
  * <pre>java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -cp bench/target/benchmarks.jar \
- *     io.vectorprop.bench.LoadHarness [--engines predictor,batching,ort] [--rates 20000,50000,...] [--seconds 2]
+ *     io.vectorprop.bench.LoadHarness [--engines predictor,batching,ort[,noop]] [--rates 20000,50000,...] [--seconds 2]
  *     [--arrivals fixed|poisson] [--closed 64] [--model FILE.onnx] [--url http://127.0.0.1:8080] [--out bench/results]
  *     [--tag NAME]   (files bench/results/DATE-load[-NAME].md, .json, .png)</pre>
  */
@@ -148,7 +149,10 @@ public final class LoadHarness {
                 yield engine(name, o::predict, o);
             }
             case "http" -> new HttpEngine(url);
-            default -> throw new IllegalArgumentException("LoadHarness: unknown engine " + name + " (predictor, batching, ort, http)");
+            // No work: what the harness itself adds to every request (a virtual thread started, scheduled
+            // on a carrier that may have to be woken, run, recorded) — the floor under every engine's figures.
+            case "noop" -> engine(name, (in, out) -> { }, () -> { });
+            default -> throw new IllegalArgumentException("LoadHarness: unknown engine " + name + " (predictor, batching, ort, http, noop)");
         };
     }
 
