@@ -1,0 +1,64 @@
+package io.vectorprop.spark;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+
+import org.apache.spark.ml.linalg.SQLDataTypes;
+import org.apache.spark.ml.linalg.Vector;
+import org.apache.spark.ml.linalg.Vectors;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.Metadata;
+import org.apache.spark.sql.types.StructField;
+import org.apache.spark.sql.types.StructType;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The blocks the fit trains on hold the DataFrame's rows exactly: each row's features as floats, in
+ * partition and row order, for dense and sparse vectors, with a double or an integer label, from a
+ * cached DataFrame and a plain one.
+ */
+class RowBlockTest {
+    static final int FEATURES = 7, CLASSES = 3;
+
+    @Test
+    void blocksHoldTheRowsOfEveryKindOfVectorAndLabel() {
+        SparkSession spark = TestData.spark();
+        Random rnd = new Random(5);
+        List<Row> rows = new ArrayList<>();
+        for (int r = 0; r < 200; r++) {
+            double[] v = new double[FEATURES];
+            for (int i = 0; i < FEATURES; i++) v[i] = rnd.nextInt(3) == 0 ? 0 : rnd.nextGaussian() * 100;
+            Vector features = r % 3 == 0 ? Vectors.dense(v).toSparse() : Vectors.dense(v);
+            rows.add(RowFactory.create(features, r % CLASSES));
+        }
+        StructType intLabels = new StructType(new StructField[] {
+                new StructField("features", SQLDataTypes.VectorType(), false, Metadata.empty()),
+                new StructField("label", DataTypes.IntegerType, false, Metadata.empty())});
+        Dataset<Row> ints = spark.createDataFrame(rows, intLabels).coalesce(2);
+        Dataset<Row> doubles = ints.withColumn("label", ints.col("label").cast(DataTypes.DoubleType));
+        for (Dataset<Row> df : List.of(ints, doubles, doubles.cache())) {
+            List<RowBlock> blocks = DataParallelTraining.blocks(df, "features", "label", FEATURES, CLASSES).collect();
+            List<List<Row>> expected = df.javaRDD().glom().collect();
+            assertEquals(expected.size(), blocks.size(), "partitions");
+            for (int p = 0; p < blocks.size(); p++) {
+                RowBlock b = blocks.get(p);
+                List<Row> want = expected.get(p);
+                assertEquals(want.size(), b.rows(), "rows of partition " + p);
+                for (int r = 0; r < b.rows(); r++) {
+                    double[] v = ((Vector) want.get(r).get(0)).toArray();
+                    for (int i = 0; i < FEATURES; i++) {
+                        assertEquals((float) v[i], b.feature(r, i), 0f, "partition " + p + ", row " + r + ", feature " + i);
+                    }
+                    assertEquals(((Number) want.get(r).get(1)).intValue(), b.label(r), "label of partition " + p + ", row " + r);
+                }
+            }
+        }
+    }
+}
