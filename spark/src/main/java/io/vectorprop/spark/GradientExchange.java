@@ -39,8 +39,8 @@ import org.apache.spark.network.util.TransportConf;
  * three more copies. The messages, their order and the sums are the same either way.
  *
  * <p>Messages are one-way (no reply to wait for): a task sends all it has for a step and then waits for
- * what it needs, so a fast task may send step s+1 while a slower one still waits in step s; messages
- * are kept by (kind, step, sender) until asked for. Netty writes a channel's messages in order and
+ * what it needs, so a fast task may send step s+1 while a slower one still waits in step s; a message
+ * waits in the receiver's slot for its (kind, sender) until taken. Netty writes a channel's messages in order and
  * before the channel's close, so a peer that closes after its last message has delivered everything;
  * a peer whose connection closes while a message of it is still awaited has failed, and the wait ends
  * at once with an exception naming it. Waits are interruptible (Spark interrupts the other tasks of a
@@ -67,16 +67,16 @@ final class GradientExchange implements AutoCloseable {
     private final GradientExchange[] local;
     /**
      * The messages to each peer reached through the transport, one direct buffer per (kind, peer), written
-     * again every step: direct, so
-     * that the transport writes it to the socket without copying it first, and reused, so that a step
-     * allocates nothing. See {@link #send} for why a buffer is free again when it is rewritten.
+     * again every step: direct, so that the transport writes it to the socket without copying it first,
+     * and reused, so that a step allocates nothing. See {@link #send} for why a buffer is free again when
+     * it is rewritten.
      */
     private final ByteBuffer[][] outbox;
     /**
      * What each peer sent, one slot per (kind, sender), filled by the transport's thread (or, for a peer in
-     * this JVM, by the peer's own thread) and emptied by
-     * {@link #allReduce}: at most one message per kind and sender is ever outstanding (see {@link #send}).
-     * Guarded by {@code inbox} itself, as are {@link #gone} and {@link #broken}.
+     * this JVM, by the peer's own thread) and emptied by {@link #allReduce}: at most one message per kind
+     * and sender is ever outstanding (see {@link #send}). Guarded by {@code inbox} itself, as are
+     * {@link #gone} and {@link #broken}.
      */
     private final Slot[][] inbox;
     /** Senders whose connection closed (a failed task, unless all its messages have arrived). */
