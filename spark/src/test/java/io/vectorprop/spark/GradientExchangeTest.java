@@ -20,12 +20,14 @@ import io.vectorprop.kernel.Activation;
 import io.vectorprop.network.Optimizer;
 
 /**
- * The exchange alone, three tasks in this JVM, once through memory and once through Spark's transport:
+ * The exchange alone, three tasks in this JVM, through memory, through Spark's transport, and mixed:
  * every task ends each step with the sum of all shares added in partition order (computed here the
  * driver's way), bit for bit, and the loss sum likewise; a task that stops ends its peers' waits at once.
  */
 class GradientExchangeTest {
     static final int TASKS = 3, FLOATS = 10_001, STEPS = 6;
+    /** All through memory, all through the transport, and mixed (tasks 0 and 1 as on one executor, task 2 on another). */
+    static final boolean[][] PATHS = {{true, true, true}, {false, false, false}, {true, true, false}};
 
     /** Task {@code t}'s share in step {@code s}; none for task 1 in step 2 (a partition without rows). */
     static float[] share(int t, int s) {
@@ -54,17 +56,24 @@ class GradientExchangeTest {
         return r;
     }
 
-    /** Runs {@code task} as each of the stage's tasks on its own thread; returns their futures. */
     interface Task { Object run(GradientExchange x, int self) throws Exception; }
 
-    static List<Future<Object>> runTasks(ExecutorService pool, Rendezvous r, boolean inMemory, Task task) {
+    /**
+     * Runs {@code task} as each of the stage's tasks on its own thread; task t reaches the others in this
+     * JVM through memory where {@code inMemory[t]} (and they through memory where both say so); returns
+     * their futures.
+     */
+    static List<Future<Object>> runTasks(ExecutorService pool, Rendezvous r, boolean[] inMemory, Task task) {
         List<Future<Object>> results = new ArrayList<>();
         for (int t = 0; t < TASKS; t++) {
             int self = t;
+            int local = 0;
+            for (int j = 0; j < TASKS; j++) if (j != t && inMemory[t] && inMemory[j]) local++;
+            int expectedLocal = local;
             results.add(pool.submit(() -> {
-                try (GradientExchange x = new GradientExchange("127.0.0.1", self, TASKS, FLOATS, 30_000, null, inMemory)) {
+                try (GradientExchange x = new GradientExchange("127.0.0.1", self, TASKS, FLOATS, 30_000, null, inMemory[self])) {
                     x.meet(r.host(), r.port(), 0, "127.0.0.1");
-                    assertEquals(inMemory ? TASKS - 1 : 0, x.peersInThisJvm(), "peers reached through memory");
+                    assertEquals(expectedLocal, x.peersInThisJvm(), "peers of task " + self + " reached through memory");
                     return task.run(x, self);
                 }
             }));
@@ -74,7 +83,7 @@ class GradientExchangeTest {
 
     @Test
     void everyTaskGetsTheDriversSumInBothPaths() throws Exception {
-        for (boolean inMemory : new boolean[] {true, false}) {
+        for (boolean[] inMemory : PATHS) {
             ExecutorService pool = Executors.newFixedThreadPool(TASKS);
             try (Rendezvous r = rendezvous()) {
                 List<Future<Object>> results = runTasks(pool, r, inMemory, (x, self) -> {
@@ -93,7 +102,8 @@ class GradientExchangeTest {
                     @SuppressWarnings("unchecked") List<float[]> totals = (List<float[]>) got[0];
                     double[] losses = (double[]) got[1];
                     for (int s = 0; s < STEPS; s++) {
-                        assertArrayEquals(driverSum(s), totals.get(s), "task " + t + ", step " + s + ", in memory " + inMemory);
+                        assertArrayEquals(driverSum(s), totals.get(s), "task " + t + ", step " + s + ", in memory "
+                                + java.util.Arrays.toString(inMemory));
                         double loss = 0;
                         for (int p = 0; p < TASKS; p++) loss += p + 0.1 * s;
                         assertEquals(loss, losses[s], 0.0, "loss of task " + t + ", step " + s);
@@ -107,7 +117,7 @@ class GradientExchangeTest {
 
     @Test
     void aTaskThatStopsEndsTheOthersWaitsAtOnce() throws Exception {
-        for (boolean inMemory : new boolean[] {true, false}) {
+        for (boolean[] inMemory : PATHS) {
             ExecutorService pool = Executors.newFixedThreadPool(TASKS);
             try (Rendezvous r = rendezvous()) {
                 List<Future<Object>> results = runTasks(pool, r, inMemory, (x, self) -> {
