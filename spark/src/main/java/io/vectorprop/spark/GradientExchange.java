@@ -250,11 +250,10 @@ final class GradientExchange implements AutoCloseable {
      * Sends {@code values[from … end)} (none when null) as a message of {@code kind} for {@code step}.
      * A peer in this JVM gets the floats copied into its slot at once. Otherwise the buffer for (kind, peer)
      * is rewritten, and the transport could still be writing the last message from it, unless that message
-     * has arrived; it has, by the order of the exchange: our share of step s+1
-     * goes out after the peer's sum of step s came in, which the peer sent after receiving our share of
-     * step s; our sum of step s+1 goes out after the peer's share of step s+1 came in, which it sent after
-     * receiving our sum of step s. The same order keeps at most one message per (kind, sender) in flight,
-     * which {@link Receiver#receive} checks.
+     * has arrived; it has, by the order of the exchange: our share of step s+1 goes out after the peer's sum
+     * of step s came in, which the peer sent after receiving our share of step s; our sum of step s+1 goes
+     * out after the peer's share of step s+1 came in, which it sent after receiving our sum of step s. The
+     * same order keeps at most one message per (kind, sender) in flight, which {@link #claim} checks.
      */
     private void send(int to, int kind, long step, double loss, long computeNanos, float[] values, int from, int end) {
         int count = values == null ? -1 : end - from;

@@ -8,9 +8,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
-import io.vectorprop.kernel.Activation;
-import io.vectorprop.network.Optimizer;
-
 /**
  * The barrier exchange's own cost: {@code TASKS} tasks in this JVM all-reduce {@code FLOATS} floats
  * {@code STEPS} times with nothing computed between steps, once through memory (tasks of one executor)
@@ -36,11 +33,8 @@ public final class ExchangeCost {
     }
 
     static long[] run(int floats, int steps, int tasks, boolean inMemory) throws Exception {
-        var options = new DataParallelTraining.Options(new int[] {2, 2}, Activation.RELU, Optimizer.Kind.SGD, 0.1f, 1, 1, 0, 0,
-                false, DataParallelTraining.Exchange.BARRIER, 60, 1);
         ExecutorService pool = Executors.newFixedThreadPool(tasks);
-        try (Rendezvous r = new Rendezvous("127.0.0.1", null)) {
-            r.startFrom(new BarrierTraining.State(0, new float[floats], new float[0][], 0, new double[0], false), options, 1);
+        try (Rendezvous r = GradientExchangeTest.rendezvous(floats)) {
             List<Future<long[]>> results = new ArrayList<>();
             for (int t = 0; t < tasks; t++) {
                 int self = t;

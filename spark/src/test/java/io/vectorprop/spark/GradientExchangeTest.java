@@ -49,10 +49,15 @@ class GradientExchangeTest {
     }
 
     static Rendezvous rendezvous() {
+        return rendezvous(FLOATS);
+    }
+
+    /** A rendezvous on the loopback interface handing out a start state of {@code floats} parameters (also for {@link ExchangeCost}). */
+    static Rendezvous rendezvous(int floats) {
         var options = new DataParallelTraining.Options(new int[] {2, 2}, Activation.RELU, Optimizer.Kind.SGD, 0.1f, 1, 1, 0, 0,
                 false, DataParallelTraining.Exchange.BARRIER, 30, 1);
         Rendezvous r = new Rendezvous("127.0.0.1", null);
-        r.startFrom(new BarrierTraining.State(0, new float[FLOATS], new float[0][], 0, new double[0], false), options, 10);
+        r.startFrom(new BarrierTraining.State(0, new float[floats], new float[0][], 0, new double[0], false), options, 10);
         return r;
     }
 
