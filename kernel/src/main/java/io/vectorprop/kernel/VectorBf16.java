@@ -11,8 +11,8 @@ import jdk.incubator.vector.VectorSpecies;
 import static io.vectorprop.kernel.Matrix.FLOAT;
 
 /**
- * {@code z = x·Wᵀ} for one sample over {@link Bf16Weights}: for each input {@code k}, one broadcast of
- * {@code x_k} and a pass over row {@code k} of Wᵀ, each vector of 32-bit words widened into two float
+ * {@code z = x·Wᵀ} for one sample over {@link Bf16Weights}: sliver by sliver, for each input {@code k},
+ * one broadcast of {@code x_k} and a pass over the sliver's part of row {@code k} of Wᵀ, each vector of 32-bit words widened into two float
  * vectors (low halves by a shift, high halves by a mask; see the layout in {@link Bf16Weights}) and
  * fused into two accumulators. Four word vectors (eight accumulators) per pass over {@code x} keep
  * both FMA ports busy with independent chains and stay small enough for C1's register allocator;
@@ -29,16 +29,22 @@ final class VectorBf16 {
     private VectorBf16() {}
 
     static void vecMat(MemorySegment x, long xo, Bf16Weights w, MemorySegment z, long zo) {
-        int vectors = w.wordsPerRow() / IL;
-        int v = 0;
-        for (; v + 4 <= vectors; v += 4) fourVectors(x, xo, w, v * IL, z, zo);
-        for (; v < vectors; v++) oneVector(x, xo, w, v * IL, z, zo);
+        for (int s = 0; s < w.slivers(); s++) {
+            int width = w.sliverWords(s), vectors = width / IL, first = s * Bf16Weights.SLIVER_WORDS;
+            long rowBytes = (long) width * Integer.BYTES, start = w.sliverStart(s) * Integer.BYTES;
+            int v = 0;
+            for (; v + 4 <= vectors; v += 4) fourVectors(x, xo, w, first + v * IL, start + (long) v * IL * Integer.BYTES, rowBytes, z, zo);
+            for (; v < vectors; v++) oneVector(x, xo, w, first + v * IL, start + (long) v * IL * Integer.BYTES, rowBytes, z, zo);
+        }
     }
 
-    /** Word vectors {@code word0 … word0 + 4·IL − 1} of every row: eight accumulators. */
-    private static void fourVectors(MemorySegment x, long xo, Bf16Weights w, int word0, MemorySegment z, long zo) {
+    /**
+     * Word vectors {@code word0 … word0 + 4·IL − 1} of every row: eight accumulators. The first of them
+     * for row 0 is at byte {@code at} of the words, each next row {@code rowBytes} on (within a sliver).
+     */
+    private static void fourVectors(MemorySegment x, long xo, Bf16Weights w, int word0, long at, long rowBytes,
+                                    MemorySegment z, long zo) {
         MemorySegment words = w.words();
-        long rowBytes = (long) w.wordsPerRow() * Integer.BYTES, at = (long) word0 * Integer.BYTES;
         int in = w.in();
         FloatVector lo0 = FloatVector.zero(S), hi0 = lo0, lo1 = lo0, hi1 = lo0, lo2 = lo0, hi2 = lo0, lo3 = lo0, hi3 = lo0;
         for (int k = 0; k < in; k++, at += rowBytes) {
@@ -96,9 +102,9 @@ final class VectorBf16 {
         }
     }
 
-    private static void oneVector(MemorySegment x, long xo, Bf16Weights w, int word0, MemorySegment z, long zo) {
+    private static void oneVector(MemorySegment x, long xo, Bf16Weights w, int word0, long at, long rowBytes,
+                                  MemorySegment z, long zo) {
         MemorySegment words = w.words();
-        long rowBytes = (long) w.wordsPerRow() * Integer.BYTES, at = (long) word0 * Integer.BYTES;
         int in = w.in();
         FloatVector lo = FloatVector.zero(S), hi = lo;
         for (int k = 0; k < in; k++, at += rowBytes) {

@@ -31,7 +31,7 @@ class Bf16Test {
     @Test
     void storedWeightsAreTheRoundedWeights() {
         try (Arena arena = Arena.ofConfined()) {
-            for (int out : new int[] {1, 15, 16, 17, 31, 32, 33, 64, 100}) {
+            for (int out : new int[] {1, 15, 16, 17, 31, 32, 33, 64, 100, 128, 129, 160, 200, 300}) {   // one sliver, several, a narrow last one
                 Matrix w = TestData.random(arena, new Random(out), out, 7, true);
                 Bf16Weights b = Bf16Weights.of(arena, w);
                 for (int j = 0; j < out; j++) {
