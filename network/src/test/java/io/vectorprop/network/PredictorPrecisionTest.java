@@ -88,4 +88,26 @@ class PredictorPrecisionTest {
             }
         }
     }
+
+    /** fp32 single samples (Wᵀ in slivers of {@link Predictor#SLIVER} columns) against the double forward pass, on widths that cut slivers short. */
+    @Test
+    void fp32SinglesFollowTheDoubleForwardPassAcrossSlivers() {
+        int[] sizes = {50, 2 * Predictor.SLIVER + 72, Predictor.SLIVER + 6, 4};   // 3 whole slivers and 8 columns; 1 and 6
+        for (Kernels k : new Kernels[] {Kernels.get(), Kernels.scalar()}) {
+            Architecture arch = Architecture.of(sizes, Activation.RELU, Loss.SOFTMAX_CROSS_ENTROPY);
+            try (Network net = Network.create(arch, k)) {
+                net.initialize(Init.HE, 3);
+                try (Predictor p = Predictor.of(net)) {
+                    Random rnd = new Random(8);
+                    float[] x = new float[50], out = new float[4];
+                    for (int r = 0; r < 5; r++) {
+                        for (int i = 0; i < x.length; i++) x[i] = rnd.nextFloat();
+                        p.predict(x, out);
+                        double[] expected = reference(net, x, false);
+                        for (int j = 0; j < 4; j++) assertEquals(expected[j], out[j], 1e-5, k.name() + " sample " + r + " output " + j);
+                    }
+                }
+            }
+        }
+    }
 }
