@@ -13,7 +13,8 @@ import io.vectorprop.kernel.internal.Settings;
  * Runs a large GEMM on several threads. A packed product tall enough for {@link #CHUNKS_PER_THREAD}
  * chunks of rows per thread is computed by a team ({@link PackedLoops#computeAsMember}, the loop nest
  * a single thread runs as a team of one): B packed once into
- * one shared buffer, chunks of rows of C dealt out so that each thread computes the same rows call
+ * one shared buffer (by each of two members into its own: {@link PackedLoops#OWN_PANEL_MAX_MEMBERS}),
+ * chunks of rows of C dealt out so that each thread computes the same rows call
  * after call while the cores keep pace, and a thread on a slower core (shared machines: another
  * tenant on it) computes fewer instead of holding the others back.
  * Other products are cut into independent blocks of C, about {@link #CHUNKS_PER_THREAD} per thread,
@@ -104,6 +105,13 @@ final class GemmThreads {
      */
     static final class Team {
         final float[] packB;
+        /**
+         * Each member's own B panel where the team is small enough to use them
+         * ({@link PackedLoops#OWN_PANEL_MAX_MEMBERS}): held by the team, by member index, so that a member
+         * (a pool worker is always the same thread) refills the buffer its own core read last, never one
+         * the other core has in its cache, which is the cost the own panels avoid. None in a team of one.
+         */
+        final float[][] ownPanels;
         /** Member t's next chunk at index 16·t (a cache line each), its share ending before end[t]. */
         private final AtomicIntegerArray next;
         private final int[] end;
@@ -114,6 +122,7 @@ final class GemmThreads {
 
         Team(int capacity, float[] packB) {
             this.packB = packB;
+            this.ownPanels = new float[capacity > 1 ? Math.min(capacity, PackedLoops.OWN_PANEL_MAX_MEMBERS) : 0][packB.length];
             this.next = new AtomicIntegerArray(16 * capacity);
             this.end = new int[capacity];
         }

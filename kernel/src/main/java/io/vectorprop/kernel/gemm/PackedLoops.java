@@ -23,7 +23,8 @@ import static io.vectorprop.kernel.Matrix.FLOAT;
  * for jc in N step NC (wider for shallow panels: {@link GemmBlocking#panelWidth}):   B panel  KC×NC  (L2)
  *   for pc in K step ≤ KC (even panels: {@link GemmBlocking#panelDepth})
  *     each member packs its share of op(B)[pc:pc+kc, jc:jc+nc]       {@link GemmPacking#packB}
- *       into the team's NR-wide slivers (or reads weights packed once)
+ *       into the team's NR-wide slivers (a team of two: each all of it into its own;
+ *       or reads weights packed once)
  *     barrier
  *     for ic in M step chunk (≤ MC), chunks dealt out to the members:  A block  (L2/L3)
  *       pack α·op(A)[ic:ic+mc, pc:pc+kc] into MR-row slivers         {@link GemmPacking#packA}
@@ -74,6 +75,19 @@ final class PackedLoops {
 
     private static final ScratchPool<Workspace> WORKSPACES =
             new ScratchPool<>(2 * Runtime.getRuntime().availableProcessors(), Workspace::new, Workspace::free);
+
+    /**
+     * Teams of up to this many members each pack the whole B panel into their own buffer instead of a
+     * share of one panel for all. A shared panel is read by every member, so when it is refilled each
+     * line a member writes is in the other members' caches and the write must first take it from them.
+     * Timed inside one JVM on a Zen 5 (256×256×784 NT, two threads): packing its half of the shared
+     * panels took each member 66 µs a call, where one thread packs all of them into its own buffer in
+     * 42 µs — so each member packing the whole panel for itself is sooner, and then reads B from its own
+     * cache: 366–372 µs a call instead of 420–440. Each member's share of a shared panel shrinks as
+     * 1/members while a whole panel does not; larger teams, not measured here, keep the shared one.
+     * The buffers are the team's, two of KC×NC floats.
+     */
+    static final int OWN_PANEL_MAX_MEMBERS = 2;
 
     private PackedLoops() {}
 
@@ -139,10 +153,13 @@ final class PackedLoops {
     /**
      * The loop nest (see the class comment), member {@code t} of {@code team} computing its share of rows
      * [i0, i1) and columns [j0, j1) of C: for each B panel every member packs an equal share of the
-     * slivers into the team's one buffer; all wait for each other; then each takes chunks of
-     * {@code team.chunkRows} rows of C as the team deals them (its own run of rows first, see
+     * slivers into the team's one buffer (or, in a team of {@link #OWN_PANEL_MAX_MEMBERS} or fewer, all of
+     * them into its own); all wait for each other; then each takes chunks of
+     * at most {@code team.chunkRows} rows of C as the team deals them — whole MR-row slivers, spread evenly
+     * over the chunks, so that 256 rows in 8 chunks are 5 or 6 slivers each rather than seven of 36 rows
+     * and one of 4, which gave one of two threads 144 rows and the other 112 (its own run of rows first, see
      * {@link GemmThreads.Team#deal}), packs that A block into its own buffer and computes it; all wait
-     * again before the buffer is refilled. B is packed once, not once per thread, and a member whose
+     * again before the buffer is refilled. In larger teams B is packed once, not once per thread; a member whose
      * core runs slower computes fewer chunks. With {@code weights} (W packed once by
      * {@link #packWeights}, a predictor's dense layer) nothing is packed: B's panels are windows of the
      * weights ({@code b} is not read). With a {@code bias} (1 × n; β is then 0) the first panel's
@@ -153,6 +170,7 @@ final class PackedLoops {
                              Workspace ws) {
         int k = ta.cols(a);
         int chunkRows = team.chunkRows, chunks = (i1 - i0 + chunkRows - 1) / chunkRows;
+        int slivers = (i1 - i0 + MR - 1) / MR;              // ≥ chunks, as chunkRows ≥ MR
         int depth = GemmBlocking.panelDepth(k), width = GemmBlocking.panelWidth(depth);
         for (int jc = j0; jc < j1; jc += width) {
             int nc = Math.min(width, j1 - jc);
@@ -166,14 +184,20 @@ final class PackedLoops {
                 int kc = Math.min(depth, k - pc);
                 float betaHere = pc == 0 ? beta : 1f;           // later panels accumulate onto the first
                 float[] init = bias != null && pc == 0 ? ws.biasRow : ZEROS;
-                float[] panel = weights != null ? weights : team.packB;
+                boolean ownPanel = team.size > 1 && team.size <= team.ownPanels.length;
+                float[] panel = weights != null ? weights : ownPanel ? team.ownPanels[t] : team.packB;
                 int bBase = weights != null ? jc / NR * k * NR + pc * NR : 0;
                 int sliverStride = weights != null ? k * NR : kc * NR;
-                if (weights == null && from < to) GemmPacking.packB(tb, b, pc, kc, jc, nc, team.packB, ws.scratch, from, to);
+                if (weights == null && ownPanel) {
+                    GemmPacking.packB(tb, b, pc, kc, jc, nc, panel, ws.scratch, 0, slivers(nc));
+                } else if (weights == null && from < to) {
+                    GemmPacking.packB(tb, b, pc, kc, jc, nc, team.packB, ws.scratch, from, to);
+                }
                 if (t == 0) team.deal(chunks);              // nobody takes chunks until all have passed the barrier
                 team.await();
                 for (int chunk; (chunk = team.take(t)) >= 0; ) {
-                    int ic = i0 + chunk * chunkRows, mc = Math.min(chunkRows, i1 - ic);
+                    int s0 = (int) ((long) chunk * slivers / chunks), s1 = (int) ((long) (chunk + 1) * slivers / chunks);
+                    int ic = i0 + s0 * MR, mc = Math.min(i1, i0 + s1 * MR) - ic;
                     GemmPacking.packA(ta, alpha, a, ic, mc, pc, kc, ws.packA, ws.scratch);
                     macroKernel(ws, panel, bBase, sliverStride, init, kc, mc, nc, betaHere, c, ic, jc);
                 }
