@@ -161,16 +161,13 @@ public final class Predictor implements AutoCloseable {
             if (wide && precision == Precision.BF16) {
                 single = new Bf16Rows(Bf16Weights.of(arena, net.weight(l)));
             } else if (wide) {                               // single samples read Wᵀ, batches the packed copy
-                float[] w = net.weight(l).toArray(), wt = new float[w.length];
-                for (int j = 0; j < out; j++) {
-                    for (int k = 0; k < in; k++) wt[k * out + j] = w[j * in + k];
-                }
+                Matrix w = net.weight(l);
                 Matrix[] slivers = new Matrix[(out + SLIVER - 1) / SLIVER];
-                for (int sl = 0; sl < slivers.length; sl++) {
+                for (int sl = 0; sl < slivers.length; sl++) {       // sliver sl of Wᵀ: rows sl·SLIVER… of W, transposed
                     int from = sl * SLIVER, width = Math.min(SLIVER, out - from);
                     slivers[sl] = Matrix.allocate(arena, in, width);
                     for (int k = 0; k < in; k++) {
-                        for (int j = 0; j < width; j++) slivers[sl].set(k, j, wt[k * out + from + j]);
+                        for (int j = 0; j < width; j++) slivers[sl].set(k, j, w.get(from + j, k));
                     }
                 }
                 single = new RowsOfWt(slivers);

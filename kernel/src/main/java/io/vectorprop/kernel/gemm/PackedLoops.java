@@ -171,6 +171,7 @@ final class PackedLoops {
         int k = ta.cols(a);
         int chunkRows = team.chunkRows, chunks = (i1 - i0 + chunkRows - 1) / chunkRows;
         int slivers = (i1 - i0 + MR - 1) / MR;              // ≥ chunks, as chunkRows ≥ MR
+        boolean ownPanel = team.size > 1 && team.size <= team.ownPanels.length;
         int depth = GemmBlocking.panelDepth(k), width = GemmBlocking.panelWidth(depth);
         for (int jc = j0; jc < j1; jc += width) {
             int nc = Math.min(width, j1 - jc);
@@ -184,7 +185,6 @@ final class PackedLoops {
                 int kc = Math.min(depth, k - pc);
                 float betaHere = pc == 0 ? beta : 1f;           // later panels accumulate onto the first
                 float[] init = bias != null && pc == 0 ? ws.biasRow : ZEROS;
-                boolean ownPanel = team.size > 1 && team.size <= team.ownPanels.length;
                 float[] panel = weights != null ? weights : ownPanel ? team.ownPanels[t] : team.packB;
                 int bBase = weights != null ? jc / NR * k * NR + pc * NR : 0;
                 int sliverStride = weights != null ? k * NR : kc * NR;
