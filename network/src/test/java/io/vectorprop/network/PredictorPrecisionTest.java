@@ -99,12 +99,14 @@ class PredictorPrecisionTest {
                 net.initialize(Init.HE, 3);
                 try (Predictor p = Predictor.of(net)) {
                     Random rnd = new Random(8);
-                    float[] x = new float[50], out = new float[4];
+                    float[] x = new float[50], out = new float[4], again = new float[4];
                     for (int r = 0; r < 5; r++) {
                         for (int i = 0; i < x.length; i++) x[i] = rnd.nextFloat();
                         p.predict(x, out);
                         double[] expected = reference(net, x, false);
                         for (int j = 0; j < 4; j++) assertEquals(expected[j], out[j], 1e-5, k.name() + " sample " + r + " output " + j);
+                        p.predict(x, again);                   // the next call walks the slivers the other way
+                        assertArrayEquals(out, again, k.name() + " sample " + r + ": slivers walked in either order");
                     }
                 }
             }
