@@ -350,7 +350,7 @@ final class VectorKernels extends Kernels {
         for (int i = 0; i < bound; i += L) {
             FloatVector e = VectorMath.exp(FloatVector.fromMemorySegment(S, z, (zo + i) * Float.BYTES, LE).sub(max));
             e.intoMemorySegment(out, (oo + i) * Float.BYTES, LE);
-            vsum = vsum.add(e, tail);
+            vsum = vsum.add(e);
         }
         FloatVector e = VectorMath.exp(last.sub(max));
         vsum = vsum.add(e, tail);
