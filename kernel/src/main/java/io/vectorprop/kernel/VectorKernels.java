@@ -9,7 +9,6 @@ import java.nio.ByteOrder;
 import io.vectorprop.kernel.internal.Lanes;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -332,33 +331,39 @@ final class VectorKernels extends Kernels {
     }
 
     /**
-     * The last {@code n mod L} columns go through one masked vector rather than scalar {@code Math.exp}:
-     * an output layer is often narrower than a vector (10 classes in 16 lanes), and its softmax was then
-     * all scalar, about 15 ns per element.
+     * The last {@code n mod L} columns go through {@link VectorMath#exp(float)}, the vector exp's scalar
+     * twin, rather than {@code Math.exp} (about 15 ns per element, and an output layer of 10 classes
+     * is all tail) or a masked vector (slow until C2 has compiled it; see that method).
      */
     @Override
     void softmaxRow(MemorySegment z, long zo, MemorySegment out, long oo, int n) {
         int bound = S.loopBound(n);
-        VectorMask<Float> tail = S.indexInRange(bound, n);
-        FloatVector vmax = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
-        for (int i = 0; i < bound; i += L) {
-            vmax = vmax.max(FloatVector.fromMemorySegment(S, z, (zo + i) * Float.BYTES, LE));
+        float max = Float.NEGATIVE_INFINITY, sum = 0f;
+        if (bound > 0) {
+            FloatVector vmax = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+            for (int i = 0; i < bound; i += L) {
+                vmax = vmax.max(FloatVector.fromMemorySegment(S, z, (zo + i) * Float.BYTES, LE));
+            }
+            max = vmax.reduceLanes(VectorOperators.MAX);
         }
-        FloatVector last = FloatVector.fromMemorySegment(S, z, (zo + bound) * Float.BYTES, LE, tail);
-        float max = vmax.lanewise(VectorOperators.MAX, last, tail).reduceLanes(VectorOperators.MAX);
-        FloatVector vsum = FloatVector.zero(S);
-        for (int i = 0; i < bound; i += L) {
-            FloatVector e = VectorMath.exp(FloatVector.fromMemorySegment(S, z, (zo + i) * Float.BYTES, LE).sub(max));
-            e.intoMemorySegment(out, (oo + i) * Float.BYTES, LE);
-            vsum = vsum.add(e);
+        for (int i = bound; i < n; i++) {
+            max = Math.max(max, z.getAtIndex(FLOAT, zo + i));
         }
-        FloatVector e = VectorMath.exp(last.sub(max));
-        vsum = vsum.add(e, tail);
-        float inv = 1f / Lanes.sum(vsum);
-        for (int i = 0; i < bound; i += L) {
-            FloatVector.fromMemorySegment(S, out, (oo + i) * Float.BYTES, LE).mul(inv).intoMemorySegment(out, (oo + i) * Float.BYTES, LE);
+        if (bound > 0) {
+            FloatVector vsum = FloatVector.zero(S);
+            for (int i = 0; i < bound; i += L) {
+                FloatVector e = VectorMath.exp(FloatVector.fromMemorySegment(S, z, (zo + i) * Float.BYTES, LE).sub(max));
+                e.intoMemorySegment(out, (oo + i) * Float.BYTES, LE);
+                vsum = vsum.add(e);
+            }
+            sum = Lanes.sum(vsum);
         }
-        e.mul(inv).intoMemorySegment(out, (oo + bound) * Float.BYTES, LE, tail);
+        for (int i = bound; i < n; i++) {
+            float e = VectorMath.exp(z.getAtIndex(FLOAT, zo + i) - max);
+            out.setAtIndex(FLOAT, oo + i, e);
+            sum += e;
+        }
+        scale(1f / sum, out, oo, n);
     }
 
 

@@ -7,7 +7,10 @@ import java.util.Random;
 import jdk.incubator.vector.FloatVector;
 import org.junit.jupiter.api.Test;
 
-/** VectorMath's clamps: compare-and-blend gives exactly the values of max/min, NaN, ±0 and ±∞ included. */
+/**
+ * VectorMath's clamps: compare-and-blend gives exactly the values of max/min, NaN, ±0 and ±∞ included;
+ * and its scalar exp gives the vector exp's bits.
+ */
 class VectorMathTest {
     @Test
     void blendClampsEqualMaxMinBitForBit() {
@@ -28,6 +31,7 @@ class VectorMathTest {
             for (int i = 0; i < x.length; i++) {
                 assertEquals(Float.floatToRawIntBits(maxMin[i]), Float.floatToRawIntBits(blend[i]), "clamp of " + x[i]);
                 assertEquals(Float.floatToRawIntBits(ref[i]), Float.floatToRawIntBits(exp[i]), "exp of " + x[i]);
+                assertEquals(Float.floatToRawIntBits(exp[i]), Float.floatToRawIntBits(VectorMath.exp(x[i])), "scalar exp of " + x[i]);
             }
         }
     }
