@@ -8,7 +8,6 @@ import io.vectorprop.kernel.Matrix;
 import io.vectorprop.kernel.Transpose;
 import io.vectorprop.kernel.internal.Lanes;
 import io.vectorprop.kernel.internal.ScratchPool;
-import io.vectorprop.kernel.internal.Settings;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
@@ -104,24 +103,16 @@ final class PackedLoops {
         }
     }
 
-    /**
-     * Member t of {@code team}: its share of the whole of C (see {@link GemmThreads}), in member t's own
-     * workspace. Why not the pool's: two threads whose ids fall on the same home slot of
-     * {@link #WORKSPACES} took each other's workspace in turns, depending on which got there first, and
-     * each call then wrote a 258 KB A block whose lines were in the other core's cache — on two vCPUs a
-     * cache-line round trip of ≈ 480 ns apart. Only the pool's one team calls this, one product at a
-     * time under its lock, so member t is one thread at a time; each workspace is made by its member's
-     * thread on its first product.
-     */
+    /** Member t of {@code team}: its share of the whole of C (see {@link GemmThreads}). */
     static void computeAsMember(GemmCall call, GemmThreads.Team team, int t) {
-        Workspace ws = MEMBER_WORKSPACES[t];
-        if (ws == null) ws = MEMBER_WORKSPACES[t] = new Workspace();
-        nest(call.ta(), call.tb(), call.alpha(), call.a(), call.b(), call.beta(), call.c(), null, call.bias(),
-                0, call.m(), 0, call.n(), team, t, ws);
+        Workspace ws = WORKSPACES.acquire();
+        try {
+            nest(call.ta(), call.tb(), call.alpha(), call.a(), call.b(), call.beta(), call.c(), null, call.bias(),
+                    0, call.m(), 0, call.n(), team, t, ws);
+        } finally {
+            WORKSPACES.release(ws);
+        }
     }
-
-    /** The workspaces of the pool team's members, by member index (see {@link #computeAsMember}). */
-    private static final Workspace[] MEMBER_WORKSPACES = new Workspace[Settings.THREADS];
 
     private static int slivers(int nc) {
         return (nc + NR - 1) / NR;

@@ -1,7 +1,6 @@
 package io.vectorprop.kernel.internal;
 
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
@@ -17,18 +16,12 @@ import java.util.function.Supplier;
  * cache would instead keep one buffer per thread that ever called, which with a virtual thread per
  * request means one per request.
  *
- * <p>A thread first looks for the buffer it released last (each slot remembers who put its buffer
- * there), so a platform thread takes back the buffer still in its own core's caches; then slots are
- * scanned from an index derived from the thread id, so threads do not contend on one slot. Why
- * both: two threads whose ids fall on the same home slot otherwise take each other's buffers in
- * turns, whichever comes first, and every call then writes memory that sits in the other core's
- * cache. Each take and each return is one compare-and-set. Nothing is allocated on the heap once a
- * buffer exists.
+ * <p>Slots are scanned from an index derived from the thread id, so platform threads tend to take
+ * back the buffer they released (still in their cache) and do not contend on one slot; each take
+ * and each return is one compare-and-set. Nothing is allocated on the heap once a buffer exists.
  */
 public final class ScratchPool<T> {
     private final AtomicReferenceArray<T> slots;
-    /** By slot, the id of the thread that put the buffer there: a hint for {@link #acquire}, not a lock. */
-    private final AtomicLongArray releasedBy;
     private final Supplier<T> factory;
     private final Consumer<T> free;
     private final AtomicInteger created = new AtomicInteger();
@@ -37,19 +30,13 @@ public final class ScratchPool<T> {
     public ScratchPool(int capacity, Supplier<T> factory, Consumer<T> free) {
         if (capacity < 1) throw new IllegalArgumentException("scratch pool capacity " + capacity + " must be at least 1");
         this.slots = new AtomicReferenceArray<>(capacity);
-        this.releasedBy = new AtomicLongArray(capacity);
         this.factory = factory;
         this.free = free;
     }
 
     /** A buffer for the calling thread's exclusive use until {@link #release}. */
     public T acquire() {
-        long me = Thread.currentThread().threadId();
         int n = slots.length(), start = home(n);
-        for (int s = 0; s < n; s++) {
-            T t;
-            if (releasedBy.get(s) == me && (t = slots.get(s)) != null && slots.compareAndSet(s, t, null)) return t;
-        }
         for (int i = 0, s = start; i < n; i++, s = s + 1 == n ? 0 : s + 1) {
             T t = slots.get(s);
             if (t != null && slots.compareAndSet(s, t, null)) return t;
@@ -63,7 +50,6 @@ public final class ScratchPool<T> {
         int n = slots.length(), start = home(n);
         for (int i = 0, s = start; i < n; i++, s = s + 1 == n ? 0 : s + 1) {
             if (slots.get(s) == null && slots.compareAndSet(s, null, t)) {
-                releasedBy.set(s, Thread.currentThread().threadId());   // after the CAS: a stale hint only costs a scan
                 // A close() that ran between our check and our store has not seen t: take it back out.
                 if (closed && slots.compareAndSet(s, t, null)) free.accept(t);
                 return;
