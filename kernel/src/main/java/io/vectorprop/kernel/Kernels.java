@@ -1,5 +1,7 @@
 package io.vectorprop.kernel;
 
+import io.vectorprop.kernel.internal.RowPass;
+
 import java.lang.foreign.MemorySegment;
 
 
@@ -153,6 +155,17 @@ public abstract class Kernels {
 
     // ---------------------------------------------------------------- element-wise
 
+    /**
+     * Runs {@code pass} over rows [0, x.rows()) of x and of y and z (the same shape; z may be null): here
+     * on the calling thread; the Vector API kernels cut the rows between the GEMM's threads so that each
+     * thread takes the rows it computed in a product of as many rows just before (in training, the
+     * product that wrote Z or the gradient): a pass on one thread would read the half of them that the
+     * other core wrote, which costs more than the pass itself on a machine whose cores share no cache.
+     */
+    void splitRows(Matrix x, Matrix y, Matrix z, RowPass pass) {
+        pass.compute(0, x.rows());
+    }
+
     /** {@code out = a ⊙ b} (Hadamard product). */
     public final void hadamard(Matrix a, Matrix b, Matrix out) {
         sameShape("hadamard", a, b, out);
@@ -177,23 +190,35 @@ public abstract class Kernels {
         }
     }
 
-    /** Forward activation {@code out = f(z)}; SOFTMAX is applied row by row. */
+    /**
+     * Forward activation {@code out = f(z)}; SOFTMAX is applied row by row. With more than one thread a large
+     * pass is cut by rows between the GEMM's threads (see {@link #splitRows}); each element is computed the
+     * same way whichever thread computes it.
+     */
     public final void activate(Activation f, Matrix z, Matrix out) {
         sameShape("activate", z, out);
-        if (f == Activation.SOFTMAX) {
-            softmaxRows(z, out);
-        } else if (z.isContiguous() && out.isContiguous()) {
-            activate(f, z.segment(), z.offset(), out.segment(), out.offset(), (int) z.size());
+        if (threads > 1 && z.size() >= minSplitElements(f)) {
+            splitRows(z, out, null, (from, to) -> activateRows(f, z, out, from, to));
         } else {
-            for (int r = 0; r < z.rows(); r++) {
-                activate(f, z.segment(), row(z, r), out.segment(), row(out, r), z.cols());
-            }
+            activateRows(f, z, out, 0, z.rows());
+        }
+    }
+
+    private void activateRows(Activation f, Matrix z, Matrix out, int from, int to) {
+        if (f == Activation.SOFTMAX) {
+            for (int r = from; r < to; r++) softmaxRow(z.segment(), row(z, r), out.segment(), row(out, r), z.cols());
+        } else if (z.isContiguous() && out.isContiguous()) {
+            long e0 = splitPoint(z, from), e1 = splitPoint(z, to);
+            activate(f, z.segment(), z.offset() + e0, out.segment(), out.offset() + e0, (int) (e1 - e0));
+        } else {
+            for (int r = from; r < to; r++) activate(f, z.segment(), row(z, r), out.segment(), row(out, r), z.cols());
         }
     }
 
     /**
      * Fused backward of an element-wise activation: {@code out = g ⊙ f'(z)} in one pass (the Hadamard
-     * with the derivative of BP1 and BP2). SOFTMAX is rejected: use {@link #outputDelta}.
+     * with the derivative of BP1 and BP2). SOFTMAX is rejected: use {@link #outputDelta}. Cut by rows
+     * between threads as {@link #activate} is.
      */
     public final void activationBackward(Activation f, Matrix z, Matrix g, Matrix out) {
         if (!f.isElementwise()) {
@@ -201,26 +226,52 @@ public abstract class Kernels {
                     + " use outputDelta with SOFTMAX_CROSS_ENTROPY");
         }
         sameShape("activationBackward", z, g, out);
+        if (threads > 1 && z.size() >= minSplitElements(f)) {
+            splitRows(z, g, out, (from, to) -> activationBackwardRows(f, z, g, out, from, to));
+        } else {
+            activationBackwardRows(f, z, g, out, 0, z.rows());
+        }
+    }
+
+    private void activationBackwardRows(Activation f, Matrix z, Matrix g, Matrix out, int from, int to) {
         if (z.isContiguous() && g.isContiguous() && out.isContiguous()) {
-            activationBackward(f, z.segment(), z.offset(), g.segment(), g.offset(), out.segment(), out.offset(),
-                    (int) z.size());
+            long e0 = splitPoint(z, from), e1 = splitPoint(z, to);
+            activationBackward(f, z.segment(), z.offset() + e0, g.segment(), g.offset() + e0, out.segment(),
+                    out.offset() + e0, (int) (e1 - e0));
             return;
         }
-        for (int r = 0; r < z.rows(); r++) {
+        for (int r = from; r < to; r++) {
             activationBackward(f, z.segment(), row(z, r), g.segment(), row(g, r), out.segment(), row(out, r), z.cols());
         }
     }
 
     /** Row-wise softmax, numerically stable: {@code out[r, j] = exp(z[r, j] − max_j z[r]) / Σ exp(…)}. */
     public final void softmax(Matrix z, Matrix out) {
-        sameShape("softmax", z, out);
-        softmaxRows(z, out);
+        activate(Activation.SOFTMAX, z, out);
     }
 
-    private void softmaxRows(Matrix z, Matrix out) {
-        for (int r = 0; r < z.rows(); r++) {
-            softmaxRow(z.segment(), row(z, r), out.segment(), row(out, r), z.cols());
-        }
+    /**
+     * Where the part of a contiguous pass that starts at row {@code r} starts, in elements: row r's first
+     * element rounded down to a whole vector (the end of the matrix for r = rows). A contiguous pass is one
+     * vector loop then a scalar tail whose functions may round differently (exp-based activations); cut at
+     * whole vectors, every part but the last has no tail and the last has the whole pass's, so each
+     * element is computed as in one pass over all of it.
+     */
+    private long splitPoint(Matrix m, int r) {
+        long at = (long) r * m.cols();
+        return at >= m.size() ? m.size() : at / floatLanes() * floatLanes();
+    }
+
+    /**
+     * Elements from which an activation's pass is cut between threads: handing rows to the GEMM's
+     * workers costs about a microsecond, which a ReLU over 16 Ki floats (a few microseconds) repays;
+     * functions with an exponential per element repay it sooner.
+     */
+    static long minSplitElements(Activation f) {
+        return switch (f) {
+            case IDENTITY, RELU, LEAKY_RELU -> 1 << 14;
+            case SIGMOID, TANH, GELU, GELU_TANH, SILU, SOFTMAX -> 1 << 11;
+        };
     }
 
     // ---------------------------------------------------------------- layer normalization

@@ -7,6 +7,7 @@ import java.lang.invoke.MethodType;
 import java.nio.ByteOrder;
 
 import io.vectorprop.kernel.internal.Lanes;
+import io.vectorprop.kernel.internal.RowPass;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
@@ -36,7 +37,7 @@ final class VectorKernels extends Kernels {
      * none of the kernel's implementation packages (they depend on it: the GEMM reads Matrix and
      * Transpose). A method handle in a static final field is inlined by C2 like a direct call.
      */
-    private static final MethodHandle GEMM, LINEAR;
+    private static final MethodHandle GEMM, LINEAR, ROWS;
     private static final String GEMM_DESCRIPTION;
 
     static {
@@ -47,6 +48,8 @@ final class VectorKernels extends Kernels {
                     float.class, Matrix.class, Matrix.class, float.class, Matrix.class, int.class));
             LINEAR = lookup.findStatic(gemm, "linear", MethodType.methodType(boolean.class, Matrix.class, Matrix.class,
                     Matrix.class, Matrix.class, int.class));
+            ROWS = lookup.findStatic(gemm, "rows", MethodType.methodType(void.class, Matrix.class, Matrix.class,
+                    Matrix.class, int.class, RowPass.class));
             GEMM_DESCRIPTION = (String) lookup.findStatic(gemm, "describe", MethodType.methodType(String.class)).invokeExact();
         } catch (Throwable e) {
             throw new ExceptionInInitializerError(e);
@@ -96,6 +99,18 @@ final class VectorKernels extends Kernels {
             throw new IllegalStateException("linear: " + e, e);          // Gemm.linear declares no checked exception
         }
         if (!fused) super.linearKernel(x, w, bias, z);
+    }
+
+    /** On the GEMM's threads ({@code Gemm.rows}), each the rows it computed in the product before. */
+    @Override
+    void splitRows(Matrix x, Matrix y, Matrix z, RowPass pass) {
+        try {
+            ROWS.invokeExact(x, y, z, threads(), pass);
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable e) {
+            throw new IllegalStateException("rows: " + e, e);            // Gemm.rows declares no checked exception
+        }
     }
 
     // ---------------------------------------------------------------- element-wise

@@ -2,6 +2,7 @@ package io.vectorprop.kernel.gemm;
 
 import io.vectorprop.kernel.Matrix;
 import io.vectorprop.kernel.Transpose;
+import io.vectorprop.kernel.internal.RowPass;
 
 /**
  * The GEMM of the Vector API kernels, the one way into this package (which the module does not export):
@@ -38,6 +39,15 @@ public final class Gemm {
         if (path != GemmPath.PACKED) return false;
         GemmThreads.run(Transpose.N, Transpose.T, 1f, x, w, 0f, z, bias, threads, path);
         return true;
+    }
+
+    /**
+     * An element-wise pass over the rows of {@code x} (and of {@code y}, {@code z}, the same shape; z may
+     * be null) on up to {@code threads} threads, each thread the rows it would compute in a product of as
+     * many rows; see {@link GemmThreads#rows}.
+     */
+    public static void rows(Matrix x, Matrix y, Matrix z, int threads, RowPass pass) {
+        GemmThreads.rows(x, y, z, threads, pass);
     }
 
     /** W (out × in) packed once as the B operand of {@code x·Wᵀ}, for {@link #denseForward} (see {@link PackedLoops#packWeights}). */

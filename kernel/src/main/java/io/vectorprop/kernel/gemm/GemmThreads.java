@@ -7,6 +7,7 @@ import java.util.concurrent.locks.ReentrantLock;
 
 import io.vectorprop.kernel.Matrix;
 import io.vectorprop.kernel.Transpose;
+import io.vectorprop.kernel.internal.RowPass;
 import io.vectorprop.kernel.internal.Settings;
 
 /**
@@ -27,7 +28,9 @@ import io.vectorprop.kernel.internal.Settings;
  * under {@link #MIN_FLOPS_PER_THREAD} per thread, operands from a confined arena (which other threads
  * may not touch), and calls made while another thread is using the workers run on the caller's thread
  * alone. Every element of C is computed by the same operations whichever thread computes it, so
- * results are bit-identical run to run (and, for the team, to the single-thread result).
+ * results are bit-identical run to run (and, for the team, to the single-thread result). The same
+ * workers also run element-wise passes ({@link #rows}: an activation over the Z a team has just
+ * written), each on the rows it computed.
  */
 final class GemmThreads {
     /**
@@ -46,11 +49,12 @@ final class GemmThreads {
 
     /**
      * What a split product's threads share: the operands, the path, and how C is split (as a team, or
-     * in blocks of {@code chunk} columns or rows). Made only when a product is split, so a product
+     * in blocks of {@code chunk} columns or rows); or, for an element-wise pass ({@link #rows}), its m rows
+     * and the pass ({@code call} and {@code path} null). Made only when a product is split, so a product
      * computed on the caller's thread alone allocates nothing (C2 would not scalar-replace a record
      * that a worker may receive on another branch).
      */
-    private record Job(GemmCall call, GemmPath path, boolean team, boolean byColumns, int chunk) {}
+    private record Job(GemmCall call, GemmPath path, boolean team, boolean byColumns, int chunk, int m, RowPass rows) {}
 
     private static final class Worker extends Thread {
         /** Written by the caller before {@code pending} is set (volatile), read by the worker after. */
@@ -217,7 +221,54 @@ final class GemmThreads {
             int units = (extent + unit - 1) / unit;
             int chunk = Math.max(1, (units + parts * CHUNKS_PER_THREAD - 1) / (parts * CHUNKS_PER_THREAD)) * unit;
             if (!team) Pool.TEAM.deal((extent + chunk - 1) / chunk);
-            Job job = new Job(new GemmCall(ta, tb, alpha, a, b, beta, c, bias), path, team, byColumns, chunk);
+            Job job = new Job(new GemmCall(ta, tb, alpha, a, b, beta, c, bias), path, team, byColumns, chunk, m, null);
+            handOut(job, parts);
+        } finally {
+            Pool.LOCK.unlock();
+        }
+    }
+
+    /**
+     * Rows [0, m) of an element-wise pass over x, y and z (the same shape; z may be null) on up to
+     * {@code threads} threads, member t taking rows {@link #memberRows memberRows(m, parts, t)} up to
+     * those of member t + 1: the rows a team product of m rows on as many threads gives it when each
+     * computes its own run of chunks, so that it reads what its own core has just written. On the
+     * caller's thread alone when a product of m rows would not form a team, the memory is confined, or
+     * another thread is using the workers. The caller decides whether the pass is worth a hand-off.
+     */
+    static void rows(Matrix x, Matrix y, Matrix z, int threads, RowPass pass) {
+        int m = x.rows(), parts = Math.min(threads, Pool.SIZE);
+        if (parts <= 1 || !byTeam(GemmPath.PACKED, m, parts) || !(sharable(x) && sharable(y) && (z == null || sharable(z)))
+                || !Pool.LOCK.tryLock()) {
+            pass.compute(0, m);
+            return;
+        }
+        try {
+            Pool.TEAM.reset(parts, chunkRows(m, parts));
+            handOut(new Job(null, null, false, false, 0, m, pass), parts);
+        } finally {
+            Pool.LOCK.unlock();
+        }
+    }
+
+    /**
+     * The first row of member t's share when a team of {@code parts} computes m rows: the start of its
+     * first dealt chunk ({@link Team#deal}), chunks being whole MR-row slivers spread evenly as
+     * {@link PackedLoops}' nest cuts them; m for t = parts.
+     */
+    static int memberRows(int m, int parts, int t) {
+        int chunkRows = chunkRows(m, parts), chunks = (m + chunkRows - 1) / chunkRows;
+        int slivers = (m + GemmBlocking.MR - 1) / GemmBlocking.MR, share = (chunks + parts - 1) / parts;
+        int chunk = Math.min(chunks, t * share);
+        return Math.min(m, (int) ((long) chunk * slivers / chunks) * GemmBlocking.MR);
+    }
+
+    /**
+     * Hands {@code job} to workers 1 … parts−1, computes member 0's share on the caller's thread, waits for
+     * the others and rethrows the first failure; called under the pool's lock.
+     */
+    private static void handOut(Job job, int parts) {
+        {
             Thread me = Thread.currentThread();
             for (int part = 1; part < parts; part++) {
                 Worker w = Pool.WORKERS[part - 1];
@@ -245,14 +296,15 @@ final class GemmThreads {
             if (failure instanceof RuntimeException e) throw e;
             if (failure instanceof Error e) throw e;
             if (failure != null) throw new IllegalStateException("gemm: a worker failed", failure);
-        } finally {
-            Pool.LOCK.unlock();
         }
     }
 
-    /** Member t's part of a split product: its share of the team's loop nest, or blocks of C as dealt. */
+    /** Member t's part of a split product (its share of the team's loop nest, or blocks of C as dealt) or of a pass. */
     private static void share(Job job, int t) {
-        if (job.team()) {
+        if (job.rows() != null) {
+            int parts = Pool.TEAM.size;
+            job.rows().compute(memberRows(job.m(), parts, t), memberRows(job.m(), parts, t + 1));
+        } else if (job.team()) {
             PackedLoops.computeAsMember(job.call(), Pool.TEAM, t);
         } else {
             blocks(job, t);
