@@ -158,9 +158,10 @@ public abstract class Kernels {
     /**
      * Runs {@code pass} over rows [0, x.rows()) of x and of y and z (the same shape; z may be null): here
      * on the calling thread; the Vector API kernels cut the rows between the GEMM's threads so that each
-     * thread takes the rows it computed in a product of as many rows just before (in training, the
-     * product that wrote Z or the gradient): a pass on one thread would read the half of them that the
-     * other core wrote, which costs more than the pass itself on a machine whose cores share no cache.
+     * thread takes the rows it would compute in a team product of as many rows (in training at a batch at
+     * least as large as the layer, the product that wrote Z or the gradient): a pass on one thread would
+     * read the half of them that the other core wrote, which costs more than the pass itself on a
+     * machine whose cores share no cache.
      */
     void splitRows(Matrix x, Matrix y, Matrix z, RowPass pass) {
         pass.compute(0, x.rows());
