@@ -12,7 +12,7 @@ import io.vectorprop.kernel.internal.Settings;
 
 /**
  * Runs a large GEMM on several threads. A packed product tall enough for {@link #CHUNKS_PER_THREAD}
- * chunks of rows per thread (except a wide NT product on two threads: {@link #columnsBeforeTeam})
+ * chunks of rows per thread (except an NT product as wide as tall or wider, on two threads: {@link #columnsBeforeTeam})
  * is computed by a team ({@link PackedLoops#computeAsMember}, the loop nest
  * a single thread runs as a team of one): B packed once into
  * one shared buffer (by each of two members into its own: {@link PackedLoops#OWN_PANEL_MAX_MEMBERS}),
@@ -313,18 +313,18 @@ final class GemmThreads {
     }
 
     /**
-     * Whether an NT product wider than tall is cut into blocks of columns rather than computed by a team
-     * of two (a forward pass at a batch under the layer's width). Each member of such a team packs all of
-     * B for itself ({@link PackedLoops#OWN_PANEL_MAX_MEMBERS}) while blocks of columns each pack all of A:
-     * with n > m the blocks copy less. And in training B is the weights, whose rows the weight update's
-     * team has just split between the threads (it splits C = ∇W, out × in, by rows); a block of columns of
-     * Z reads mostly the weight rows its own thread updated, where a member packing all of B reads half of
-     * them from the other core. Measured on a Zen 5 (2 cores, 64x256x784 NT, alone: 103–106 µs against a
-     * team's 127–139; in a batch-64 training step: 106–110 against 137–155). Larger teams share one B
-     * panel, so they keep the team; TN and NN products were not measured this way and keep it too.
+     * Whether an NT product at least as wide as tall is cut into blocks of columns rather than computed by
+     * a team of two (a forward pass at a batch up to the layer's width). Each member of such a team packs
+     * all of B for itself ({@link PackedLoops#OWN_PANEL_MAX_MEMBERS}) while blocks of columns each pack all
+     * of A: with n ≥ m the blocks copy no more. And in training B is the weights, whose rows the weight
+     * update's team has just split between the threads (it splits C = ∇W, out × in, by rows); a block of
+     * Z's columns reads mostly the weight rows its own thread updated, where a member packing all of B
+     * reads half of them from the other core (the figures are in docs/performance.md, "Two threads").
+     * Larger teams share one B panel, so they keep the team; TN and NN products keep it too (the weight
+     * update's TN product measured slower by columns).
      */
     static boolean columnsBeforeTeam(Transpose ta, Transpose tb, int m, int n, int parts) {
-        return ta == Transpose.N && tb == Transpose.T && n > m && parts <= PackedLoops.OWN_PANEL_MAX_MEMBERS;
+        return ta == Transpose.N && tb == Transpose.T && n >= m && parts <= PackedLoops.OWN_PANEL_MAX_MEMBERS;
     }
 
     /** Whether {@code parts} threads compute the product as a team: packed, with at least two chunks of rows each. */
