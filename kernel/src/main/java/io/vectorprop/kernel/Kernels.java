@@ -46,14 +46,15 @@ public abstract class Kernels {
     /** A one-line description: implementation, species, FMA. */
     public abstract String description();
 
-    /** How many threads a large GEMM may use (the caller's thread counts as one). */
+    /** How many threads a large GEMM, or a large activation pass, may use (the caller's thread counts as one). */
     public final int threads() { return threads; }
 
     /**
-     * The same implementation using up to {@code threads} threads for large GEMMs. The helper threads
-     * are one pool per process ({@code -Dvectorprop.threads}, default: the available processors), made on
-     * first use, shared by every instance: a product that finds the pool busy with another thread's
-     * product runs on its caller's thread alone, with the same result bit for bit.
+     * The same implementation using up to {@code threads} threads for large GEMMs and for the large
+     * activation passes ({@link #activate}, {@link #activationBackward}) that follow them. The helper
+     * threads are one pool per process ({@code -Dvectorprop.threads}, default: the available processors),
+     * made on first use, shared by every instance: a product or pass that finds the pool busy with another
+     * thread's work runs on its caller's thread alone, with the same result bit for bit.
      */
     public final Kernels withThreads(int threads) {
         if (threads < 1) {

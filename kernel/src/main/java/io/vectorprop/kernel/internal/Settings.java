@@ -22,7 +22,7 @@ public final class Settings {
     public static final int VECTOR_BITS = Integer.getInteger("vectorprop.vectorBits", 0);
     /** {@code vectorprop.quiet}: true drops the INFO line naming the kernels at start-up (the WARNING stays). */
     public static final boolean QUIET = Boolean.getBoolean("vectorprop.quiet");
-    /** {@code vectorprop.threads}: threads of the GEMM pool, the caller included (default: available processors). */
+    /** {@code vectorprop.threads}: threads of the GEMM pool (products and the activation passes after them), the caller included (default: available processors). */
     public static final int THREADS = Math.max(1, Integer.getInteger("vectorprop.threads", Runtime.getRuntime().availableProcessors()));
     /** {@code vectorprop.gemm.minWorkPerThread}: multiply-adds a thread must get before a product is split (512 Ki). */
     public static final long GEMM_MIN_WORK_PER_THREAD = Long.getLong("vectorprop.gemm.minWorkPerThread", 1L << 19);
