@@ -168,6 +168,30 @@ public abstract class Kernels {
         pass.compute(0, x.rows());
     }
 
+    /**
+     * Runs {@code pass} over elements [0, n) of flat arrays ({@code sharable}: whether other threads may
+     * touch them): here on the calling thread; the Vector API kernels cut them into equal parts at whole
+     * vectors, one per GEMM thread, so each element goes through the vector body or the scalar tail as
+     * in one pass.
+     */
+    void splitElements(int n, boolean sharable, RowPass pass) {
+        pass.compute(0, n);
+    }
+
+    /**
+     * Parameters from which an optimizer's step is cut between threads: it streams five arrays of that
+     * length from L3 or memory, which two cores do faster than one; below this the hand-off is not repaid.
+     */
+    static final int MIN_SPLIT_PARAMETERS = 1 << 16;
+
+    /** A never-started thread, to ask whether a segment may be touched by threads other than its owner. */
+    private static final Thread OTHER_THREAD = new Thread(() -> { });
+
+    private static boolean sharable(Matrix... ms) {
+        for (Matrix m : ms) if (!m.segment().isAccessibleBy(OTHER_THREAD)) return false;
+        return true;
+    }
+
     /** {@code out = a ⊙ b} (Hadamard product). */
     public final void hadamard(Matrix a, Matrix b, Matrix out) {
         sameShape("hadamard", a, b, out);
@@ -506,6 +530,8 @@ public abstract class Kernels {
      * Momentum step over a parameter block: {@code v = μ·v − η·(g + λ·θ·mask)}, then
      * {@code θ += v} (or, with Nesterov, {@code θ += μ·v − η·(g + λθ)}). All four are {@code 1 × n}
      * (or same-shape contiguous) views; {@code decayMask} holds 1 where weight decay applies, 0 elsewhere.
+     * With more than one thread a block of at least {@link #MIN_SPLIT_PARAMETERS} is cut between the
+     * GEMM's threads ({@link #splitElements}): the same bits as on one.
      */
     public final void momentumStep(Matrix theta, Matrix grad, Matrix velocity, Matrix decayMask,
                                    float lr, float momentum, float weightDecay, boolean nesterov) {
@@ -516,15 +542,21 @@ public abstract class Kernels {
         contiguous("momentumStep", decayMask);
         finite("momentumStep", lr, momentum);
         finite("momentumStep", weightDecay, 0f);
+        int n = (int) theta.size();
+        if (threads > 1 && n >= MIN_SPLIT_PARAMETERS) {
+            splitElements(n, sharable(theta, grad, velocity, decayMask), (from, to) -> momentumStep(theta.segment(),
+                    theta.offset() + from, grad.segment(), grad.offset() + from, velocity.segment(), velocity.offset() + from,
+                    decayMask.segment(), decayMask.offset() + from, to - from, lr, momentum, weightDecay, nesterov));
+            return;
+        }
         momentumStep(theta.segment(), theta.offset(), grad.segment(), grad.offset(), velocity.segment(),
-                velocity.offset(), decayMask.segment(), decayMask.offset(), (int) theta.size(),
-                lr, momentum, weightDecay, nesterov);
+                velocity.offset(), decayMask.segment(), decayMask.offset(), n, lr, momentum, weightDecay, nesterov);
     }
 
     /**
      * Adam step (Kingma and Ba, with bias correction for step {@code t ≥ 1}) over a parameter block:
      * {@code g' = g + λθ·mask}, {@code m = β₁m + (1−β₁)g'}, {@code v = β₂v + (1−β₂)g'²},
-     * {@code θ −= η·m̂/(√v̂ + ε)}.
+     * {@code θ −= η·m̂/(√v̂ + ε)}. Cut between threads as {@link #momentumStep} is.
      */
     public final void adamStep(Matrix theta, Matrix grad, Matrix m, Matrix v, Matrix decayMask, float lr,
                                float beta1, float beta2, float epsilon, float weightDecay, long t) {
@@ -542,8 +574,16 @@ public abstract class Kernels {
         }
         float correction1 = (float) (1 - Math.pow(beta1, t));
         float correction2 = (float) (1 - Math.pow(beta2, t));
+        int n = (int) theta.size();
+        if (threads > 1 && n >= MIN_SPLIT_PARAMETERS) {
+            splitElements(n, sharable(theta, grad, m, v, decayMask), (from, to) -> adamStep(theta.segment(),
+                    theta.offset() + from, grad.segment(), grad.offset() + from, m.segment(), m.offset() + from,
+                    v.segment(), v.offset() + from, decayMask.segment(), decayMask.offset() + from, to - from,
+                    lr, beta1, beta2, epsilon, weightDecay, correction1, correction2));
+            return;
+        }
         adamStep(theta.segment(), theta.offset(), grad.segment(), grad.offset(), m.segment(), m.offset(),
-                v.segment(), v.offset(), decayMask.segment(), decayMask.offset(), (int) theta.size(),
+                v.segment(), v.offset(), decayMask.segment(), decayMask.offset(), n,
                 lr, beta1, beta2, epsilon, weightDecay, correction1, correction2);
     }
 

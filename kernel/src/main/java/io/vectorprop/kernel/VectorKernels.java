@@ -37,7 +37,7 @@ final class VectorKernels extends Kernels {
      * none of the kernel's implementation packages (they depend on it: the GEMM reads Matrix and
      * Transpose). A method handle in a static final field is inlined by C2 like a direct call.
      */
-    private static final MethodHandle GEMM, LINEAR, ROWS;
+    private static final MethodHandle GEMM, LINEAR, ROWS, RANGES;
     private static final String GEMM_DESCRIPTION;
 
     static {
@@ -50,6 +50,8 @@ final class VectorKernels extends Kernels {
                     Matrix.class, Matrix.class, int.class));
             ROWS = lookup.findStatic(gemm, "rows", MethodType.methodType(void.class, Matrix.class, Matrix.class,
                     Matrix.class, int.class, RowPass.class));
+            RANGES = lookup.findStatic(gemm, "ranges", MethodType.methodType(void.class, int.class, int.class,
+                    boolean.class, int.class, RowPass.class));
             GEMM_DESCRIPTION = (String) lookup.findStatic(gemm, "describe", MethodType.methodType(String.class)).invokeExact();
         } catch (Throwable e) {
             throw new ExceptionInInitializerError(e);
@@ -110,6 +112,18 @@ final class VectorKernels extends Kernels {
             throw e;
         } catch (Throwable e) {
             throw new IllegalStateException("rows: " + e, e);            // Gemm.rows declares no checked exception
+        }
+    }
+
+    /** On the GEMM's threads ({@code Gemm.ranges}), equal parts cut at whole vectors. */
+    @Override
+    void splitElements(int n, boolean sharable, RowPass pass) {
+        try {
+            RANGES.invokeExact(n, L, sharable, threads(), pass);
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable e) {
+            throw new IllegalStateException("ranges: " + e, e);          // Gemm.ranges declares no checked exception
         }
     }
 

@@ -50,6 +50,14 @@ public final class Gemm {
         GemmThreads.rows(x, y, z, threads, pass);
     }
 
+    /**
+     * A pass over elements [0, n) of flat arrays on up to {@code threads} threads, cut at multiples of
+     * {@code align}; {@code sharable}: whether other threads may touch the operands. See {@link GemmThreads#ranges}.
+     */
+    public static void ranges(int n, int align, boolean sharable, int threads, RowPass pass) {
+        GemmThreads.ranges(n, align, sharable, threads, pass);
+    }
+
     /** W (out × in) packed once as the B operand of {@code x·Wᵀ}, for {@link #denseForward} (see {@link PackedLoops#packWeights}). */
     public static float[] packWeights(Matrix w) {
         return PackedLoops.packWeights(w);

@@ -50,12 +50,13 @@ final class GemmThreads {
 
     /**
      * What a split product's threads share: the operands, the path, and how C is split (as a team, or
-     * in blocks of {@code chunk} columns or rows); or, for an element-wise pass ({@link #rows}), its m rows
-     * and the pass ({@code call} and {@code path} null). Made only when a product is split, so a product
+     * in blocks of {@code chunk} columns or rows); or, for an element-wise pass, its m rows ({@link #rows},
+     * align 0) or elements ({@link #ranges}, cut at multiples of align) and the pass ({@code call} and
+     * {@code path} null). Made only when a product is split, so a product
      * computed on the caller's thread alone allocates nothing (C2 would not scalar-replace a record
      * that a worker may receive on another branch).
      */
-    private record Job(GemmCall call, GemmPath path, boolean team, boolean byColumns, int chunk, int m, RowPass rows) {}
+    private record Job(GemmCall call, GemmPath path, boolean team, boolean byColumns, int chunk, int m, RowPass rows, int align) {}
 
     private static final class Worker extends Thread {
         /** Written by the caller before {@code pending} is set (volatile), read by the worker after. */
@@ -222,7 +223,7 @@ final class GemmThreads {
             int units = (extent + unit - 1) / unit;
             int chunk = Math.max(1, (units + parts * CHUNKS_PER_THREAD - 1) / (parts * CHUNKS_PER_THREAD)) * unit;
             if (!team) Pool.TEAM.deal((extent + chunk - 1) / chunk);
-            Job job = new Job(new GemmCall(ta, tb, alpha, a, b, beta, c, bias), path, team, byColumns, chunk, m, null);
+            Job job = new Job(new GemmCall(ta, tb, alpha, a, b, beta, c, bias), path, team, byColumns, chunk, m, null, 0);
             handOut(job, parts);
         } finally {
             Pool.LOCK.unlock();
@@ -246,10 +247,35 @@ final class GemmThreads {
         }
         try {
             Pool.TEAM.reset(parts, chunkRows(m, parts));
-            handOut(new Job(null, null, false, false, 0, m, pass), parts);
+            handOut(new Job(null, null, false, false, 0, m, pass, 0), parts);
         } finally {
             Pool.LOCK.unlock();
         }
+    }
+
+    /**
+     * Elements [0, n) of a pass over flat arrays (an optimizer's step over all parameters) on up to
+     * {@code threads} threads, cut into equal parts at multiples of {@code align} (the last part ends at
+     * n); on the caller's thread alone when the operands are not {@code sharable} or another thread is
+     * using the workers. The caller decides whether the pass is worth a hand-off.
+     */
+    static void ranges(int n, int align, boolean sharable, int threads, RowPass pass) {
+        int parts = Math.min(threads, Pool.SIZE);
+        if (parts <= 1 || !sharable || n < parts * align || !Pool.LOCK.tryLock()) {
+            pass.compute(0, n);
+            return;
+        }
+        try {
+            Pool.TEAM.reset(parts, 0);
+            handOut(new Job(null, null, false, false, 0, n, pass, align), parts);
+        } finally {
+            Pool.LOCK.unlock();
+        }
+    }
+
+    /** Where part t of n elements cut into {@code parts} at multiples of {@code align} starts; n for t = parts. */
+    static int rangeStart(int n, int parts, int align, int t) {
+        return t >= parts ? n : (int) ((long) n * t / parts) / align * align;
     }
 
     /**
@@ -302,7 +328,10 @@ final class GemmThreads {
 
     /** Member t's part of a split product (its share of the team's loop nest, or blocks of C as dealt) or of a pass. */
     private static void share(Job job, int t) {
-        if (job.rows() != null) {
+        if (job.rows() != null && job.align() > 0) {
+            int parts = Pool.TEAM.size, a = job.align();
+            job.rows().compute(rangeStart(job.m(), parts, a, t), rangeStart(job.m(), parts, a, t + 1));
+        } else if (job.rows() != null) {
             int parts = Pool.TEAM.size;
             job.rows().compute(memberRows(job.m(), parts, t), memberRows(job.m(), parts, t + 1));
         } else if (job.team()) {

@@ -96,6 +96,50 @@ class RowPassThreadsTest {
         }
     }
 
+    /** Flat passes cut into equal parts at whole vectors: every element once, on two threads, parts starting at multiples of the vector. */
+    @Test
+    void everyElementOnceInRangesCutAtWholeVectors() {
+        for (int n : new int[] {64, 1000, 200_003}) {
+            AtomicIntegerArray passes = new AtomicIntegerArray(n);
+            ConcurrentHashMap<Thread, Boolean> threads = new ConcurrentHashMap<>();
+            ConcurrentHashMap<Integer, Boolean> starts = new ConcurrentHashMap<>();
+            Gemm.ranges(n, 16, true, 2, (from, to) -> {
+                threads.put(Thread.currentThread(), true);
+                starts.put(from, true);
+                for (int i = from; i < to; i++) passes.incrementAndGet(i);
+            });
+            for (int i = 0; i < n; i++) assertEquals(1, passes.get(i), "element " + i + " of " + n + " passed once");
+            assertEquals(2, threads.size(), n + " elements on two threads");
+            for (int from : starts.keySet()) assertEquals(0, from % 16, "a part of " + n + " starts at " + from);
+        }
+    }
+
+    /** The optimizers' steps over a parameter block too long for one thread: two threads give one thread's bits. */
+    @Test
+    void optimizerStepsOnTwoThreadsMatchOneThread() {
+        int n = 200_003;                                          // past the split bound, not a whole number of vectors
+        try (Arena arena = Arena.ofShared()) {
+            Matrix grad = random(arena, new Random(11), 1, n, false), mask = random(arena, new Random(12), 1, n, false);
+            for (int i = 0; i < n; i++) mask.set(0, i, mask.get(0, i) > 0 ? 1f : 0f);
+            Matrix[] theta = new Matrix[2], first = new Matrix[2], second = new Matrix[2];
+            Kernels[] kernels = {ONE, TWO};
+            for (int t = 0; t < 2; t++) {
+                theta[t] = random(arena, new Random(13), 1, n, false);
+                first[t] = random(arena, new Random(14), 1, n, false);
+                second[t] = random(arena, new Random(15), 1, n, false);
+                for (int i = 0; i < n; i++) second[t].set(0, i, Math.abs(second[t].get(0, i)));   // a second moment
+            }
+            for (int t = 0; t < 2; t++) {
+                kernels[t].adamStep(theta[t], grad, first[t], second[t], mask, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, 3);
+                kernels[t].momentumStep(theta[t], grad, first[t], mask, 1e-2f, 0.9f, 0.01f, false);
+                kernels[t].momentumStep(theta[t], grad, second[t], mask, 1e-2f, 0.9f, 0f, true);                // Nesterov
+            }
+            assertArrayEquals(theta[0].toArray(), theta[1].toArray(), "parameters");
+            assertArrayEquals(first[0].toArray(), first[1].toArray(), "Adam's first moment, then a velocity");
+            assertArrayEquals(second[0].toArray(), second[1].toArray(), "Adam's second moment, then a Nesterov velocity");
+        }
+    }
+
     /** A confined arena's rows stay on the caller's thread (a worker may not touch them), and are still all computed. */
     @Test
     void confinedMemoryStaysOnTheCallersThread() {
