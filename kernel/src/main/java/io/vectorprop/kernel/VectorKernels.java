@@ -77,15 +77,23 @@ final class VectorKernels extends Kernels {
 
     @Override int floatLanes() { return L; }
 
+    /**
+     * What a call through one of the handles above threw, to rethrow: its own RuntimeException or Error
+     * (the GEMM's methods declare no checked exception, so there is no other kind in practice).
+     */
+    private static RuntimeException unchecked(String op, Throwable e) {
+        if (e instanceof RuntimeException r) return r;
+        if (e instanceof Error err) throw err;
+        return new IllegalStateException(op + ": " + e, e);
+    }
+
     @Override
     void gemmKernel(Transpose transA, Transpose transB, float alpha, Matrix a, Matrix b, float beta,
                               Matrix c) {
         try {
             GEMM.invokeExact(transA, transB, alpha, a, b, beta, c, threads());
-        } catch (RuntimeException | Error e) {
-            throw e;
         } catch (Throwable e) {
-            throw new IllegalStateException("gemm: " + e, e);            // Gemm.multiply declares no checked exception
+            throw unchecked("gemm", e);
         }
     }
 
@@ -95,23 +103,19 @@ final class VectorKernels extends Kernels {
         boolean fused;
         try {
             fused = (boolean) LINEAR.invokeExact(x, w, bias, z, threads());
-        } catch (RuntimeException | Error e) {
-            throw e;
         } catch (Throwable e) {
-            throw new IllegalStateException("linear: " + e, e);          // Gemm.linear declares no checked exception
+            throw unchecked("linear", e);
         }
         if (!fused) super.linearKernel(x, w, bias, z);
     }
 
-    /** On the GEMM's threads ({@code Gemm.rows}), each the rows it computed in the product before. */
+    /** On the GEMM's threads ({@code Gemm.rows}), each the rows it would compute in a team product of as many rows. */
     @Override
     void splitRows(Matrix x, Matrix y, Matrix z, RowPass pass) {
         try {
             ROWS.invokeExact(x, y, z, threads(), pass);
-        } catch (RuntimeException | Error e) {
-            throw e;
         } catch (Throwable e) {
-            throw new IllegalStateException("rows: " + e, e);            // Gemm.rows declares no checked exception
+            throw unchecked("rows", e);
         }
     }
 
@@ -120,10 +124,8 @@ final class VectorKernels extends Kernels {
     void splitElements(int n, boolean sharable, RowPass pass) {
         try {
             RANGES.invokeExact(n, L, sharable, threads(), pass);
-        } catch (RuntimeException | Error e) {
-            throw e;
         } catch (Throwable e) {
-            throw new IllegalStateException("ranges: " + e, e);          // Gemm.ranges declares no checked exception
+            throw unchecked("ranges", e);
         }
     }
 
