@@ -273,6 +273,7 @@ public abstract class Kernels {
 
     /** Row-wise softmax, numerically stable: {@code out[r, j] = exp(z[r, j] − max_j z[r]) / Σ exp(…)}. */
     public final void softmax(Matrix z, Matrix out) {
+        sameShape("softmax", z, out);                 // so that a shape error names this method
         activate(Activation.SOFTMAX, z, out);
     }
 

@@ -30,8 +30,8 @@ import io.vectorprop.kernel.internal.Settings;
  * may not touch), and calls made while another thread is using the workers run on the caller's thread
  * alone. Every element of C is computed by the same operations whichever thread computes it, so
  * results are bit-identical run to run (and, for the team, to the single-thread result). The same
- * workers also run element-wise passes ({@link #rows}: an activation over the Z a team has just
- * written), each on the rows it computed.
+ * workers also run element-wise passes: {@link #rows} (an activation over the Z a team has just
+ * written, each thread the rows it computed) and {@link #ranges} (an optimizer's step, equal parts).
  */
 final class GemmThreads {
     /**
