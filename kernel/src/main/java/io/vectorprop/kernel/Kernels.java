@@ -1,6 +1,7 @@
 package io.vectorprop.kernel;
 
 import io.vectorprop.kernel.internal.RowPass;
+import io.vectorprop.kernel.internal.Sharing;
 
 import java.lang.foreign.MemorySegment;
 
@@ -184,11 +185,8 @@ public abstract class Kernels {
      */
     static final int MIN_SPLIT_PARAMETERS = 1 << 16;
 
-    /** A never-started thread, to ask whether a segment may be touched by threads other than its owner. */
-    private static final Thread OTHER_THREAD = new Thread(() -> { });
-
     private static boolean sharable(Matrix... ms) {
-        for (Matrix m : ms) if (!m.segment().isAccessibleBy(OTHER_THREAD)) return false;
+        for (Matrix m : ms) if (!Sharing.isShared(m.segment())) return false;
         return true;
     }
 

@@ -9,6 +9,7 @@ import io.vectorprop.kernel.Matrix;
 import io.vectorprop.kernel.Transpose;
 import io.vectorprop.kernel.internal.RowPass;
 import io.vectorprop.kernel.internal.Settings;
+import io.vectorprop.kernel.internal.Sharing;
 
 /**
  * Runs a large GEMM on several threads. A packed product tall enough for {@link #CHUNKS_PER_THREAD}
@@ -188,9 +189,6 @@ final class GemmThreads {
         }
     }
 
-    /** A never-started thread, used only to ask whether a segment may be read by threads other than its owner. */
-    private static final Thread OTHER_THREAD = new Thread(() -> { });
-
     private GemmThreads() {}
 
     /**
@@ -207,7 +205,8 @@ final class GemmThreads {
         int unit = path.splitUnit(byColumns);
         int extent = byColumns ? n : m;
         parts = Math.min(parts, (extent + unit - 1) / unit);
-        if (parts > 1 && !(sharable(a) && sharable(b) && sharable(c) && (bias == null || sharable(bias)))) {
+        if (parts > 1 && !(Sharing.isShared(a.segment()) && Sharing.isShared(b.segment()) && Sharing.isShared(c.segment())
+                && (bias == null || Sharing.isShared(bias.segment())))) {
             parts = 1;                                        // a confined arena's memory: only this thread may touch it
         }
         if (parts > 1) {
@@ -240,7 +239,8 @@ final class GemmThreads {
      */
     static void rows(Matrix x, Matrix y, Matrix z, int threads, RowPass pass) {
         int m = x.rows(), parts = Math.min(threads, Pool.SIZE);
-        if (parts <= 1 || !byTeam(GemmPath.PACKED, m, parts) || !(sharable(x) && sharable(y) && (z == null || sharable(z)))
+        if (parts <= 1 || !byTeam(GemmPath.PACKED, m, parts)
+                || !(Sharing.isShared(x.segment()) && Sharing.isShared(y.segment()) && (z == null || Sharing.isShared(z.segment())))
                 || !Pool.LOCK.tryLock()) {
             pass.compute(0, m);
             return;
@@ -367,10 +367,6 @@ final class GemmThreads {
         int rows = (m + parts * CHUNKS_PER_THREAD - 1) / (parts * CHUNKS_PER_THREAD);
         rows = (rows + GemmBlocking.MR - 1) / GemmBlocking.MR * GemmBlocking.MR;
         return Math.min(GemmBlocking.MC, rows);
-    }
-
-    private static boolean sharable(Matrix m) {
-        return m.segment().isAccessibleBy(OTHER_THREAD);
     }
 
     /**
