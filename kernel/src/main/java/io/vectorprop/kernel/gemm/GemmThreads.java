@@ -51,9 +51,9 @@ final class GemmThreads {
 
     /**
      * What a split product's threads share: the operands, the path, and how C is split (as a team, or
-     * in blocks of {@code chunk} columns or rows); or, for an element-wise pass, its m rows ({@link #rows},
-     * align 0) or elements ({@link #ranges}, cut at multiples of align) and the pass ({@code call} and
-     * {@code path} null). Made only when a product is split, so a product
+     * in blocks of {@code chunk} columns or rows; m, rows and align unused); or, for an element-wise pass,
+     * its m rows ({@link #rows}, align 0) or elements ({@link #ranges}, cut at multiples of align) and the
+     * pass ({@code call} and {@code path} null). Made only when a product is split, so a product
      * computed on the caller's thread alone allocates nothing (C2 would not scalar-replace a record
      * that a worker may receive on another branch).
      */
@@ -222,7 +222,7 @@ final class GemmThreads {
             int units = (extent + unit - 1) / unit;
             int chunk = Math.max(1, (units + parts * CHUNKS_PER_THREAD - 1) / (parts * CHUNKS_PER_THREAD)) * unit;
             if (!team) Pool.TEAM.deal((extent + chunk - 1) / chunk);
-            Job job = new Job(new GemmCall(ta, tb, alpha, a, b, beta, c, bias), path, team, byColumns, chunk, m, null, 0);
+            Job job = new Job(new GemmCall(ta, tb, alpha, a, b, beta, c, bias), path, team, byColumns, chunk, 0, null, 0);
             handOut(job, parts);
         } finally {
             Pool.LOCK.unlock();
@@ -246,7 +246,7 @@ final class GemmThreads {
             return;
         }
         try {
-            Pool.TEAM.reset(parts, chunkRows(m, parts));
+            Pool.TEAM.reset(parts, 0);                         // a pass takes no chunks: memberRows cuts it
             handOut(new Job(null, null, false, false, 0, m, pass, 0), parts);
         } finally {
             Pool.LOCK.unlock();
@@ -295,35 +295,33 @@ final class GemmThreads {
      * the others and rethrows the first failure; called under the pool's lock.
      */
     private static void handOut(Job job, int parts) {
-        {
-            Thread me = Thread.currentThread();
-            for (int part = 1; part < parts; part++) {
-                Worker w = Pool.WORKERS[part - 1];
-                w.job = job;
-                w.member = part;
-                w.failure = null;
-                w.waiter = me;
-                w.pending = true;
-                LockSupport.unpark(w);
-            }
-            Throwable failure = null;
-            try {
-                share(job, 0);
-            } catch (Throwable e) {                           // an Error too: the workers must not be left waiting
-                failure = e;
-                Pool.TEAM.broken = true;
-            }
-            for (int part = 1; part < parts; part++) {
-                Worker w = Pool.WORKERS[part - 1];
-                for (int spin = 0; w.pending; spin++) {
-                    if (spin < SPINS) Thread.onSpinWait(); else LockSupport.park(w);
-                }
-                if (w.failure != null && (failure == null || failure instanceof TeamBroken)) failure = w.failure;
-            }
-            if (failure instanceof RuntimeException e) throw e;
-            if (failure instanceof Error e) throw e;
-            if (failure != null) throw new IllegalStateException("gemm: a worker failed", failure);
+        Thread me = Thread.currentThread();
+        for (int part = 1; part < parts; part++) {
+            Worker w = Pool.WORKERS[part - 1];
+            w.job = job;
+            w.member = part;
+            w.failure = null;
+            w.waiter = me;
+            w.pending = true;
+            LockSupport.unpark(w);
         }
+        Throwable failure = null;
+        try {
+            share(job, 0);
+        } catch (Throwable e) {                           // an Error too: the workers must not be left waiting
+            failure = e;
+            Pool.TEAM.broken = true;
+        }
+        for (int part = 1; part < parts; part++) {
+            Worker w = Pool.WORKERS[part - 1];
+            for (int spin = 0; w.pending; spin++) {
+                if (spin < SPINS) Thread.onSpinWait(); else LockSupport.park(w);
+            }
+            if (w.failure != null && (failure == null || failure instanceof TeamBroken)) failure = w.failure;
+        }
+        if (failure instanceof RuntimeException e) throw e;
+        if (failure instanceof Error e) throw e;
+        if (failure != null) throw new IllegalStateException("gemm: a worker failed", failure);
     }
 
     /** Member t's part of a split product (its share of the team's loop nest, or blocks of C as dealt) or of a pass. */
