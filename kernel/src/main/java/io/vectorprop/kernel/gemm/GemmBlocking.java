@@ -114,8 +114,8 @@ final class GemmBlocking {
 
     /** The tile and block sizes, and the caches they came from, for the kernels' description. */
     static String describe() {
-        return String.format(Locale.ROOT, "GEMM tile %dx%d, KC %d, MC %d, NC %d (L1d %d KiB, L2 %d KiB, %s)",
-                MR, NR, KC, MC, NC, L1D >> 10, L2 >> 10, CACHE_SOURCE);
+        return String.format(Locale.ROOT, "GEMM tile %dx%d, KC %d, MC %d, NC %d (L1d %d KiB, L2 %d KiB, %s), %s",
+                MR, NR, KC, MC, NC, L1D >> 10, L2 >> 10, CACHE_SOURCE, PanelBuffers.describe());
     }
 
     private static int vectorsPerRow(int asked) {

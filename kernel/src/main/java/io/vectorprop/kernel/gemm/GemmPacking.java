@@ -28,7 +28,8 @@ import static io.vectorprop.kernel.Matrix.FLOAT;
  *       this panel's kc: see {@link GemmMicroKernel}), float (i, p) at {@code i·KC + p}, rows mc… up to a
  *       multiple of MR zero. A sliver is MR row streams.</li>
  *   <li>B panel, op(B)[pc:pc+kc, jc:jc+nc]: NR-column slivers, step-major, sliver s step p column j at
- *       {@code s·NR·kc + p·NR + j}, columns past nc zero.</li>
+ *       {@code START + s·NR·kc + p·NR + j} ({@link PanelBuffers#START}: where a buffer's 64-byte lines
+ *       begin, or 0), columns past nc zero.</li>
  * </ul>
  *
  * An operand stored the other way round (A transposed, B transposed) is transposed 16×16 blocks at a
@@ -118,7 +119,7 @@ final class GemmPacking {
         long stride = b.stride();
         for (int s = fullTo; s < toSliver; s++) {
             int cols = Math.min(NR, nc - s * NR);
-            int dst = s * NR * kc;
+            int dst = PanelBuffers.START + s * NR * kc;
             if (tb == Transpose.N) {                // the partial last sliver
                 long src = b.offset() + (long) pc * stride + jc + (long) s * NR;
                 for (int p = 0; p < kc; p++) {
@@ -158,7 +159,7 @@ final class GemmPacking {
             long from = (src + p * stride) * Float.BYTES;
             for (int s = s0; s < s1; s++) {
                 long at = from + (long) s * NR * Float.BYTES;
-                int to = s * NR * kc + p * NR;
+                int to = PanelBuffers.START + s * NR * kc + p * NR;
                 for (int v = 0; v < VECTORS_PER_ROW; v++) {
                     FloatVector.fromMemorySegment(S, bs, at + (long) v * L * Float.BYTES, LE).intoArray(buf, to + v * L);
                 }

@@ -95,7 +95,7 @@ final class GemmThreads {
         static final int SIZE = Settings.THREADS;
         static final Worker[] WORKERS = new Worker[SIZE - 1];
         static final ReentrantLock LOCK = new ReentrantLock();
-        static final Team TEAM = new Team(SIZE, new float[GemmBlocking.KC * GemmBlocking.NC]);
+        static final Team TEAM = new Team(SIZE, PanelBuffers.allocate(GemmBlocking.KC * GemmBlocking.NC));
 
         static {
             for (int i = 0; i < WORKERS.length; i++) {

@@ -59,7 +59,7 @@ final class PackedLoops {
     private static final class Workspace {
         final Arena arena = Arena.ofShared();
         final float[] packA = new float[MC * KC];
-        final float[] packB = new float[KC * NC];
+        final float[] packB = PanelBuffers.allocate(KC * NC);
         final float[] scratch = new float[GemmPacking.SCRATCH_FLOATS];
         /** The bias of the columns of one B panel, zero past its end: the accumulators' start in a dense layer. */
         final float[] biasRow = new float[GemmBlocking.MAX_PANEL_WIDTH];
@@ -186,7 +186,7 @@ final class PackedLoops {
                 float betaHere = pc == 0 ? beta : 1f;           // later panels accumulate onto the first
                 float[] init = bias != null && pc == 0 ? ws.biasRow : ZEROS;
                 float[] panel = weights != null ? weights : ownPanel ? team.ownPanels[t] : team.packB;
-                int bBase = weights != null ? jc / NR * k * NR + pc * NR : 0;
+                int bBase = weights != null ? jc / NR * k * NR + pc * NR : PanelBuffers.START;
                 int sliverStride = weights != null ? k * NR : kc * NR;
                 if (weights == null && ownPanel) {
                     GemmPacking.packB(tb, b, pc, kc, jc, nc, panel, ws.scratch, 0, slivers(nc));
@@ -212,7 +212,7 @@ final class PackedLoops {
      * L2 past it: a B sliver is NR/MR times wider than an A sliver, so it is the one that would not fit
      * (see {@link GemmBlocking}). B sliver {@code s} of the panel starts at {@code bBase + s·sliverStride}
      * of {@code packedB} and holds kc steps of NR floats: a panel packed for this call has its slivers
-     * back to back ({@code sliverStride = kc·NR}); weights packed once ({@link #packWeights}) keep each
+     * back to back from {@link PanelBuffers#START} ({@code sliverStride = kc·NR}); weights packed once ({@link #packWeights}) keep each
      * sliver whole over all of k, and the panel is a window of it. Tile accumulators start from
      * {@code init} at the tile's column within the panel (see {@link GemmMicroKernel}).
      */

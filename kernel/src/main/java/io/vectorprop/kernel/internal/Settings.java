@@ -38,6 +38,12 @@ public final class Settings {
     /** {@code vectorprop.gemm.dotMaxM}, {@code .dotDeepMaxM}: most rows of A·Bᵀ for the dot-product path (k < 512, k ≥ 512). */
     public static final int GEMM_DOT_MAX_M = Integer.getInteger("vectorprop.gemm.dotMaxM", 16),
             GEMM_DOT_DEEP_MAX_M = Integer.getInteger("vectorprop.gemm.dotDeepMaxM", 32);
+    /**
+     * {@code vectorprop.gemm.alignPanels}: false keeps the packed B panels where the JVM puts them instead of
+     * on 64-byte lines ({@code io.vectorprop.kernel.gemm.PanelBuffers}); true, the default, aligns them where
+     * the JVM's flags say how.
+     */
+    public static final boolean GEMM_ALIGN_PANELS = Boolean.parseBoolean(System.getProperty("vectorprop.gemm.alignPanels", "true"));
     /** {@code vectorprop.gemm.rowsMaxM}, {@code .rowsMaxK}: the row path's limits (few rows of C, or a small k). */
     public static final int GEMM_ROWS_MAX_M = Integer.getInteger("vectorprop.gemm.rowsMaxM", 16),
             GEMM_ROWS_MAX_K = Integer.getInteger("vectorprop.gemm.rowsMaxK", 16);
