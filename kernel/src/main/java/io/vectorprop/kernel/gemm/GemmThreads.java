@@ -129,6 +129,7 @@ final class GemmThreads {
 
         Team(int capacity, float[] packB) {
             this.packB = packB;
+            // As long as packB (from PanelBuffers.allocate): so each is humongous too, and panels from START sit on lines.
             this.ownPanels = new float[capacity > 1 ? Math.min(capacity, PackedLoops.OWN_PANEL_MAX_MEMBERS) : 0][packB.length];
             this.next = new AtomicIntegerArray(16 * capacity);
             this.end = new int[capacity];
