@@ -334,8 +334,11 @@ final class ScalarKernels extends Kernels {
         for (int i = 0; i < n; i++) {
             float th = theta.getAtIndex(FLOAT, to + i);
             float g = grad.getAtIndex(FLOAT, go + i) + weightDecay * mask.getAtIndex(FLOAT, ko + i) * th;
+            if (Math.abs(g) < Float.MIN_NORMAL) g = 0f;                     // subnormals flushed (see Kernels.adamStep)
             float mi = beta1 * m.getAtIndex(FLOAT, mo + i) + (1f - beta1) * g;
             float vi = beta2 * v.getAtIndex(FLOAT, vo + i) + (1f - beta2) * g * g;
+            if (Math.abs(mi) < Float.MIN_NORMAL) mi = 0f;
+            if (vi < Float.MIN_NORMAL) vi = 0f;
             m.setAtIndex(FLOAT, mo + i, mi);
             v.setAtIndex(FLOAT, vo + i, vi);
             float mHat = mi / correction1, vHat = vi / correction2;

@@ -538,8 +538,11 @@ final class VectorKernels extends Kernels {
         for (int bound = S.loopBound(n); i < bound; i += L) {
             FloatVector th = FloatVector.fromMemorySegment(S, theta, (to + i) * Float.BYTES, LE);
             FloatVector g = FloatVector.fromMemorySegment(S, mask, (ko + i) * Float.BYTES, LE).mul(weightDecay).fma(th, FloatVector.fromMemorySegment(S, grad, (go + i) * Float.BYTES, LE));
+            g = g.blend(0f, g.abs().lt(Float.MIN_NORMAL));                  // subnormals flushed (see Kernels.adamStep)
             FloatVector mi = FloatVector.fromMemorySegment(S, m, (mo + i) * Float.BYTES, LE).mul(beta1).add(g.mul(1f - beta1));
             FloatVector vi = FloatVector.fromMemorySegment(S, v, (vo + i) * Float.BYTES, LE).mul(beta2).add(g.mul(g).mul(1f - beta2));
+            mi = mi.blend(0f, mi.abs().lt(Float.MIN_NORMAL));
+            vi = vi.blend(0f, vi.lt(Float.MIN_NORMAL));
             mi.intoMemorySegment(m, (mo + i) * Float.BYTES, LE);
             vi.intoMemorySegment(v, (vo + i) * Float.BYTES, LE);
             FloatVector step = mi.div(correction1).mul(lr).div(vi.div(correction2).sqrt().add(epsilon));

@@ -151,4 +151,31 @@ class SimdMatchesScalarTest {
             }
         }
     }
+
+    /**
+     * Adam's contract for subnormal floats (Kernels.adamStep): a gradient, m or v below Float.MIN_NORMAL is
+     * taken and stored as 0, so with subnormal gradients and moments the moments come out exactly 0 and θ
+     * keeps its bits, in the vector body and the scalar tail alike (37 elements), in both implementations.
+     */
+    @Test
+    void adamFlushesSubnormalGradientsAndMoments() {
+        int n = 37;
+        float[] start = new float[n], tiny = new float[n];
+        for (int i = 0; i < n; i++) {
+            start[i] = 1f + i;
+            tiny[i] = (i % 2 == 0 ? 1 : -1) * Float.MIN_NORMAL * (i + 1) / 64f;     // subnormal, both signs
+        }
+        for (Kernels k : new Kernels[] {SCALAR, SIMD}) {
+            try (Arena arena = Arena.ofConfined()) {
+                Matrix theta = Matrix.of(arena, 1, n, start), g = Matrix.of(arena, 1, n, tiny);
+                Matrix m = Matrix.of(arena, 1, n, tiny), v = Matrix.of(arena, 1, n, tiny);
+                for (int i = 0; i < n; i++) v.set(0, i, Math.abs(tiny[i]));
+                Matrix mask = Matrix.allocate(arena, 1, n);
+                k.adamStep(theta, g, m, v, mask, 0.01f, 0.9f, 0.999f, 1e-8f, 0f, 5);
+                assertArrayEquals(new float[n], m.toArray(), 0f, k.getClass().getSimpleName() + ": m");
+                assertArrayEquals(new float[n], v.toArray(), 0f, k.getClass().getSimpleName() + ": v");
+                assertArrayEquals(start, theta.toArray(), 0f, k.getClass().getSimpleName() + ": θ");
+            }
+        }
+    }
 }
