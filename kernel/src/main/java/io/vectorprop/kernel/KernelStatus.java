@@ -1,8 +1,6 @@
 package io.vectorprop.kernel;
 
-import java.lang.management.ManagementFactory;
-
-import com.sun.management.HotSpotDiagnosticMXBean;
+import io.vectorprop.kernel.internal.HotSpotFlags;
 
 /**
  * What computes in this JVM, for a service to check (and log, or refuse to start on) before it takes
@@ -30,12 +28,7 @@ public record KernelStatus(String implementation, int vectorBits, int floatLanes
 
     /** HotSpot's UseFMA flag, read through the management API; true on every x86 since Haswell. */
     static boolean hotSpotUsesFma() {
-        try {
-            HotSpotDiagnosticMXBean hs = ManagementFactory.getPlatformMXBean(HotSpotDiagnosticMXBean.class);
-            return Boolean.parseBoolean(hs.getVMOption("UseFMA").getValue());
-        } catch (RuntimeException | LinkageError e) {
-            return false;
-        }
+        return HotSpotFlags.isOn("UseFMA");
     }
 
     /** The status of {@code k}. */
@@ -43,18 +36,18 @@ public record KernelStatus(String implementation, int vectorBits, int floatLanes
         String vmInfo = System.getProperty("java.vm.info", "");
         boolean optimizing = !vmInfo.contains("interpreted mode");
         String jit = vmInfo.contains("interpreted mode") ? "interpreter only (-Xint)" : "JIT on";
-        try {
-            HotSpotDiagnosticMXBean hs = ManagementFactory.getPlatformMXBean(HotSpotDiagnosticMXBean.class);
-            int stopAt = Integer.parseInt(hs.getVMOption("TieredStopAtLevel").getValue());
-            boolean tiered = Boolean.parseBoolean(hs.getVMOption("TieredCompilation").getValue());
+        String stopAtFlag = HotSpotFlags.value("TieredStopAtLevel"), tieredFlag = HotSpotFlags.value("TieredCompilation");
+        if (stopAtFlag == null || tieredFlag == null) {
+            jit += " (HotSpot flags not readable)";
+        } else {
+            int stopAt = Integer.parseInt(stopAtFlag);
+            boolean tiered = Boolean.parseBoolean(tieredFlag);
             if (optimizing && tiered && stopAt < 4) {
                 optimizing = false;
                 jit = "C1 only (-XX:TieredStopAtLevel=" + stopAt + "): no C2, the kernels run several times slower";
             } else if (optimizing) {
                 jit = tiered ? "tiered, up to C2" : "C2 without tiers";
             }
-        } catch (RuntimeException | LinkageError e) {
-            jit += " (HotSpot flags not readable: " + e.getClass().getSimpleName() + ")";
         }
         return new KernelStatus(k.name(), vectorBits, floatLanes, floatLanes == 1 || hotSpotUsesFma(),
                 optimizing, jit, k.description());

@@ -1,9 +1,6 @@
 package io.vectorprop.kernel.gemm;
 
-import java.lang.management.ManagementFactory;
-
-import com.sun.management.HotSpotDiagnosticMXBean;
-
+import io.vectorprop.kernel.internal.HotSpotFlags;
 import io.vectorprop.kernel.internal.Settings;
 
 /**
@@ -12,13 +9,15 @@ import io.vectorprop.kernel.internal.Settings;
  *
  * <p>Why: per k step the micro-kernel loads NR floats of a B sliver as NR/L vector loads, and the packed
  * copies are heap {@code float[]}s (see {@link GemmMicroKernel}). The JVM places an array's data only 8
- * bytes aligned, so a 64-byte load from a panel usually spans two cache lines: on an Intel Xeon with AVX-512 the GEMM and a training step ran 11–25 %
- * faster with the panels aligned (docs/performance.md, "On an Intel Xeon"). Java exposes no array
+ * bytes aligned, so a 64-byte load from a panel usually spans two cache lines: on an Intel Xeon with
+ * AVX-512 the GEMM and a training step ran 11–25 % faster with the panels aligned (docs/performance.md,
+ * "On an Intel Xeon"). Java exposes no array
  * address, but G1 puts an object larger than half a heap region (a humongous object) at the start of a
  * region and keeps it region-aligned, so its data starts at the array base offset, 16 bytes with HotSpot's
  * default headers (compressed class pointers, no compact headers). Under exactly those flags a panel
  * buffer is allocated just over half a region long (if half a region is at most {@link #MAX_GROWTH} times
- * the GEMM's KC × NC panel) and panels start at float {@link #START} = 12 (16 + 48 = 64 bytes). Elsewhere — another
+ * the GEMM's KC × NC panel) and panels start at float {@link #START} = 12 (16 + 48 = 64 bytes). Elsewhere
+ * — another
  * collector, other headers, a JVM that does not report these flags, a region too large, or
  * {@code vectorprop.gemm.alignPanels=false} — buffers are as long as needed and START is 0. A panel's
  * floats are the same either way, only shifted, so results are the same bits.
@@ -54,16 +53,9 @@ final class PanelBuffers {
     }
 
     private static long regionIfAligning() {
-        if (!Settings.GEMM_ALIGN_PANELS) return 0;
-        try {
-            HotSpotDiagnosticMXBean hs = ManagementFactory.getPlatformMXBean(HotSpotDiagnosticMXBean.class);
-            boolean g1 = Boolean.parseBoolean(hs.getVMOption("UseG1GC").getValue());
-            boolean compressedClassPointers = Boolean.parseBoolean(hs.getVMOption("UseCompressedClassPointers").getValue());
-            boolean compactHeaders = Boolean.parseBoolean(hs.getVMOption("UseCompactObjectHeaders").getValue());
-            long region = Long.parseLong(hs.getVMOption("G1HeapRegionSize").getValue());
-            return g1 && compressedClassPointers && !compactHeaders && region > 0 ? region : 0;
-        } catch (RuntimeException | LinkageError e) {     // not HotSpot, or a flag it does not have
-            return 0;
-        }
+        String region = HotSpotFlags.value("G1HeapRegionSize"), compactHeaders = HotSpotFlags.value("UseCompactObjectHeaders");
+        boolean known = Settings.GEMM_ALIGN_PANELS && region != null && compactHeaders != null;   // else: not HotSpot, or another version
+        return known && HotSpotFlags.isOn("UseG1GC") && HotSpotFlags.isOn("UseCompressedClassPointers")
+                && !Boolean.parseBoolean(compactHeaders) ? Long.parseLong(region) : 0;
     }
 }
