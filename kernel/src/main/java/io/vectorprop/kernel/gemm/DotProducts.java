@@ -24,7 +24,10 @@ import static io.vectorprop.kernel.Matrix.FLOAT;
  * per 16 FMAs), then reduces each across lanes. Rows of W are read straight from the weights, once per
  * 4 rows of A (2×8 blocks for two leftover rows); at batch 1 this streams each weight row once, eight
  * rows at a time. Vector loads are written out rather than wrapped in a helper (a helper C2 does not
- * inline makes every vector crossing it a heap object).
+ * inline makes every vector crossing it a heap object). The k loops run to a bound computed before them
+ * ({@code p < S.loopBound(k)}), not {@code p + L <= k}: C2 makes only the first form a counted loop, whose
+ * loads' bounds checks it moves out of the loop; with the second it kept a compare and a branch per load,
+ * half the loop's instructions, which made the batch-1 product slower than reading the weights.
  */
 final class DotProducts {
     static final VectorSpecies<Float> S = Lanes.S;
@@ -154,7 +157,7 @@ final class DotProducts {
         long b0 = b.offset() + (long) j * b.stride(), bStride = b.stride();
         FloatVector s0 = FloatVector.zero(S), s1 = FloatVector.zero(S), s2 = FloatVector.zero(S), s3 = FloatVector.zero(S);
         int p = 0;
-        for (; p + L <= k; p += L) {
+        for (int kv = S.loopBound(k); p < kv; p += L) {
             FloatVector av = FloatVector.fromMemorySegment(S, as, (ao + p) * Float.BYTES, LE);
             s0 = av.fma(FloatVector.fromMemorySegment(S, bs, (b0 + p) * Float.BYTES, LE), s0);
             s1 = av.fma(FloatVector.fromMemorySegment(S, bs, (b0 + bStride + p) * Float.BYTES, LE), s1);
@@ -187,7 +190,7 @@ final class DotProducts {
         long b0 = b.offset() + (long) j * b.stride(), bS = b.stride();
         FloatVector s0 = FloatVector.zero(S), s1 = FloatVector.zero(S), s2 = FloatVector.zero(S), s3 = FloatVector.zero(S);
         FloatVector s4 = FloatVector.zero(S), s5 = FloatVector.zero(S), s6 = FloatVector.zero(S), s7 = FloatVector.zero(S);
-        for (int p = 0; p + L <= k; p += L) {
+        for (int p = 0, kv = S.loopBound(k); p < kv; p += L) {
             FloatVector x = FloatVector.fromMemorySegment(S, as, (ao + p) * Float.BYTES, LE);
             s0 = x.fma(FloatVector.fromMemorySegment(S, bs, (b0 + p) * Float.BYTES, LE), s0);
             s1 = x.fma(FloatVector.fromMemorySegment(S, bs, (b0 + 1 * bS + p) * Float.BYTES, LE), s1);
@@ -222,7 +225,7 @@ final class DotProducts {
         FloatVector c04 = FloatVector.zero(S), c05 = FloatVector.zero(S), c06 = FloatVector.zero(S), c07 = FloatVector.zero(S);
         FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S), c12 = FloatVector.zero(S), c13 = FloatVector.zero(S);
         FloatVector c14 = FloatVector.zero(S), c15 = FloatVector.zero(S), c16 = FloatVector.zero(S), c17 = FloatVector.zero(S);
-        for (int p = 0; p + L <= k; p += L) {
+        for (int p = 0, kv = S.loopBound(k); p < kv; p += L) {
             FloatVector x0 = FloatVector.fromMemorySegment(S, as, (a0 + p) * Float.BYTES, LE);
             FloatVector x1 = FloatVector.fromMemorySegment(S, as, (a1 + p) * Float.BYTES, LE);
             FloatVector w0 = FloatVector.fromMemorySegment(S, bs, (b0 + p) * Float.BYTES, LE);
@@ -282,7 +285,7 @@ final class DotProducts {
         FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S), c22 = FloatVector.zero(S), c23 = FloatVector.zero(S);
         FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S), c32 = FloatVector.zero(S), c33 = FloatVector.zero(S);
         int p = 0;
-        for (; p + L <= k; p += L) {
+        for (int kv = S.loopBound(k); p < kv; p += L) {
             FloatVector w0 = FloatVector.fromMemorySegment(S, bs, (b0 + p) * Float.BYTES, LE), w1 = FloatVector.fromMemorySegment(S, bs, (b0 + bS + p) * Float.BYTES, LE);
             FloatVector w2 = FloatVector.fromMemorySegment(S, bs, (b0 + 2 * bS + p) * Float.BYTES, LE), w3 = FloatVector.fromMemorySegment(S, bs, (b0 + 3 * bS + p) * Float.BYTES, LE);
             FloatVector x = FloatVector.fromMemorySegment(S, as, (a0 + p) * Float.BYTES, LE);
