@@ -265,14 +265,20 @@ public final class Predictor implements AutoCloseable {
         }
     }
 
-    /** A batch: {@code in} is B × n₀ and {@code out} is B × n_L, any B; computed {@link #BATCH} rows at a time. */
+    /**
+     * A batch: {@code in} is B × n₀ and {@code out} is B × n_L, any B; computed {@link #BATCH} rows at a
+     * time. A batch of one row is computed as {@link #predict(float[], float[])} computes a sample (the
+     * batch path's micro-tiles are six rows tall, and one row would leave five of them empty), so its
+     * result is that method's, bit for bit; larger batches agree with it to rounding (the same sums in
+     * another order).
+     */
     public void predict(Matrix in, Matrix out) {
         checkOpen();
         if (in.cols() != arch.inputs() || out.cols() != arch.outputs() || in.rows() != out.rows()) {
             throw new IllegalArgumentException("predict: input " + in.shape() + " and output " + out.shape()
                     + " must be B x " + arch.inputs() + " and B x " + arch.outputs());
         }
-        if (precision == Precision.BF16) {
+        if (precision == Precision.BF16 || in.rows() == 1) {
             predictRowByRow(in, out);
             return;
         }

@@ -180,6 +180,37 @@ class BackpropTest {
         }
     }
 
+    /**
+     * A one-row batch goes through the single-sample path: its output must be predict(float[])'s bit for
+     * bit, in every precision, on a network with a wide layer (the single path's transposed copy) and
+     * a narrow one; a two-row batch (the packed path) must still match each row within rounding.
+     */
+    @Test
+    void aOneRowBatchIsTheSingleSamplePrediction() {
+        Architecture arch = Architecture.of(new int[] {37, Predictor.TRANSPOSED_MIN_OUT, 9, 5}, Activation.RELU,
+                Loss.SOFTMAX_CROSS_ENTROPY);
+        try (Network net = Network.create(arch, Init.HE, 6); var arena = java.lang.foreign.Arena.ofConfined()) {
+            java.util.Random rnd = new java.util.Random(6);
+            float[] x = new float[2 * 37];
+            for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+            for (Predictor.Precision precision : Predictor.Precision.values()) {
+                try (Predictor p = Predictor.of(net, precision)) {
+                    float[] single = new float[5], second = new float[5];
+                    p.predict(java.util.Arrays.copyOfRange(x, 0, 37), single);
+                    p.predict(java.util.Arrays.copyOfRange(x, 37, 74), second);
+                    var one = io.vectorprop.kernel.Matrix.allocate(arena, 1, 5);
+                    p.predict(io.vectorprop.kernel.Matrix.of(arena, 1, 37, java.util.Arrays.copyOfRange(x, 0, 37)), one);
+                    assertArrayEquals(single, one.toArray(), 0f, precision + ": one row");
+                    var two = io.vectorprop.kernel.Matrix.allocate(arena, 2, 5);
+                    p.predict(io.vectorprop.kernel.Matrix.of(arena, 2, 37, x), two);
+                    float[] both = two.toArray();
+                    assertArrayEquals(single, java.util.Arrays.copyOfRange(both, 0, 5), 1e-5f, precision + ": row 0 of two");
+                    assertArrayEquals(second, java.util.Arrays.copyOfRange(both, 5, 10), 1e-5f, precision + ": row 1 of two");
+                }
+            }
+        }
+    }
+
     @Test
     void predictorMatchesTheNetworkAndIsIndependentOfIt() throws Exception {
         Architecture arch = Architecture.of(new int[] {4, 16, 3}, Activation.TANH, Loss.SOFTMAX_CROSS_ENTROPY);
