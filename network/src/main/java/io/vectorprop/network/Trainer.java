@@ -99,6 +99,8 @@ public final class Trainer {
     }
 
     private final Config config;
+    /** What a null listener stands for. */
+    private static final Listener SILENT = new Listener() {};
 
     public Trainer(Config config) {
         this.config = config;
@@ -106,17 +108,22 @@ public final class Trainer {
 
     public Config config() { return config; }
 
-    /** Trains {@code net} on {@code train}, evaluating on {@code test} (may be null) after every epoch. */
+    /**
+     * Trains {@code net} on {@code train}, evaluating on {@code test} (may be null) after every epoch;
+     * {@code listener} (may be null: no events) hears of each epoch and batch.
+     */
     public List<EpochResult> train(Network net, Optimizer optimizer, Dataset train, Dataset test, Listener listener) {
         return train(net, optimizer, train, test, listener, null);
     }
 
     /**
      * Trains from {@code resume} (null: from the start): epochs {@code resume.epochsDone() + 1 …
-     * epochs}, with the network and optimizer already holding the state saved with it.
+     * epochs}, with the network and optimizer already holding the state saved with it. {@code listener}
+     * may be null.
      */
     public List<EpochResult> train(Network net, Optimizer optimizer, Dataset train, Dataset test, Listener listener,
                                    State resume) {
+        Listener events = listener != null ? listener : SILENT;
         checkData(net, train);
         if (test != null) checkData(net, test);
         int[][] split = split(train.size());
@@ -147,7 +154,7 @@ public final class Trainer {
                 snapshot.copyFrom(net.parameters());
                 float rate = config.schedule().rate(baseRate, epoch, config.epochs());
                 optimizer.setLearningRate(rate);
-                listener.epochStarted(epoch, batches);
+                events.epochStarted(epoch, batches);
                 double lossSum = 0;
                 long correct = 0;
                 long start = System.nanoTime();
@@ -172,7 +179,7 @@ public final class Trainer {
                     net.backwardAndStep(ws, optimizer);
                     ws.setDropout(false);
                     lossSum += loss * rows;
-                    listener.batchDone(epoch, batch + 1, loss);
+                    events.batchDone(epoch, batch + 1, loss);
                 }
                 double seconds = (System.nanoTime() - start) / 1e9;
                 double[] val = validation.length == 0 ? new double[] {Double.NaN, Double.NaN} : lossAndAccuracy(net, train, validation, ws);
@@ -180,7 +187,7 @@ public final class Trainer {
                 EpochResult r = new EpochResult(epoch, lossSum / n, (double) correct / n, val[0], val[1], testAccuracy,
                         n / seconds, rate);
                 results.add(r);
-                listener.epochDone(r);
+                events.epochDone(r);
                 boolean stop = false;
                 if (early) {
                     if (val[0] < bestLoss) {
@@ -193,16 +200,16 @@ public final class Trainer {
                         stop = sinceBest >= config.earlyStopping();
                     }
                 }
-                listener.checkpoint(new State(epoch, bestLoss, bestEpoch, sinceBest, early ? best.toArray() : null));
+                events.checkpoint(new State(epoch, bestLoss, bestEpoch, sinceBest, early ? best.toArray() : null));
                 if (stop) {
                     net.parameters().copyFrom(best);
-                    listener.bestRestored(epoch, bestEpoch, true);
+                    events.bestRestored(epoch, bestEpoch, true);
                     return results;
                 }
             }
             if (early && bestEpoch > 0) {
                 net.parameters().copyFrom(best);
-                listener.bestRestored(config.epochs(), bestEpoch, false);
+                events.bestRestored(config.epochs(), bestEpoch, false);
             }
         }
         return results;
