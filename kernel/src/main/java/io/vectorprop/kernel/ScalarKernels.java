@@ -320,7 +320,8 @@ final class ScalarKernels extends Kernels {
                                 float weightDecay, boolean nesterov) {
         for (int i = 0; i < n; i++) {
             float th = theta.getAtIndex(FLOAT, to + i);
-            float g = grad.getAtIndex(FLOAT, go + i) + weightDecay * mask.getAtIndex(FLOAT, mo + i) * th;
+            float g = grad.getAtIndex(FLOAT, go + i);
+            if (weightDecay != 0f) g = weightDecay * mask.getAtIndex(FLOAT, mo + i) * th + g;   // λ = 0 reads no mask
             float v = momentum * velocity.getAtIndex(FLOAT, vo + i) - lr * g;
             velocity.setAtIndex(FLOAT, vo + i, v);
             theta.setAtIndex(FLOAT, to + i, nesterov ? th + momentum * v - lr * g : th + v);
@@ -331,9 +332,11 @@ final class ScalarKernels extends Kernels {
     void adamStep(MemorySegment theta, long to, MemorySegment grad, long go, MemorySegment m, long mo,
                             MemorySegment v, long vo, MemorySegment mask, long ko, int n, float lr, float beta1,
                             float beta2, float epsilon, float weightDecay, float correction1, float correction2) {
+        float stepSize = lr / correction1, vScale = (float) (1.0 / Math.sqrt(correction2));   // as Kernels.adamStep
         for (int i = 0; i < n; i++) {
             float th = theta.getAtIndex(FLOAT, to + i);
-            float g = grad.getAtIndex(FLOAT, go + i) + weightDecay * mask.getAtIndex(FLOAT, ko + i) * th;
+            float g = grad.getAtIndex(FLOAT, go + i);
+            if (weightDecay != 0f) g = weightDecay * mask.getAtIndex(FLOAT, ko + i) * th + g;   // λ = 0 reads no mask
             if (Math.abs(g) < Float.MIN_NORMAL) g = 0f;                     // subnormals flushed (see Kernels.adamStep)
             float mi = beta1 * m.getAtIndex(FLOAT, mo + i) + (1f - beta1) * g;
             float vi = beta2 * v.getAtIndex(FLOAT, vo + i) + (1f - beta2) * g * g;
@@ -341,8 +344,8 @@ final class ScalarKernels extends Kernels {
             if (vi < Float.MIN_NORMAL) vi = 0f;
             m.setAtIndex(FLOAT, mo + i, mi);
             v.setAtIndex(FLOAT, vo + i, vi);
-            float mHat = mi / correction1, vHat = vi / correction2;
-            theta.setAtIndex(FLOAT, to + i, th - lr * mHat / ((float) Math.sqrt(vHat) + epsilon));
+            float denominator = (float) Math.sqrt(vi) * vScale + epsilon;
+            theta.setAtIndex(FLOAT, to + i, th - mi / denominator * stepSize);
         }
     }
 }

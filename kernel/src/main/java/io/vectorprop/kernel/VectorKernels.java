@@ -517,9 +517,11 @@ final class VectorKernels extends Kernels {
                                 long vo, MemorySegment mask, long mo, int n, float lr, float momentum,
                                 float weightDecay, boolean nesterov) {
         int i = 0;
+        boolean decay = weightDecay != 0f;                 // λ = 0 reads no mask (C2 unswitches the loop on it)
         for (int bound = S.loopBound(n); i < bound; i += L) {
             FloatVector th = FloatVector.fromMemorySegment(S, theta, (to + i) * Float.BYTES, LE);
-            FloatVector g = FloatVector.fromMemorySegment(S, mask, (mo + i) * Float.BYTES, LE).mul(weightDecay).fma(th, FloatVector.fromMemorySegment(S, grad, (go + i) * Float.BYTES, LE));
+            FloatVector g = FloatVector.fromMemorySegment(S, grad, (go + i) * Float.BYTES, LE);
+            if (decay) g = FloatVector.fromMemorySegment(S, mask, (mo + i) * Float.BYTES, LE).mul(weightDecay).fma(th, g);
             FloatVector v = FloatVector.fromMemorySegment(S, velocity, (vo + i) * Float.BYTES, LE).mul(momentum).sub(g.mul(lr));
             v.intoMemorySegment(velocity, (vo + i) * Float.BYTES, LE);
             (nesterov ? th.add(v.mul(momentum)).sub(g.mul(lr)) : th.add(v)).intoMemorySegment(theta, (to + i) * Float.BYTES, LE);
@@ -535,9 +537,12 @@ final class VectorKernels extends Kernels {
                             MemorySegment v, long vo, MemorySegment mask, long ko, int n, float lr, float beta1,
                             float beta2, float epsilon, float weightDecay, float correction1, float correction2) {
         int i = 0;
+        float stepSize = lr / correction1, vScale = (float) (1.0 / Math.sqrt(correction2));   // as Kernels.adamStep
+        boolean decay = weightDecay != 0f;                 // λ = 0 reads no mask (C2 unswitches the loop on it)
         for (int bound = S.loopBound(n); i < bound; i += L) {
             FloatVector th = FloatVector.fromMemorySegment(S, theta, (to + i) * Float.BYTES, LE);
-            FloatVector g = FloatVector.fromMemorySegment(S, mask, (ko + i) * Float.BYTES, LE).mul(weightDecay).fma(th, FloatVector.fromMemorySegment(S, grad, (go + i) * Float.BYTES, LE));
+            FloatVector g = FloatVector.fromMemorySegment(S, grad, (go + i) * Float.BYTES, LE);
+            if (decay) g = FloatVector.fromMemorySegment(S, mask, (ko + i) * Float.BYTES, LE).mul(weightDecay).fma(th, g);
             g = g.blend(0f, g.abs().lt(Float.MIN_NORMAL));                  // subnormals flushed (see Kernels.adamStep)
             FloatVector mi = FloatVector.fromMemorySegment(S, m, (mo + i) * Float.BYTES, LE).mul(beta1).add(g.mul(1f - beta1));
             FloatVector vi = FloatVector.fromMemorySegment(S, v, (vo + i) * Float.BYTES, LE).mul(beta2).add(g.mul(g).mul(1f - beta2));
@@ -545,8 +550,8 @@ final class VectorKernels extends Kernels {
             vi = vi.blend(0f, vi.lt(Float.MIN_NORMAL));
             mi.intoMemorySegment(m, (mo + i) * Float.BYTES, LE);
             vi.intoMemorySegment(v, (vo + i) * Float.BYTES, LE);
-            FloatVector step = mi.div(correction1).mul(lr).div(vi.div(correction2).sqrt().add(epsilon));
-            th.sub(step).intoMemorySegment(theta, (to + i) * Float.BYTES, LE);
+            FloatVector denominator = vi.sqrt().mul(vScale).add(epsilon);
+            th.sub(mi.div(denominator).mul(stepSize)).intoMemorySegment(theta, (to + i) * Float.BYTES, LE);
         }
         if (i < n) {
             ScalarKernels.INSTANCE.adamStep(theta, to + i, grad, go + i, m, mo + i, v, vo + i, mask, ko + i, n - i,

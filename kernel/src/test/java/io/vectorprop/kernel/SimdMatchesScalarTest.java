@@ -178,4 +178,39 @@ class SimdMatchesScalarTest {
             }
         }
     }
+
+    /**
+     * With weight decay λ = 0 the momentum and Adam updates do not read the decay mask (Kernels.momentumStep,
+     * Kernels.adamStep): a mask of NaN must give the bits a mask of zeros gives, vector body and scalar tail
+     * (37 elements), both implementations. A kernel that still multiplied the mask by λ would turn every θ
+     * into NaN (NaN · 0 is NaN).
+     */
+    @Test
+    void zeroWeightDecayReadsNoMask() {
+        int n = 37;
+        float[] start = new float[n], grad = new float[n], nan = new float[n];
+        for (int i = 0; i < n; i++) {
+            start[i] = 0.5f - i * 0.03f;
+            grad[i] = (i % 3 - 1) * 0.2f + 0.01f * i;
+            nan[i] = Float.NaN;
+        }
+        for (Kernels k : new Kernels[] {SCALAR, SIMD}) {
+            for (boolean adam : new boolean[] {false, true}) {
+                float[][] theta = new float[2][];
+                for (int run = 0; run < 2; run++) {
+                    try (Arena arena = Arena.ofConfined()) {
+                        Matrix th = Matrix.of(arena, 1, n, start), g = Matrix.of(arena, 1, n, grad);
+                        Matrix s1 = Matrix.allocate(arena, 1, n), s2 = Matrix.allocate(arena, 1, n);
+                        Matrix mask = run == 0 ? Matrix.allocate(arena, 1, n) : Matrix.of(arena, 1, n, nan);
+                        for (int t = 1; t <= 2; t++) {
+                            if (adam) k.adamStep(th, g, s1, s2, mask, 0.01f, 0.9f, 0.999f, 1e-8f, 0f, t);
+                            else k.momentumStep(th, g, s1, mask, 0.1f, 0.9f, 0f, t == 2);
+                        }
+                        theta[run] = th.toArray();
+                    }
+                }
+                assertArrayEquals(theta[0], theta[1], 0f, k.getClass().getSimpleName() + (adam ? " adam" : " momentum"));
+            }
+        }
+    }
 }
