@@ -558,9 +558,10 @@ public abstract class Kernels {
      * {@code θ −= η·m̂/(√v̂ + ε)}. Cut between threads as {@link #momentumStep} is; as there, λ = 0 reads no
      * mask (the update streams θ, g, m and v from memory, and a fifth stream made it 1.25× slower).
      *
-     * <p>Computed as PyTorch's Adam computes it, {@code θ −= (m / (√v·c + ε))·s} with the scalars
-     * {@code s = η/(1−β₁ᵗ)} and {@code c = 1/√(1−β₂ᵗ)}: one square root and one division per parameter, not
-     * three divisions and a root (m̂ and v̂ are never formed). The divider is the bottleneck of this
+     * <p>Computed in PyTorch's arrangement, {@code θ −= (m / (√v·c + ε))·s} with the scalars
+     * {@code s = η/(1−β₁ᵗ)} and {@code c = 1/√(1−β₂ᵗ)} (PyTorch divides √v by √(1−β₂ᵗ); this multiplies by
+     * its reciprocal): one square root and one division per parameter, not three divisions and a root
+     * (m̂ and v̂ are never formed). The divider is the bottleneck of this
      * update on an Intel core, where a 512-bit division or root occupies it for 10–12 cycles.
      *
      * <p>A g', m or v of magnitude below {@link Float#MIN_NORMAL} (a subnormal float) is taken as 0 and
