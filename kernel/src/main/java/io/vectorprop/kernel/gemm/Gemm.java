@@ -10,7 +10,7 @@ import io.vectorprop.kernel.internal.RowPass;
  * {@code Z = x·Wᵀ + 1·bᵀ} with the bias in the accumulators ({@link #linear}), and a predictor's dense
  * layer with its weights packed once.
  *
- * <p>How a product is computed: {@link GemmPath#select} picks the path from its shape — the packed BLIS
+ * <p>How a product is computed: {@link GemmPath#select} picks the path from its shape and β — the packed BLIS
  * loop nest ({@link PackedLoops}, with {@link GemmBlocking}'s block sizes, {@link GemmPacking} and
  * {@link GemmMicroKernel}), dot products of rows for NT products with few rows ({@link DotProducts}), or
  * combinations of rows of B for NN products with few rows or a short k ({@link RowCombinations}) — and
@@ -24,7 +24,7 @@ public final class Gemm {
     /** {@code C = α·op(A)·op(B) + β·C} on up to {@code threads} threads; the operands are checked. */
     public static void multiply(Transpose ta, Transpose tb, float alpha, Matrix a, Matrix b, float beta, Matrix c,
                                 int threads) {
-        GemmThreads.run(ta, tb, alpha, a, b, beta, c, null, threads, GemmPath.select(ta, tb, c.rows(), ta.cols(a)));
+        GemmThreads.run(ta, tb, alpha, a, b, beta, c, null, threads, GemmPath.select(ta, tb, c.rows(), ta.cols(a), beta));
     }
 
     /**
@@ -35,7 +35,7 @@ public final class Gemm {
      * multiplies and adds the bias itself. The operands are checked.
      */
     public static boolean linear(Matrix x, Matrix w, Matrix bias, Matrix z, int threads) {
-        GemmPath path = GemmPath.select(Transpose.N, Transpose.T, z.rows(), x.cols());
+        GemmPath path = GemmPath.select(Transpose.N, Transpose.T, z.rows(), x.cols(), 0f);
         if (path != GemmPath.PACKED) return false;
         GemmThreads.run(Transpose.N, Transpose.T, 1f, x, w, 0f, z, bias, threads, path);
         return true;

@@ -18,10 +18,10 @@ enum GemmPath {
     /** B as stored with few rows or a short k: rows of C as combinations of rows of B, no packing. */
     ROWS_NN;
 
-    /** The path for a product of this shape: the first of the unpacked paths whose rule takes it, else packed. */
-    static GemmPath select(Transpose ta, Transpose tb, int m, int k) {
+    /** The path for a product of this shape and β: the first of the unpacked paths whose rule takes it, else packed. */
+    static GemmPath select(Transpose ta, Transpose tb, int m, int k, float beta) {
         if (DotProducts.applies(ta, tb, m, k)) return DOT_NT;
-        if (RowCombinations.applies(ta, tb, m, k)) return ROWS_NN;
+        if (RowCombinations.applies(ta, tb, m, k, beta)) return ROWS_NN;
         return PACKED;
     }
 

@@ -17,7 +17,7 @@ import static io.vectorprop.kernel.Matrix.FLOAT;
 
 /**
  * The row path: {@code C = α·op(A)·B + βC} with B as stored, for a few rows of A (BP2 at a small batch)
- * or a small k (a rank-k update: the weight gradient, or the fused SGD step, at batch ≤ 16), no
+ * or a small k (a rank-k update: the fused SGD step at batch ≤ 16, the weight gradient at batch ≤ 2), no
  * packing: each row of C is {@code Σ_p op(A)[i,p]·B[p,:]}, accumulated while B streams by rows, four
  * (or two) rows of C at a time so each load of B serves all of them; C is read (β ≠ 0) and written
  * once. Rows of C are computed whole, so threads split this path by rows only.
@@ -35,14 +35,21 @@ final class RowCombinations {
      */
     static final int MAX_M = Settings.GEMM_ROWS_MAX_M;
     /**
-     * … and so do those with k at most this (rank-k updates: the weight gradient, or the fused SGD step,
-     * at batch ≤ 16): a short k gives a packed panel too little work per packed byte.
+     * … and so do those with k at most this that update C (β ≠ 0: the fused SGD step at batch ≤ 16): the
+     * packed path adds such a tile onto C through its tile buffer, while this path reads and writes each
+     * element of C once …
      */
     static final int MAX_K = Settings.GEMM_ROWS_MAX_K;
+    /**
+     * … or at most this that only write C (β = 0: the weight gradient at batch ≤ 2). With k of 4 to 16 and
+     * β = 0 the packed path's 6×64 tiles were 1.2–1.45× faster than these (256x784xk TN on an Intel Xeon,
+     * GemmBench); at k = 2 the two were even, and at k = 1 a packed panel has too little work per packed byte.
+     */
+    static final int MAX_K_OVERWRITE = Settings.GEMM_ROWS_MAX_K_OVERWRITE;
 
-    /** Whether a product of this shape takes the row path. */
-    static boolean applies(Transpose ta, Transpose tb, int m, int k) {
-        return tb == Transpose.N && ((ta == Transpose.N && m <= MAX_M) || k <= MAX_K);
+    /** Whether a product of this shape, with this β, takes the row path. */
+    static boolean applies(Transpose ta, Transpose tb, int m, int k, float beta) {
+        return tb == Transpose.N && ((ta == Transpose.N && m <= MAX_M) || k <= (beta == 0f ? MAX_K_OVERWRITE : MAX_K));
     }
 
     /**

@@ -44,7 +44,11 @@ public final class Settings {
      * the JVM's flags say how.
      */
     public static final boolean GEMM_ALIGN_PANELS = Boolean.parseBoolean(System.getProperty("vectorprop.gemm.alignPanels", "true"));
-    /** {@code vectorprop.gemm.rowsMaxM}, {@code .rowsMaxK}: the row path's limits (few rows of C, or a small k). */
+    /**
+     * {@code vectorprop.gemm.rowsMaxM}, {@code .rowsMaxK}, {@code .rowsMaxKOverwrite}: the row path's limits (few
+     * rows of C; or a small k, when C is updated (β ≠ 0), and when it is only written (β = 0)).
+     */
     public static final int GEMM_ROWS_MAX_M = Integer.getInteger("vectorprop.gemm.rowsMaxM", 16),
-            GEMM_ROWS_MAX_K = Integer.getInteger("vectorprop.gemm.rowsMaxK", 16);
+            GEMM_ROWS_MAX_K = Integer.getInteger("vectorprop.gemm.rowsMaxK", 16),
+            GEMM_ROWS_MAX_K_OVERWRITE = Integer.getInteger("vectorprop.gemm.rowsMaxKOverwrite", 2);
 }

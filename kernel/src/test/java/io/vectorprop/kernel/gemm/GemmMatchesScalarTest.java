@@ -136,7 +136,7 @@ class GemmMatchesScalarTest {
             int m = s[0], n = s[1], k = s[2];
             for (Transpose ta : Transpose.values()) {
                 for (Transpose tb : Transpose.values()) {
-                    GemmPath path = GemmPath.select(ta, tb, m, k);
+                    GemmPath path = GemmPath.select(ta, tb, m, k, 0.75f);
                     boolean team = GemmThreads.byTeam(path, m, 2);
                     assertTrue((long) m * n * k >= 2 * GemmThreads.MIN_FLOPS_PER_THREAD, "shape too small to split");
                     seen[team ? 0 : switch (path) { case DOT_NT -> 1; case ROWS_NN -> 2; case PACKED -> 3; }]++;
@@ -179,10 +179,11 @@ class GemmMatchesScalarTest {
                 Matrix bt = random(arena, rnd, n, k, false), b = random(arena, rnd, k, n, false);
                 Matrix c = (Matrix) make.newInstance(arena.allocate((long) (m - 8) * n * Float.BYTES, 64), 0L, m, n, n);
                 Transpose tb = k <= 16 ? Transpose.N : Transpose.T;
-                GemmPath path = GemmPath.select(Transpose.N, tb, m, k);
+                float beta = tb == Transpose.N ? 1f : 0f;       // a small k takes the row path when it updates C
+                GemmPath path = GemmPath.select(Transpose.N, tb, m, k, beta);
                 assertThrows(IndexOutOfBoundsException.class, () -> org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(
                         java.time.Duration.ofSeconds(20), () -> GemmThreads.run(Transpose.N, tb, 1f, a, tb == Transpose.N ? b : bt,
-                                0f, c, null, 2, path)), "path " + path);
+                                beta, c, null, 2, path)), "path " + path);
             }
             checkGemm(two, Transpose.N, Transpose.T, 130, 257, 129, 1f, 1f, false, 7);   // the pool still works
         }
@@ -275,7 +276,7 @@ class GemmMatchesScalarTest {
         Kernels two = SIMD.withThreads(2);
         for (int[] s : shapes) {
             int m = s[0], n = s[1], k = s[2];
-            boolean packed = GemmPath.select(Transpose.N, Transpose.T, m, k) == GemmPath.PACKED;
+            boolean packed = GemmPath.select(Transpose.N, Transpose.T, m, k, 0f) == GemmPath.PACKED;
             try (Arena arena = Arena.ofShared()) {
                 Random rnd = new Random(m * 7L + n);
                 Matrix x = random(arena, rnd, m, k, m % 2 == 0), w = random(arena, rnd, n, k, true), bias = random(arena, rnd, 1, n, false);

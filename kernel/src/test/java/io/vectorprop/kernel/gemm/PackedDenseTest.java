@@ -78,7 +78,7 @@ class PackedDenseTest {
         for (Activation f : Activation.values()) {
             for (int[] s : SHAPES) {
                 int m = s[0], n = s[1], k = s[2];
-                if (GemmPath.select(Transpose.N, Transpose.T, m, k) != GemmPath.PACKED) continue;
+                if (GemmPath.select(Transpose.N, Transpose.T, m, k, 0f) != GemmPath.PACKED) continue;
                 try (Arena arena = Arena.ofConfined()) {
                     Random rnd = new Random(m + 1000L * n + k);
                     Matrix x = random(arena, rnd, m, k, false), w = random(arena, rnd, n, k, true);
