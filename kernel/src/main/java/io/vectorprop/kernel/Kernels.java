@@ -529,7 +529,8 @@ public abstract class Kernels {
      * Momentum step over a parameter block: {@code v = μ·v − η·(g + λ·θ·mask)}, then
      * {@code θ += v} (or, with Nesterov, {@code θ += μ·v − η·(g + λθ)}). All four are {@code 1 × n}
      * (or same-shape contiguous) views; {@code decayMask} holds 1 where weight decay applies, 0 elsewhere,
-     * and is not read when λ = 0 (one stream fewer over memory). With more than one thread a block of at least {@link #MIN_SPLIT_PARAMETERS} is cut between the
+     * and is not read when λ = 0 (one stream fewer over memory). With more than one thread a block of at
+     * least {@link #MIN_SPLIT_PARAMETERS} is cut between the
      * GEMM's threads ({@link #splitElements}): the same bits as on one.
      */
     public final void momentumStep(Matrix theta, Matrix grad, Matrix velocity, Matrix decayMask,
@@ -561,8 +562,8 @@ public abstract class Kernels {
      * <p>Computed in PyTorch's arrangement, {@code θ −= (m / (√v·c + ε))·s} with the scalars
      * {@code s = η/(1−β₁ᵗ)} and {@code c = 1/√(1−β₂ᵗ)} (PyTorch divides √v by √(1−β₂ᵗ); this multiplies by
      * its reciprocal): one square root and one division per parameter, not three divisions and a root
-     * (m̂ and v̂ are never formed). The divider is the bottleneck of this
-     * update on an Intel core, where a 512-bit division or root occupies it for 10–12 cycles.
+     * (m̂ and v̂ are never formed), which spares the divider: a 512-bit division or root holds an Intel
+     * core's for 10–12 cycles. The update is otherwise bound by its streams over memory.
      *
      * <p>A g', m or v of magnitude below {@link Float#MIN_NORMAL} (a subnormal float) is taken as 0 and
      * stored as 0: arithmetic on subnormals is slow on Intel cores (this update ran 27× slower with subnormal
