@@ -557,13 +557,13 @@ public abstract class Kernels {
      * Adam step (Kingma and Ba, with bias correction for step {@code t ≥ 1}) over a parameter block:
      * {@code g' = g + λθ·mask}, {@code m = β₁m + (1−β₁)g'}, {@code v = β₂v + (1−β₂)g'²},
      * {@code θ −= η·m̂/(√v̂ + ε)}. Cut between threads as {@link #momentumStep} is; as there, λ = 0 reads no
-     * mask (the update streams θ, g, m and v from memory, and a fifth stream made it 1.25× slower).
+     * mask (the update is bound by its streams over memory: θ, g, m and v, and the mask when it is read).
      *
      * <p>Computed in PyTorch's arrangement, {@code θ −= (m / (√v·c + ε))·s} with the scalars
      * {@code s = η/(1−β₁ᵗ)} and {@code c = 1/√(1−β₂ᵗ)} (PyTorch divides √v by √(1−β₂ᵗ); this multiplies by
      * its reciprocal): one square root and one division per parameter, not three divisions and a root
-     * (m̂ and v̂ are never formed), which spares the divider: a 512-bit division or root holds an Intel
-     * core's for 10–12 cycles. The update is otherwise bound by its streams over memory.
+     * (m̂ and v̂ are never formed), which spares the divider, slow for 512-bit vectors on Intel cores
+     * (docs/performance.md, "On an Intel Xeon").
      *
      * <p>A g', m or v of magnitude below {@link Float#MIN_NORMAL} (a subnormal float) is taken as 0 and
      * stored as 0: arithmetic on subnormals is slow on Intel cores (this update ran 27× slower with subnormal
@@ -587,17 +587,19 @@ public abstract class Kernels {
         }
         float correction1 = (float) (1 - Math.pow(beta1, t));
         float correction2 = (float) (1 - Math.pow(beta2, t));
+        // The step's two scalars (see the arrangement above), once per call for both implementations.
+        float stepSize = lr / correction1, vScale = (float) (1.0 / Math.sqrt(correction2));
         int n = (int) theta.size();
         if (threads > 1 && n >= MIN_SPLIT_PARAMETERS) {
             splitElements(n, sharable(theta, grad, m, v, decayMask), (from, to) -> adamStep(theta.segment(),
                     theta.offset() + from, grad.segment(), grad.offset() + from, m.segment(), m.offset() + from,
                     v.segment(), v.offset() + from, decayMask.segment(), decayMask.offset() + from, to - from,
-                    lr, beta1, beta2, epsilon, weightDecay, correction1, correction2));
+                    stepSize, beta1, beta2, epsilon, weightDecay, vScale));
             return;
         }
         adamStep(theta.segment(), theta.offset(), grad.segment(), grad.offset(), m.segment(), m.offset(),
                 v.segment(), v.offset(), decayMask.segment(), decayMask.offset(), n,
-                lr, beta1, beta2, epsilon, weightDecay, correction1, correction2);
+                stepSize, beta1, beta2, epsilon, weightDecay, vScale);
     }
 
     // ---------------------------------------------------------------- flat kernels (offsets in floats)
@@ -653,8 +655,8 @@ public abstract class Kernels {
 
     abstract void adamStep(MemorySegment theta, long to, MemorySegment grad, long go, MemorySegment m,
                                      long mo, MemorySegment v, long vo, MemorySegment mask, long ko, int n,
-                                     float lr, float beta1, float beta2, float epsilon, float weightDecay,
-                                     float correction1, float correction2);
+                                     float stepSize, float beta1, float beta2, float epsilon, float weightDecay,
+                                     float vScale);
 
     // ---------------------------------------------------------------- checks
 

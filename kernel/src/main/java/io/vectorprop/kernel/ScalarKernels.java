@@ -330,9 +330,8 @@ final class ScalarKernels extends Kernels {
 
     @Override
     void adamStep(MemorySegment theta, long to, MemorySegment grad, long go, MemorySegment m, long mo,
-                            MemorySegment v, long vo, MemorySegment mask, long ko, int n, float lr, float beta1,
-                            float beta2, float epsilon, float weightDecay, float correction1, float correction2) {
-        float stepSize = lr / correction1, vScale = (float) (1.0 / Math.sqrt(correction2));   // as Kernels.adamStep
+                            MemorySegment v, long vo, MemorySegment mask, long ko, int n, float stepSize, float beta1,
+                            float beta2, float epsilon, float weightDecay, float vScale) {
         for (int i = 0; i < n; i++) {
             float th = theta.getAtIndex(FLOAT, to + i);
             float g = grad.getAtIndex(FLOAT, go + i);

@@ -534,10 +534,9 @@ final class VectorKernels extends Kernels {
 
     @Override
     void adamStep(MemorySegment theta, long to, MemorySegment grad, long go, MemorySegment m, long mo,
-                            MemorySegment v, long vo, MemorySegment mask, long ko, int n, float lr, float beta1,
-                            float beta2, float epsilon, float weightDecay, float correction1, float correction2) {
+                            MemorySegment v, long vo, MemorySegment mask, long ko, int n, float stepSize, float beta1,
+                            float beta2, float epsilon, float weightDecay, float vScale) {
         int i = 0;
-        float stepSize = lr / correction1, vScale = (float) (1.0 / Math.sqrt(correction2));   // as Kernels.adamStep
         boolean decay = weightDecay != 0f;                 // λ = 0 reads no mask (C2 unswitches the loop on it)
         for (int bound = S.loopBound(n); i < bound; i += L) {
             FloatVector th = FloatVector.fromMemorySegment(S, theta, (to + i) * Float.BYTES, LE);
@@ -555,7 +554,7 @@ final class VectorKernels extends Kernels {
         }
         if (i < n) {
             ScalarKernels.INSTANCE.adamStep(theta, to + i, grad, go + i, m, mo + i, v, vo + i, mask, ko + i, n - i,
-                    lr, beta1, beta2, epsilon, weightDecay, correction1, correction2);
+                    stepSize, beta1, beta2, epsilon, weightDecay, vScale);
         }
     }
 }

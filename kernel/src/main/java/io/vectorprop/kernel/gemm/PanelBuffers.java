@@ -9,16 +9,14 @@ import io.vectorprop.kernel.internal.Settings;
  *
  * <p>Why: per k step the micro-kernel loads NR floats of a B sliver as NR/L vector loads, and the packed
  * copies are heap {@code float[]}s (see {@link GemmMicroKernel}). The JVM places an array's data only 8
- * bytes aligned, so a 64-byte load from a panel usually spans two cache lines: on an Intel Xeon with
- * AVX-512 the GEMM and a training step ran 11–25 % faster with the panels aligned (docs/performance.md,
- * "On an Intel Xeon"). Java exposes no array
+ * bytes aligned, so a 64-byte load from a panel usually spans two cache lines, which slows the GEMM
+ * measurably on an Intel Xeon with AVX-512 (docs/performance.md, "On an Intel Xeon"). Java exposes no array
  * address, but G1 puts an object larger than half a heap region (a humongous object) at the start of a
  * region and keeps it region-aligned, so its data starts at the array base offset, 16 bytes with HotSpot's
  * default headers (compressed class pointers, no compact headers). Under exactly those flags a panel
  * buffer is allocated just over half a region long (if half a region is at most {@link #MAX_GROWTH} times
  * the GEMM's KC × NC panel) and panels start at float {@link #START} = 12 (16 + 48 = 64 bytes). Elsewhere
- * — another
- * collector, other headers, a JVM that does not report these flags, a region too large, or
+ * — another collector, other headers, a JVM that does not report these flags, a region too large, or
  * {@code vectorprop.gemm.alignPanels=false} — buffers are as long as needed and START is 0. A panel's
  * floats are the same either way, only shifted, so results are the same bits.
  */

@@ -41,9 +41,9 @@ final class RowCombinations {
      */
     static final int MAX_K = Settings.GEMM_ROWS_MAX_K;
     /**
-     * … or at most this that only write C (β = 0: the weight gradient at batch ≤ 2). With k of 4 to 16 and
-     * β = 0 the packed path's 6×64 tiles were 1.2–1.45× faster than these (256x784xk TN on an Intel Xeon,
-     * GemmBench); at k = 2 the two were even, and at k = 1 a packed panel has too little work per packed byte.
+     * … or at most this that only write C (β = 0: the weight gradient at batch ≤ 2): then the packed path
+     * writes its tiles straight into C, and from k ≈ 4 its 6×64 tiles outrun these (measured in
+     * docs/performance.md, "Rank-k products by β"); at k = 1 a packed panel has too little work per packed byte.
      */
     static final int MAX_K_OVERWRITE = Settings.GEMM_ROWS_MAX_K_OVERWRITE;
 
