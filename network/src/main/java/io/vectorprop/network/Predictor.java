@@ -6,6 +6,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 
 import io.vectorprop.kernel.Activation;
 import io.vectorprop.kernel.Bf16Weights;
@@ -152,6 +153,9 @@ public final class Predictor implements AutoCloseable {
         this.kernels = net.kernels().withThreads(1);
         this.precision = precision;
         layers = new Layer[arch.layers()];
+        // All layers packed into one array (see PackedDense.pack(Kernels, List)), where a batch's products read them.
+        List<PackedWeights> packedLayers = precision == Precision.FP32
+                ? PackedDense.pack(kernels, java.util.stream.IntStream.range(0, layers.length).mapToObj(net::weight).toList()) : null;
         for (int l = 0; l < layers.length; l++) {
             int out = arch.size(l + 1), in = arch.size(l);
             Matrix bias = Matrix.allocate(arena, 1, out).copyFrom(net.bias(l).toArray());
@@ -178,8 +182,7 @@ public final class Predictor implements AutoCloseable {
                 w.copyFrom(net.weight(l));
                 single = new RowsOfW(w);
             }
-            PackedWeights packed = precision == Precision.FP32 ? PackedDense.pack(kernels, net.weight(l)) : null;
-            layers[l] = new Layer(single, packed, bias, gamma, beta);
+            layers[l] = new Layer(single, packedLayers == null ? null : packedLayers.get(l), bias, gamma, beta);
         }
         standardization = net.standardization() == null ? null
                 : new StandardizationRows(arena, arch.inputs()).set(net.standardization());
@@ -477,8 +480,9 @@ public final class Predictor implements AutoCloseable {
                 case RowsOfWt(Matrix[] slivers) -> java.util.Arrays.stream(slivers).mapToLong(m -> m.size() * Float.BYTES).sum();
                 case Bf16Rows(Bf16Weights w) -> w.byteSize();
             };
-            if (layer.packed() != null) bytes += layer.packed().byteSize();
         }
+        PackedWeights packed = layers.length == 0 ? null : layers[0].packed();
+        if (packed != null) bytes += packed.bufferBytes();       // all layers share the one array they were packed into
         return bytes;
     }
 

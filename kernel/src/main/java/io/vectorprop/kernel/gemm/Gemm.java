@@ -58,9 +58,15 @@ public final class Gemm {
         GemmThreads.ranges(n, align, sharable, threads, pass);
     }
 
-    /** W (out × in) packed once as the B operand of {@code x·Wᵀ}, for {@link #denseForward} (see {@link PackedLoops#packWeights}). */
-    public static float[] packWeights(Matrix w) {
-        return PackedLoops.packWeights(w);
+    /**
+     * Each W (out × in) of {@code ws} packed once as the B operand of {@code x·Wᵀ}, all into the one buffer
+     * returned, W number l from {@code starts[l]}, for {@link #denseForward} (see {@link PackedLoops#packWeights}).
+     */
+    public static float[] packWeights(Matrix[] ws, int[] starts) {
+        if (starts.length != ws.length) {
+            throw new IllegalArgumentException("packWeights: " + ws.length + " weight matrices but " + starts.length + " starts");
+        }
+        return PackedLoops.packWeights(ws, starts);
     }
 
     /** Outputs per sliver of packed weights: the micro-tile's NR. */
@@ -68,9 +74,9 @@ public final class Gemm {
         return GemmBlocking.NR;
     }
 
-    /** {@code Z = x·Wᵀ + 1·bᵀ} with W from {@link #packWeights}, on the calling thread; the operands are checked. */
-    public static void denseForward(Matrix x, float[] packedW, Matrix bias, Matrix out) {
-        PackedLoops.denseForward(x, packedW, bias, out);
+    /** {@code Z = x·Wᵀ + 1·bᵀ} with W from {@link #packWeights} at {@code start}, on the calling thread; the operands are checked. */
+    public static void denseForward(Matrix x, float[] packedW, int start, Matrix bias, Matrix out) {
+        PackedLoops.denseForward(x, packedW, start, bias, out);
     }
 
     /** The blocking and tile in one line, for the kernels' description. */

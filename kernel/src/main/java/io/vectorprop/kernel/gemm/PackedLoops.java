@@ -97,7 +97,7 @@ final class PackedLoops {
         Workspace ws = WORKSPACES.acquire();
         try {
             ws.solo.reset(1, MC);
-            nest(ta, tb, alpha, a, b, beta, c, null, bias, i0, i1, j0, j1, ws.solo, 0, ws);
+            nest(ta, tb, alpha, a, b, beta, c, null, 0, bias, i0, i1, j0, j1, ws.solo, 0, ws);
         } finally {
             WORKSPACES.release(ws);
         }
@@ -107,7 +107,7 @@ final class PackedLoops {
     static void computeAsMember(GemmCall call, GemmThreads.Team team, int t) {
         Workspace ws = WORKSPACES.acquire();
         try {
-            nest(call.ta(), call.tb(), call.alpha(), call.a(), call.b(), call.beta(), call.c(), null, call.bias(),
+            nest(call.ta(), call.tb(), call.alpha(), call.a(), call.b(), call.beta(), call.c(), null, 0, call.bias(),
                     0, call.m(), 0, call.n(), team, t, ws);
         } finally {
             WORKSPACES.release(ws);
@@ -119,17 +119,28 @@ final class PackedLoops {
     }
 
     /**
-     * W (out × in) as the B operand of {@code A·Wᵀ}, packed once: sliver {@code s} holds op(B) = Wᵀ
-     * restricted to columns {@code s·NR … s·NR+NR−1} (rows of W) for every step p of k, float (p, j) at
-     * {@code s·in·NR + p·NR + j}, outputs past {@code out} zero. A k panel of depth kc starting at pc is
-     * then the window {@code pc·NR …} of each sliver, so one layout serves every panel depth.
+     * Each W (out × in) of {@code ws} as the B operand of {@code A·Wᵀ}, packed once, all into one buffer:
+     * sliver {@code s} of W holds op(B) = Wᵀ restricted to columns {@code s·NR … s·NR+NR−1} (rows of W) for
+     * every step p of k, float (p, j) at {@code start + s·in·NR + p·NR + j}, outputs past {@code out} zero,
+     * where {@code starts[l]} receives W number l's start. A k panel of depth kc starting at pc is then the
+     * window {@code pc·NR …} of each sliver, so one layout serves every panel depth. One buffer for all
+     * layers so that it is large enough for {@link PanelBuffers} to place on 64-byte lines (the micro-kernel
+     * loads NR floats of a sliver per step) without a half-region buffer per layer.
      */
-    static float[] packWeights(Matrix w) {
-        int out = w.rows(), in = w.cols(), slivers = slivers(out);
-        float[] packed = new float[Math.multiplyExact(slivers * NR, in)];
-        for (int j = 0; j < out; j++) {                 // once per predictor: plain loops, off the Vector API
-            int base = j / NR * in * NR + j % NR;
-            for (int p = 0; p < in; p++) packed[base + p * NR] = w.get(j, p);
+    static float[] packWeights(Matrix[] ws, int[] starts) {
+        long floats = 0;
+        for (Matrix w : ws) floats += (long) slivers(w.rows()) * NR * w.cols();
+        float[] packed = PanelBuffers.allocateWeights(floats);
+        int next = PanelBuffers.weightsStart(floats);        // each layer's floats are a multiple of NR: all start on lines
+        for (int l = 0; l < ws.length; l++) {
+            Matrix w = ws[l];
+            int out = w.rows(), in = w.cols();
+            starts[l] = next;
+            for (int j = 0; j < out; j++) {                 // once per predictor: plain loops, off the Vector API
+                int base = next + j / NR * in * NR + j % NR;
+                for (int p = 0; p < in; p++) packed[base + p * NR] = w.get(j, p);
+            }
+            next += slivers(out) * NR * in;
         }
         return packed;
     }
@@ -140,11 +151,11 @@ final class PackedLoops {
      * from the bias. Each element is {@code b + Σ} of the same products as the nest sums for
      * {@code gemm(N, T, 1, x, W, 0, out)}, the bias added first rather than last.
      */
-    static void denseForward(Matrix x, float[] packedW, Matrix bias, Matrix out) {
+    static void denseForward(Matrix x, float[] packedW, int start, Matrix bias, Matrix out) {
         Workspace ws = WORKSPACES.acquire();
         try {
             ws.solo.reset(1, MC);
-            nest(Transpose.N, Transpose.T, 1f, x, null, 0f, out, packedW, bias, 0, out.rows(), 0, out.cols(), ws.solo, 0, ws);
+            nest(Transpose.N, Transpose.T, 1f, x, null, 0f, out, packedW, start, bias, 0, out.rows(), 0, out.cols(), ws.solo, 0, ws);
         } finally {
             WORKSPACES.release(ws);
         }
@@ -166,7 +177,7 @@ final class PackedLoops {
      * accumulators start from it instead of zero.
      */
     private static void nest(Transpose ta, Transpose tb, float alpha, Matrix a, Matrix b, float beta, Matrix c,
-                             float[] weights, Matrix bias, int i0, int i1, int j0, int j1, GemmThreads.Team team, int t,
+                             float[] weights, int weightsStart, Matrix bias, int i0, int i1, int j0, int j1, GemmThreads.Team team, int t,
                              Workspace ws) {
         int k = ta.cols(a);
         int chunkRows = team.chunkRows, chunks = (i1 - i0 + chunkRows - 1) / chunkRows;
@@ -186,7 +197,7 @@ final class PackedLoops {
                 float betaHere = pc == 0 ? beta : 1f;           // later panels accumulate onto the first
                 float[] init = bias != null && pc == 0 ? ws.biasRow : ZEROS;
                 float[] panel = weights != null ? weights : ownPanel ? team.ownPanels[t] : team.packB;
-                int bBase = weights != null ? jc / NR * k * NR + pc * NR : PanelBuffers.START;
+                int bBase = weights != null ? weightsStart + jc / NR * k * NR + pc * NR : PanelBuffers.START;
                 int sliverStride = weights != null ? k * NR : kc * NR;
                 if (weights == null && ownPanel) {
                     GemmPacking.packB(tb, b, pc, kc, jc, nc, panel, ws.scratch, 0, slivers(nc));

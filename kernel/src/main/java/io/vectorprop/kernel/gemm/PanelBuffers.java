@@ -35,14 +35,37 @@ final class PanelBuffers {
     /** The largest panel (floats) this class is asked for: the GEMM's KC × NC buffers. */
     private static final long PANEL_FLOATS = (long) GemmBlocking.KC * GemmBlocking.NC;
 
+    /** The first float on a 64-byte line in a region-aligned float[]: 12. */
+    private static final int LINE_START = (LINE_BYTES - BASE_OFFSET_BYTES) / Float.BYTES;
+
     /** Index of a panel's first float in a buffer from {@link #allocate}: 12 when aligning, else 0. */
-    static final int START = REGION > 0 && REGION / 2 <= MAX_GROWTH * PANEL_FLOATS * Float.BYTES
-            ? (LINE_BYTES - BASE_OFFSET_BYTES) / Float.BYTES : 0;
+    static final int START = alignedStart(PANEL_FLOATS);
 
     /** A buffer for panels of up to {@code floats} floats, used from index {@link #START}. */
     static float[] allocate(int floats) {
         long length = START == 0 ? floats : Math.max((long) floats + START, HUMONGOUS_FLOATS);
         return new float[Math.toIntExact(length)];
+    }
+
+    /**
+     * Where weights packed once start in a buffer from {@link #allocateWeights}{@code (floats)}: 12 when
+     * aligning and half a region is at most {@link #MAX_GROWTH} times {@code floats}, else 0. The packed
+     * layers of a predictor go into one such buffer, so a network of 1 MB of weights costs one 2 MiB buffer
+     * (with 4 MiB regions) rather than 2 MiB per layer, and layers too small to pay for it stay unaligned.
+     */
+    static int weightsStart(long floats) {
+        return alignedStart(floats);
+    }
+
+    /** A buffer for {@code floats} floats of packed weights, used from {@link #weightsStart}{@code (floats)}. */
+    static float[] allocateWeights(long floats) {
+        int start = weightsStart(floats);
+        long length = start == 0 ? floats : Math.max(floats + start, HUMONGOUS_FLOATS);
+        return new float[Math.toIntExact(length)];
+    }
+
+    private static int alignedStart(long floats) {
+        return REGION > 0 && REGION / 2 <= MAX_GROWTH * floats * Float.BYTES ? LINE_START : 0;
     }
 
     /** Whether panels are being aligned, for the one-line report. */

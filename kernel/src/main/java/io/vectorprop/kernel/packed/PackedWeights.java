@@ -12,15 +12,17 @@ package io.vectorprop.kernel.packed;
  * {@code out} zero; the scalar reference keeps W row-major. The copy is a heap array, written once and
  * then only read (safe to share between threads): the micro-kernel reads heap arrays because C2 hoists
  * their bounds checks out of its loop, which it does not do for segments. It is independent of the
- * matrix it was made from.
+ * matrix it was made from. Layers packed together ({@link PackedDense#pack(io.vectorprop.kernel.Kernels, java.util.List)}) share one
+ * array, each from its own start.
  */
 public final class PackedWeights {
     private final float[] data;
-    private final int out, in, sliverWidth;
+    private final int start, out, in, sliverWidth;
     private final String packedBy;
 
-    PackedWeights(float[] data, int out, int in, int sliverWidth, String packedBy) {
+    PackedWeights(float[] data, int start, int out, int in, int sliverWidth, String packedBy) {
         this.data = data;
+        this.start = start;
         this.out = out;
         this.in = in;
         this.sliverWidth = sliverWidth;
@@ -33,10 +35,22 @@ public final class PackedWeights {
     /** Columns of W: the layer's inputs. */
     public int in() { return in; }
 
-    /** Bytes of the packed copy (padding included). */
-    public long byteSize() { return (long) data.length * Float.BYTES; }
+    /** Bytes of this layer's packed copy (the padding of its last sliver included). */
+    public long byteSize() {
+        long floats = sliverWidth == 0 ? (long) out * in : (long) (out + sliverWidth - 1) / sliverWidth * sliverWidth * in;
+        return floats * Float.BYTES;
+    }
+
+    /**
+     * Bytes of the array that holds this copy: more than {@link #byteSize} where layers were packed
+     * together (they share it) or where the array was lengthened to place the copy on cache lines.
+     */
+    public long bufferBytes() { return (long) data.length * Float.BYTES; }
 
     float[] data() { return data; }
+
+    /** Index of this layer's first float in {@link #data}. */
+    int start() { return start; }
 
     /** Outputs per sliver (the micro-tile's NR), or 0 for W row-major. */
     int sliverWidth() { return sliverWidth; }

@@ -292,7 +292,9 @@ class GemmMatchesScalarTest {
                 assertArrayEquals(one.toArray(), both.toArray(), what + ": two threads differ from one");
                 if (packed) {                      // the bias in the accumulators: the predictor's packed layer's bits
                     Matrix predictor = Matrix.allocate(arena, m, n);
-                    Gemm.denseForward(x, Gemm.packWeights(w), bias, predictor);
+                    int[] start = new int[1];
+                    float[] packedW = Gemm.packWeights(new Matrix[] {w}, start);
+                    Gemm.denseForward(x, packedW, start[0], bias, predictor);
                     assertArrayEquals(predictor.toArray(), one.toArray(), what + ": differs from Gemm.denseForward");
                 }
             }

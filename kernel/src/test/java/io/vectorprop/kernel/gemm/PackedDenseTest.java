@@ -97,6 +97,41 @@ class PackedDenseTest {
         assertTrue(checked >= 4 * Activation.values().length, "cases on the packed path: " + checked);
     }
 
+    /**
+     * Layers packed together into one array (a predictor's, which the SIMD kernels may place on cache lines)
+     * give each layer the bits it gets packed alone, for both implementations; the shared array holds at
+     * least every layer's floats. The sizes are a 784-256-128-10 network's plus odd ones, so that the whole
+     * is large enough to be aligned where {@link PanelBuffers} aligns (CI also runs with it off).
+     */
+    @Test
+    void layersPackedTogetherComputeTheBitsOfLayersPackedAlone() {
+        int[][] layers = {{256, 784}, {128, 256}, {10, 128}, {17, 33}, {65, 3}};       // out × in
+        for (Kernels kernels : new Kernels[] {SIMD, SCALAR}) {
+            try (Arena arena = Arena.ofConfined()) {
+                Random rnd = new Random(11);
+                java.util.List<Matrix> ws = new java.util.ArrayList<>();
+                for (int[] l : layers) ws.add(random(arena, rnd, l[0], l[1], l[1] % 2 == 1));
+                java.util.List<PackedWeights> together = PackedDense.pack(kernels, ws);
+                long floats = 0;
+                for (int l = 0; l < layers.length; l++) {
+                    PackedWeights alone = PackedDense.pack(kernels, ws.get(l)), shared = together.get(l);
+                    assertEquals(alone.byteSize(), shared.byteSize(), "layer " + l);
+                    assertEquals(together.getFirst().bufferBytes(), shared.bufferBytes(), "layer " + l + " shares the array");
+                    floats += shared.byteSize() / Float.BYTES;
+                    for (int rows : new int[] {1, 7, 64}) {
+                        Matrix x = random(arena, rnd, rows, layers[l][1], false), bias = random(arena, rnd, 1, layers[l][0], false);
+                        Matrix expected = nans(arena, rows, layers[l][0]), actual = nans(arena, rows, layers[l][0]);
+                        PackedDense.forward(kernels, x, alone, bias, Activation.RELU, expected);
+                        PackedDense.forward(kernels, x, shared, bias, Activation.RELU, actual);
+                        assertArrayEquals(expected.toArray(), actual.toArray(), kernels.name() + " layer " + l + ", " + rows + " rows");
+                    }
+                }
+                assertTrue(together.getFirst().bufferBytes() >= floats * Float.BYTES,
+                        together.getFirst().bufferBytes() + " bytes for " + floats + " floats");
+            }
+        }
+    }
+
     @Test
     void refusesWrongShapesAndAnotherImplementationsPacking() {
         try (Arena arena = Arena.ofConfined()) {
