@@ -130,6 +130,10 @@ final class PackedLoops {
     static float[] packWeights(Matrix[] ws, int[] starts) {
         long floats = 0;
         for (Matrix w : ws) floats += (long) slivers(w.rows()) * NR * w.cols();
+        if (floats > Integer.MAX_VALUE - 64) {                // the packed copy is one heap array (see GemmMicroKernel)
+            throw new IllegalArgumentException("packWeights: " + ws.length + " weight matrices need " + floats
+                    + " floats packed, more than one Java array holds (" + (Integer.MAX_VALUE - 64) + ")");
+        }
         float[] packed = PanelBuffers.allocateWeights(floats);
         int next = PanelBuffers.weightsStart(floats);        // each layer's floats are a multiple of NR: all start on lines
         for (int l = 0; l < ws.length; l++) {
