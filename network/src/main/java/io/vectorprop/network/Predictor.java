@@ -7,6 +7,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.stream.IntStream;
 
 import io.vectorprop.kernel.Activation;
 import io.vectorprop.kernel.Bf16Weights;
@@ -155,7 +156,7 @@ public final class Predictor implements AutoCloseable {
         layers = new Layer[arch.layers()];
         // All layers packed into one array (see PackedDense.pack(Kernels, List)), where a batch's products read them.
         List<PackedWeights> packedLayers = precision == Precision.FP32
-                ? PackedDense.pack(kernels, java.util.stream.IntStream.range(0, layers.length).mapToObj(net::weight).toList()) : null;
+                ? PackedDense.pack(kernels, IntStream.range(0, layers.length).mapToObj(net::weight).toList()) : null;
         for (int l = 0; l < layers.length; l++) {
             int out = arch.size(l + 1), in = arch.size(l);
             Matrix bias = Matrix.allocate(arena, 1, out).copyFrom(net.bias(l).toArray());

@@ -135,7 +135,7 @@ final class PackedLoops {
                     + " floats packed, more than one Java array holds (" + (Integer.MAX_VALUE - 64) + ")");
         }
         float[] packed = PanelBuffers.allocateWeights(floats);
-        int next = PanelBuffers.weightsStart(floats);        // each layer's floats are a multiple of NR: all start on lines
+        int next = PanelBuffers.alignedStart(floats);        // each layer's floats are a multiple of NR: all start on lines
         for (int l = 0; l < ws.length; l++) {
             Matrix w = ws[l];
             int out = w.rows(), in = w.cols();

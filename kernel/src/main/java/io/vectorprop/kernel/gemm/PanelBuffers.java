@@ -43,29 +43,29 @@ final class PanelBuffers {
 
     /** A buffer for panels of up to {@code floats} floats, used from index {@link #START}. */
     static float[] allocate(int floats) {
-        long length = START == 0 ? floats : Math.max((long) floats + START, HUMONGOUS_FLOATS);
-        return new float[Math.toIntExact(length)];
+        return allocate(floats, START);
     }
 
     /**
-     * Where weights packed once start in a buffer from {@link #allocateWeights}{@code (floats)}: 12 when
-     * aligning and half a region is at most {@link #MAX_GROWTH} times {@code floats}, else 0. The packed
-     * layers of a predictor go into one such buffer, so a network of 1 MB of weights costs one 2 MiB buffer
-     * (with 4 MiB regions) rather than 2 MiB per layer, and layers too small to pay for it stay unaligned.
+     * Where weights packed once start in a buffer from {@link #allocateWeights}{@code (floats)}, and panels
+     * of at most {@code floats} floats in general: 12 when aligning and half a region is at most
+     * {@link #MAX_GROWTH} times {@code floats}, else 0. The packed layers of a predictor go into one such
+     * buffer, so a network of 1 MB of weights costs one 2 MiB buffer (with 4 MiB regions) rather than 2 MiB
+     * per layer, and layers too small to pay for it stay unaligned.
      */
-    static int weightsStart(long floats) {
-        return alignedStart(floats);
+    static int alignedStart(long floats) {
+        return REGION > 0 && REGION / 2 <= MAX_GROWTH * floats * Float.BYTES ? LINE_START : 0;
     }
 
-    /** A buffer for {@code floats} floats of packed weights, used from {@link #weightsStart}{@code (floats)}. */
+    /** A buffer for {@code floats} floats of packed weights, used from {@link #alignedStart}{@code (floats)}. */
     static float[] allocateWeights(long floats) {
-        int start = weightsStart(floats);
+        return allocate(floats, alignedStart(floats));
+    }
+
+    /** {@code floats} floats from {@code start}: as long as needed when start is 0, else humongous. */
+    private static float[] allocate(long floats, int start) {
         long length = start == 0 ? floats : Math.max(floats + start, HUMONGOUS_FLOATS);
         return new float[Math.toIntExact(length)];
-    }
-
-    private static int alignedStart(long floats) {
-        return REGION > 0 && REGION / 2 <= MAX_GROWTH * floats * Float.BYTES ? LINE_START : 0;
     }
 
     /** Whether panels are being aligned, for the one-line report. */
