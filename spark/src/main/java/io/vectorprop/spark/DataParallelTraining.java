@@ -24,7 +24,7 @@ import io.vectorprop.model.Standardization;
 
 /**
  * The driver side of synchronous data-parallel mini-batch training. Once per fit: the DataFrame's
- * partitions become cached off-heap {@link RowBlock}s, and the {@link PartitionGradient.Setup}
+ * partitions become cached {@link RowBlock}s, and the {@link PartitionGradient.Setup}
  * (architecture, standardization, {@link BatchPlan}) is broadcast. Then per step: every partition
  * computes the gradient sum of its share of the global batch against the broadcast parameters; the
  * driver adds the partitions' results in partition order, divides by the batch's rows, applies the
@@ -79,12 +79,15 @@ final class DataParallelTraining {
     /** The trained network (the caller closes it) and the mean training loss of every epoch run. */
     record Outcome(Network network, double[] lossHistory, boolean converged) {}
 
-    /** The partitions of {@code data} as off-heap blocks, read once and cached (the caller unpersists). */
+    /**
+     * The partitions of {@code data} as row blocks, read once and cached (the caller unpersists); a block
+     * that does not fit the executor's storage memory goes to its disk, not back to the DataFrame.
+     */
     static JavaRDD<RowBlock> blocks(Dataset<?> data, String featuresCol, String labelCol, int features, int classes) {
         Dataset<Row> selected = data.select(featuresCol, labelCol);
         JavaRDD<RowBlock> blocks = selected.toJavaRDD().mapPartitionsWithIndex((partition, rows) ->
                 List.of(RowBlock.read(partition, rows, 0, 1, features, classes, featuresCol, labelCol)).iterator(), true);
-        return blocks.persist(StorageLevel.MEMORY_ONLY());
+        return blocks.persist(StorageLevel.MEMORY_AND_DISK());
     }
 
     /** Rows of every partition, in partition order (this job also reads and caches the blocks). */
@@ -94,7 +97,7 @@ final class DataParallelTraining {
         int[] rows = new int[counts.size()];
         long total = 0;
         for (int p = 0; p < rows.length; p++) total += rows[p] = counts.get(p);
-        LOG.info(String.format(java.util.Locale.ROOT, "VectorpropClassifier: read %,d rows in %d partitions into off-heap blocks in %.2f s",
+        LOG.info(String.format(java.util.Locale.ROOT, "VectorpropClassifier: read %,d rows in %d partitions into row blocks in %.2f s",
                 total, rows.length, (System.nanoTime() - started) / 1e9));
         return rows;
     }

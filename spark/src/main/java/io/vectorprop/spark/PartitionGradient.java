@@ -2,7 +2,6 @@ package io.vectorprop.spark;
 
 import java.io.Serial;
 import java.io.Serializable;
-import java.lang.foreign.MemorySegment;
 import java.util.concurrent.ConcurrentHashMap;
 
 import io.vectorprop.kernel.Activation;
@@ -151,13 +150,10 @@ final class PartitionGradient {
 
     /** Copies rows {@code order[start … start+rows)} of the block into {@code x} and their one-hot targets into {@code y}. */
     static void gather(RowBlock block, int[] order, int start, int rows, Matrix x, Matrix y) {
-        int f = block.features();
-        long rowBytes = (long) f * Float.BYTES;
-        MemorySegment src = block.featureMemory();
         y.fill(0f);
         for (int i = 0; i < rows; i++) {
             int r = order[start + i];
-            MemorySegment.copy(src, r * rowBytes, x.segment(), (x.offset() + (long) i * x.stride()) * Float.BYTES, rowBytes);
+            block.copyRow(r, x.segment(), (x.offset() + (long) i * x.stride()) * Float.BYTES);
             y.set(i, block.label(r), 1f);
         }
     }

@@ -1,14 +1,12 @@
 package io.vectorprop.spark;
 
-import java.io.IOException;
-import java.io.ObjectInputStream;
-import java.io.ObjectOutputStream;
 import java.io.Serial;
 import java.io.Serializable;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
 import java.util.Iterator;
+import java.util.Objects;
 
 import org.apache.spark.ml.linalg.DenseVector;
 import org.apache.spark.ml.linalg.SparseVector;
@@ -16,44 +14,64 @@ import org.apache.spark.ml.linalg.Vector;
 import org.apache.spark.sql.Row;
 
 /**
- * One partition's training rows, converted once from the DataFrame into off-heap memory: features
- * {@code rows × features} row-major floats, in the layout a {@link io.vectorprop.kernel.Matrix} reads,
- * and the class index of every row. The training RDD caches these blocks, so a step reads them and
- * never rescans the DataFrame.
+ * One partition's training rows, converted once from the DataFrame: each row's features as
+ * {@code features} consecutive floats (copied into a batch's {@link io.vectorprop.kernel.Matrix} row by
+ * row), and the class index of every row. The training RDD caches these blocks, so a step reads them
+ * and never rescans the DataFrame.
  *
- * <p>The memory belongs to an automatic arena: it is freed by the garbage collector once Spark drops
- * the cached block (unpersist, eviction), since a cached object has no close hook. When Spark has to
- * serialize a block (a storage level with serialization, a spill to disk), it writes the floats and
- * labels and reads them back into fresh off-heap memory.
+ * <p>The floats live on the Java heap, in chunks of at most {@link #CHUNK_FLOATS}: Spark's storage
+ * accounting (which sizes a cached object by walking it) then sees the block's real size, so the
+ * executor's storage memory, not an unaccounted native allocation, holds the training data; and the
+ * rows stream in with their number unknown, so the block grows by whole chunks, each written once
+ * (no doubling and copying), on heap memory the JVM has usually touched before rather than fresh native
+ * memory, whose page faults made most of a fit's read (docs/spark.md). A chunk is at most 4 MiB, so no
+ * array nears Java's length limit however many rows a partition holds.
  */
 final class RowBlock implements Serializable {
-    @Serial private static final long serialVersionUID = 1L;
-    private static final ValueLayout.OfFloat FLOAT = ValueLayout.JAVA_FLOAT;
+    @Serial private static final long serialVersionUID = 2L;
+
+    /** Most floats in one chunk: 4 MiB less an array header. */
+    static final int CHUNK_FLOATS = (1 << 20) - 16;
 
     private final int partition, features;
+    private final int chunkRows;            // rows per chunk: chunk c holds rows [c·chunkRows, (c+1)·chunkRows)
     private int rows;
-    private transient MemorySegment x;
-    private int[] labels;     // the first rows are in use; serialized trimmed or not, it is small next to x
+    private float[][] chunks;
+    private int[] labels;                   // the first rows are in use
 
-    private RowBlock(int partition, int capacity, int features) {
+    private RowBlock(int partition, int features, int chunkFloats) {
+        if (features < 1) throw new IllegalArgumentException("a row block needs at least one feature, got " + features);
         this.partition = partition;
         this.features = features;
-        this.x = allocate(capacity, features);
-        this.labels = new int[capacity];
+        this.chunkRows = Math.max(1, chunkFloats / features);
+        this.chunks = new float[4][];
+        this.labels = new int[Math.min(chunkRows, 1024)];
     }
 
-    private static MemorySegment allocate(int rows, int features) {
-        return Arena.ofAuto().allocate((long) Math.max(rows, 1) * features * Float.BYTES, 64);
-    }
-
-    /** Room for one more row: capacity doubles (the rows are streamed in, their number is not known ahead). */
+    /** Room for one more row: a new chunk when the last is full. */
     private void ensureRoom() {
-        if (rows < labels.length) return;
-        int capacity = Math.max(16, labels.length * 2);
-        MemorySegment bigger = allocate(capacity, features);
-        MemorySegment.copy(x, 0, bigger, 0, (long) rows * features * Float.BYTES);
-        x = bigger;                       // the old one is freed by the collector (automatic arena)
-        labels = java.util.Arrays.copyOf(labels, capacity);
+        if (rows % chunkRows == 0) {
+            int c = rows / chunkRows;
+            if (c == chunks.length) chunks = Arrays.copyOf(chunks, 2 * c);
+            chunks[c] = new float[Math.multiplyExact(chunkRows, features)];
+        }
+        if (rows == labels.length) labels = Arrays.copyOf(labels, Math.max(16, 2 * rows));
+    }
+
+    /** Drops the room no row uses, so that the cached (and, when Spark spills it, serialized) block holds its rows only. */
+    private void trim() {
+        int used = (rows + chunkRows - 1) / chunkRows;
+        chunks = Arrays.copyOf(chunks, used);
+        if (used > 0) chunks[used - 1] = Arrays.copyOf(chunks[used - 1], (rows - (used - 1) * chunkRows) * features);
+        labels = Arrays.copyOf(labels, rows);
+    }
+
+    private float[] chunkOf(int row) {
+        return chunks[row / chunkRows];
+    }
+
+    private int offsetOf(int row) {
+        return (row % chunkRows) * features;
     }
 
     /**
@@ -64,7 +82,13 @@ final class RowBlock implements Serializable {
      */
     static RowBlock read(int partition, Iterator<Row> it, int featuresIndex, int labelIndex, int features, int classes,
                          String featuresCol, String labelCol) {
-        RowBlock b = new RowBlock(partition, 1024, features);
+        return read(partition, it, featuresIndex, labelIndex, features, classes, featuresCol, labelCol, CHUNK_FLOATS);
+    }
+
+    /** {@link #read(int, Iterator, int, int, int, int, String, String)} with chunks of at most {@code chunkFloats} floats (tests: many chunks from few rows). */
+    static RowBlock read(int partition, Iterator<Row> it, int featuresIndex, int labelIndex, int features, int classes,
+                         String featuresCol, String labelCol, int chunkFloats) {
+        RowBlock b = new RowBlock(partition, features, chunkFloats);
         while (it.hasNext()) {
             Row row = it.next();
             int r = b.rows;
@@ -81,21 +105,23 @@ final class RowBlock implements Serializable {
                         + (classes - 1) + " (the last layer has " + classes + " outputs)");
             }
             b.ensureRoom();
-            long base = (long) r * features;
+            float[] dst = b.chunkOf(r);
+            int at = b.offsetOf(r);
             // Dense: read the backing array; sparse: zero the row, then the stored entries (no per-row copies).
             int[] indices = v instanceof SparseVector sv ? sv.indices() : null;
             double[] values = v instanceof SparseVector sv ? sv.values() : ((DenseVector) v).values();
-            if (indices != null) b.x.asSlice(base * Float.BYTES, (long) features * Float.BYTES).fill((byte) 0);
+            if (indices != null) Arrays.fill(dst, at, at + features, 0f);
             for (int j = 0; j < values.length; j++) {
                 int i = indices == null ? j : indices[j];
                 if (!Double.isFinite(values[j])) {
                     throw bad(partition, r, "column '" + featuresCol + "' element " + i + " is " + values[j]);
                 }
-                b.x.setAtIndex(FLOAT, base + i, (float) values[j]);
+                dst[at + i] = (float) values[j];
             }
             b.labels[r] = (int) label;
             b.rows++;
         }
+        b.trim();
         return b;
     }
 
@@ -109,24 +135,16 @@ final class RowBlock implements Serializable {
 
     int features() { return features; }
 
-    /** The features, {@code rows × features} row-major floats from offset 0. */
-    MemorySegment featureMemory() { return x; }
+    /** Copies row {@code row}'s {@code features} floats to {@code dst} at byte offset {@code dstOffset}. */
+    void copyRow(int row, MemorySegment dst, long dstOffset) {
+        Objects.checkIndex(row, rows);
+        MemorySegment.copy(chunkOf(row), offsetOf(row), dst, ValueLayout.JAVA_FLOAT_UNALIGNED, dstOffset, features);
+    }
 
     int label(int row) { return labels[row]; }
 
-    float feature(int row, int i) { return x.getAtIndex(FLOAT, (long) row * features + i); }
-
-    @Serial
-    private void writeObject(ObjectOutputStream out) throws IOException {
-        out.defaultWriteObject();
-        out.writeObject(x.asSlice(0, (long) rows * features * Float.BYTES).toArray(FLOAT));
-    }
-
-    @Serial
-    private void readObject(ObjectInputStream in) throws IOException, ClassNotFoundException {
-        in.defaultReadObject();
-        float[] values = (float[]) in.readObject();
-        x = allocate(rows, features);
-        MemorySegment.copy(values, 0, x, FLOAT, 0, values.length);
+    float feature(int row, int i) {
+        Objects.checkIndex(row, rows);
+        return chunkOf(row)[offsetOf(row) + Objects.checkIndex(i, features)];
     }
 }

@@ -38,7 +38,7 @@ import io.vectorprop.network.Optimizer;
  * Each step, every partition computes the gradient sum of its share of the global batch against the
  * broadcast parameters, the driver adds them in partition order and applies the optimizer (see
  * {@code DataParallelTraining}): the same seed and the same partitioning give the same model, and a
- * retried task does not change a step. The training data is read once into cached off-heap blocks.
+ * retried task does not change a step. The training data is read once into cached row blocks.
  *
  * <p>Params: {@code featuresCol} ("features"), {@code labelCol} ("label"), {@code predictionCol},
  * {@code probabilityCol}, {@code rawPredictionCol} (passed on to the model), {@code layers} (required),

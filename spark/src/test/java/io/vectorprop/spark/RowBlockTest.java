@@ -2,6 +2,14 @@ package io.vectorprop.spark;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.ObjectInputStream;
+import java.io.ObjectOutputStream;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -57,6 +65,52 @@ class RowBlockTest {
                         assertEquals((float) v[i], b.feature(r, i), 0f, "partition " + p + ", row " + r + ", feature " + i);
                     }
                     assertEquals(((Number) want.get(r).get(1)).intValue(), b.label(r), "label of partition " + p + ", row " + r);
+                }
+            }
+        }
+    }
+
+    /**
+     * Rows split over chunks (one row per chunk, rows that end inside a chunk, one chunk for all) read
+     * back the same, by element and by row copy, before and after Java serialization (how Spark spills
+     * a cached block to disk).
+     */
+    @Test
+    void aBlockInChunksHoldsItsRowsBeforeAndAfterSerialization() throws IOException, ClassNotFoundException {
+        Random rnd = new Random(11);
+        List<Row> rows = new ArrayList<>();
+        for (int r = 0; r < 23; r++) {
+            double[] v = new double[FEATURES];
+            for (int i = 0; i < FEATURES; i++) v[i] = rnd.nextInt(3) == 0 ? 0 : rnd.nextGaussian();
+            rows.add(RowFactory.create(r % 2 == 0 ? Vectors.dense(v).toSparse() : Vectors.dense(v), (double) (r % CLASSES)));
+        }
+        for (int chunkFloats : new int[] {1, FEATURES, 3 * FEATURES + 2, 23 * FEATURES, RowBlock.CHUNK_FLOATS}) {
+            RowBlock read = RowBlock.read(4, rows.iterator(), 0, 1, FEATURES, CLASSES, "features", "label", chunkFloats);
+            ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+            try (ObjectOutputStream out = new ObjectOutputStream(bytes)) {
+                out.writeObject(read);
+            }
+            RowBlock back;
+            try (ObjectInputStream in = new ObjectInputStream(new ByteArrayInputStream(bytes.toByteArray()))) {
+                back = (RowBlock) in.readObject();
+            }
+            for (RowBlock b : List.of(read, back)) {
+                String which = (b == read ? "read" : "deserialized") + " with chunks of " + chunkFloats + " floats";
+                assertEquals(rows.size(), b.rows(), which);
+                assertEquals(4, b.partition(), which);
+                try (Arena arena = Arena.ofConfined()) {
+                    MemorySegment copy = arena.allocate((long) (FEATURES + 2) * Float.BYTES);
+                    for (int r = 0; r < rows.size(); r++) {
+                        double[] v = ((Vector) rows.get(r).get(0)).toArray();
+                        b.copyRow(r, copy, Float.BYTES);
+                        for (int i = 0; i < FEATURES; i++) {
+                            assertEquals((float) v[i], b.feature(r, i), 0f, which + ", row " + r + ", feature " + i);
+                            assertEquals((float) v[i], copy.getAtIndex(ValueLayout.JAVA_FLOAT, i + 1), 0f,
+                                    which + ", row " + r + ", feature " + i + " copied");
+                        }
+                        assertEquals(0f, copy.getAtIndex(ValueLayout.JAVA_FLOAT, FEATURES + 1), which + ": a row copy wrote past its row");
+                        assertEquals(r % CLASSES, b.label(r), which + ", label of row " + r);
+                    }
                 }
             }
         }
