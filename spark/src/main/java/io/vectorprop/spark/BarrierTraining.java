@@ -1,12 +1,12 @@
 package io.vectorprop.spark;
 
-import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
-import java.io.DataOutputStream;
+import java.io.EOFException;
 import java.io.IOException;
 import java.io.Serial;
 import java.io.Serializable;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
 import java.util.Arrays;
 import java.util.List;
 
@@ -61,21 +61,31 @@ final class BarrierTraining {
      */
     record State(int epochs, float[] parameters, float[][] optimizerState, long optimizerSteps, double[] lossHistory,
                  boolean converged) implements Serializable {
+        /**
+         * Big-endian, as {@code DataOutputStream} writes: epochs, the parameters (length, floats), the
+         * optimizer's state blocks (count, then each as length and floats), steps, the loss history
+         * (length, doubles), converged. The float arrays go through whole-array buffer copies, not a call
+         * per float: the state is sent every epoch and is as large as three copies of the parameters.
+         */
         byte[] encode() {
-            var bytes = new ByteArrayOutputStream();
-            try (var out = new DataOutputStream(bytes)) {
-                out.writeInt(epochs);
-                writeFloats(out, parameters);
-                out.writeInt(optimizerState.length);
-                for (float[] block : optimizerState) writeFloats(out, block);
-                out.writeLong(optimizerSteps);
-                out.writeInt(lossHistory.length);
-                for (double l : lossHistory) out.writeDouble(l);
-                out.writeBoolean(converged);
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
+            long size = 4 + floatsBytes(parameters) + 4 + 8 + 4 + 8L * lossHistory.length + 1;
+            for (float[] block : optimizerState) size += floatsBytes(block);
+            if (size > Integer.MAX_VALUE - 64) {
+                throw new IllegalStateException("VectorpropClassifier: the fit's state (" + parameters.length
+                        + " parameters and " + optimizerState.length + " optimizer blocks) needs " + size
+                        + " bytes, more than one message can hold");
             }
-            return bytes.toByteArray();
+            ByteBuffer out = ByteBuffer.allocate((int) size);
+            out.putInt(epochs);
+            putFloats(out, parameters);
+            out.putInt(optimizerState.length);
+            for (float[] block : optimizerState) putFloats(out, block);
+            out.putLong(optimizerSteps);
+            out.putInt(lossHistory.length);
+            out.asDoubleBuffer().put(lossHistory);
+            out.position(out.position() + 8 * lossHistory.length);
+            out.put((byte) (converged ? 1 : 0));
+            return out.array();
         }
 
         static State decode(DataInputStream in) throws IOException {
@@ -85,19 +95,30 @@ final class BarrierTraining {
             for (int i = 0; i < state.length; i++) state[i] = readFloats(in);
             long steps = in.readLong();
             double[] history = new double[in.readInt()];
-            for (int i = 0; i < history.length; i++) history[i] = in.readDouble();
+            ByteBuffer.wrap(readExactly(in, 8 * history.length)).asDoubleBuffer().get(history);
             return new State(epochs, parameters, state, steps, history, in.readBoolean());
         }
 
-        private static void writeFloats(DataOutputStream out, float[] v) throws IOException {
-            out.writeInt(v.length);
-            for (float f : v) out.writeFloat(f);
+        private static long floatsBytes(float[] v) {
+            return 4 + 4L * v.length;
+        }
+
+        private static void putFloats(ByteBuffer out, float[] v) {
+            out.putInt(v.length);
+            out.asFloatBuffer().put(v);
+            out.position(out.position() + 4 * v.length);
         }
 
         private static float[] readFloats(DataInputStream in) throws IOException {
             float[] v = new float[in.readInt()];
-            for (int i = 0; i < v.length; i++) v[i] = in.readFloat();
+            ByteBuffer.wrap(readExactly(in, 4 * v.length)).asFloatBuffer().get(v);
             return v;
+        }
+
+        private static byte[] readExactly(DataInputStream in, int n) throws IOException {
+            byte[] bytes = in.readNBytes(n);
+            if (bytes.length != n) throw new EOFException("a state message ended after " + bytes.length + " of the " + n + " bytes expected");
+            return bytes;
         }
     }
 
