@@ -211,6 +211,7 @@ final class BarrierTraining {
                 net.parameters().copyFrom(from.parameters());
                 optimizer.restore(from.optimizerState(), from.optimizerSteps());
                 float[] params = from.parameters().clone(), total = new float[exchange.length()];
+                float[] shareSum = new float[params.length];      // reused: the exchange has taken each step's sum before the next
                 double[] history = Arrays.copyOf(from.lossHistory(), o.maxIter());
                 boolean converged = from.converged(), stop = converged;
                 int epoch = from.epochs();
@@ -222,7 +223,7 @@ final class BarrierTraining {
                             injectFailure(context.getLocalProperty(FAIL_PROPERTY), epoch, step);
                         }
                         long computeStarted = System.nanoTime();
-                        PartitionGradient.Result share = PartitionGradient.compute(block, s, params, epoch, step);
+                        PartitionGradient.Result share = PartitionGradient.compute(block, s, params, epoch, step, shareSum);
                         if (k == 1) {
                             lossSum += exchange.allReduce((long) epoch * plan.stepsPerEpoch() + step, share.gradientSum(), share.lossSum(),
                                     System.nanoTime() - computeStarted, total);

@@ -112,6 +112,15 @@ final class PartitionGradient {
 
     /** The partition's contribution to step {@code step} of epoch {@code epoch}, with {@code params} as parameters. */
     static Result compute(RowBlock block, Setup setup, float[] params, int epoch, int step) {
+        return compute(block, setup, params, epoch, step, null);
+    }
+
+    /**
+     * As above, the gradient sum written into {@code into} (as many floats as parameters; null: a new
+     * array), for a caller that has used the previous step's sum before it asks for the next one, as
+     * the barrier exchange has, so that a step allocates no gradient array.
+     */
+    static Result compute(RowBlock block, Setup setup, float[] params, int epoch, int step, float[] into) {
         BatchPlan plan = setup.plan;
         int p = block.partition();
         if (block.rows() != plan.rows(p)) {
@@ -142,7 +151,9 @@ final class PartitionGradient {
             net.backward(ws);
             Matrix g = net.gradients();
             ONE_THREAD.scale(rows, g);            // mean over the share → sum over the share
-            return new Result(p, rows, loss, g.toArray());
+            float[] sum = into != null ? into : new float[Math.toIntExact(g.size())];
+            g.copyTo(sum);
+            return new Result(p, rows, loss, sum);
         } finally {
             pool.release(w);
         }
