@@ -158,8 +158,8 @@ class ServingTest {
             assertTrue(made.single() <= peakCalls + cap && made.batch() <= peakCalls + cap,
                     made + " after 100,000 virtual threads, peak concurrency " + virtual.peakInFlight());
             // Off-heap growth is bounded by the buffers made (a 1-row scratch is 4.7 KB here, a 64-row one 301 KB)
-            // and the GEMM's pack buffers (6.4 MiB each, at most one per concurrent product). The thread-local
-            // design made one of each per virtual thread: 100,000 × 4.7 KB and 100 × (301 KB + 6.4 MiB).
+            // and the GEMM's pack buffers (6.4 MiB each, at most one per concurrent product). Thread-local
+            // buffers, as first written, made one of each per virtual thread: 100,000 × 4.7 KB and 100 × (301 KB + 6.4 MiB).
             long bound = (long) created * 310 * 1024 + peakCalls * (7L << 20) + (1L << 20);
             if (virtual.peakOffHeapGrowth() >= 0) {
                 assertTrue(virtual.peakOffHeapGrowth() <= bound, "off-heap memory grew " + (virtual.peakOffHeapGrowth() >> 10)

@@ -151,9 +151,9 @@ final class PartitionGradient {
             net.backward(ws);
             Matrix g = net.gradients();
             ONE_THREAD.scale(rows, g);            // mean over the share → sum over the share
-            float[] sum = into != null ? into : new float[Math.toIntExact(g.size())];
-            g.copyTo(sum);
-            return new Result(p, rows, loss, sum);
+            if (into == null) return new Result(p, rows, loss, g.toArray());
+            g.copyTo(into);
+            return new Result(p, rows, loss, into);
         } finally {
             pool.release(w);
         }

@@ -141,7 +141,9 @@ final class Rendezvous implements AutoCloseable {
                     case MEET -> meet(in, callback);
                     case REPORT -> {
                         double micros = in.readDouble(), waiting = in.readDouble();
-                        report(BarrierTraining.State.decode(in), micros, waiting);
+                        byte[] encoded = in.readAllBytes();       // the state as the task encoded it
+                        report(BarrierTraining.State.decode(new DataInputStream(new ByteArrayInputStream(encoded))), encoded,
+                                micros, waiting);
                         callback.onSuccess(ByteBuffer.allocate(0));
                     }
                     default -> callback.onFailure(new IllegalArgumentException("unknown rendezvous message"));
@@ -190,9 +192,9 @@ final class Rendezvous implements AutoCloseable {
             for (RpcResponseCallback c : answer) c.onSuccess(ByteBuffer.wrap(bytes));
         }
 
-        /** An epoch's end: the new restart point, and its progress line. */
-        private void report(BarrierTraining.State state, double exchangeMicrosPerStep, double waitingMicrosPerStep) {
-            start = state.encode();
+        /** An epoch's end: the new restart point (kept as the task encoded it), and its progress line. */
+        private void report(BarrierTraining.State state, byte[] encoded, double exchangeMicrosPerStep, double waitingMicrosPerStep) {
+            start = encoded;
             long now = System.nanoTime();
             double seconds = (now - lastReport) / 1e9;
             lastReport = now;
