@@ -11,16 +11,19 @@ import java.util.Arrays;
 import java.util.List;
 
 import org.apache.spark.BarrierTaskContext;
+import org.apache.spark.HashPartitioner;
 import org.apache.spark.SparkEnv;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.rdd.RDD;
+import org.apache.spark.rdd.ShuffledRDD;
 
 import io.vectorprop.kernel.Kernels;
 import io.vectorprop.network.Network;
 import io.vectorprop.network.Optimizer;
 
+import scala.Tuple2;
 import scala.collection.Iterator;
 import scala.jdk.javaapi.CollectionConverters;
 import scala.reflect.ClassTag;
@@ -39,7 +42,7 @@ import scala.runtime.AbstractFunction1;
  * the state as the next restart point. So every task computes the same bits as the job-per-step mode,
  * where the driver adds the partitions' results in partition order and updates; a test compares them.
  *
- * <p>The barrier stage is followed by a shuffle boundary ({@code repartition(1)}): Spark does not retry a
+ * <p>The barrier stage is followed by a shuffle boundary (to one partition, as {@code repartition(1)}): Spark does not retry a
  * failed barrier stage that is a job's result stage, but it reruns a failed barrier map stage whole.
  * The rerun starts from the last completed epoch, and the batches depend only on (seed, epoch,
  * partition), so it gives the same bits.
@@ -123,6 +126,8 @@ final class BarrierTraining {
     }
 
     private static final ClassTag<State> STATE = ClassTag$.MODULE$.apply(State.class);
+    private static final ClassTag<Tuple2<Object, State>> KEYED_STATE = ClassTag$.MODULE$.apply(Tuple2.class);
+    private static final ClassTag<Object> ANY = ClassTag$.MODULE$.AnyRef();
 
     /**
      * Runs the fit as one barrier stage over {@code blocks}, starting from {@code net} and
@@ -133,8 +138,10 @@ final class BarrierTraining {
         rendezvous.startFrom(new State(0, net.parameters().toArray(), optimizer.state(), optimizer.steps(), new double[0], false),
                 o, setup.value().plan.totalRows());
         FitTask task = new FitTask(setup, o, rendezvous.host(), rendezvous.port(), jsc.sc().applicationId());
-        RDD<State> stage = blocks.rdd().barrier().mapPartitions(task, false, STATE);
-        List<State> ends = new JavaRDD<>(stage, STATE).repartition(1).collect();
+        RDD<Tuple2<Object, State>> stage = blocks.rdd().barrier().mapPartitions(task, false, KEYED_STATE);
+        // The shuffle boundary: what repartition(1) builds, minus the lambdas Spark's closure cleaner would read.
+        List<State> ends = BlockJobs.elements(new ShuffledRDD<Object, State, State>(stage, new HashPartitioner(1), ANY, STATE, STATE))
+                .stream().map(Tuple2::_2).toList();
         if (ends.size() != 1) {
             throw new IllegalStateException("VectorpropClassifier: the fit's stage ended with " + ends.size()
                     + " results instead of the one of partition 0");
@@ -176,7 +183,7 @@ final class BarrierTraining {
     }
 
     /** The work of one task of the barrier stage (see the class comment). */
-    static final class FitTask extends AbstractFunction1<Iterator<RowBlock>, Iterator<State>> implements Serializable {
+    static final class FitTask extends AbstractFunction1<Iterator<RowBlock>, Iterator<Tuple2<Object, State>>> implements Serializable {
         @Serial private static final long serialVersionUID = 1L;
         private final Broadcast<PartitionGradient.Setup> setup;
         private final DataParallelTraining.Options o;
@@ -193,7 +200,7 @@ final class BarrierTraining {
         }
 
         @Override
-        public Iterator<State> apply(Iterator<RowBlock> partition) {
+        public Iterator<Tuple2<Object, State>> apply(Iterator<RowBlock> partition) {
             RowBlock block = partition.next();
             BarrierTaskContext context = BarrierTaskContext.get();
             int self = context.partitionId(), tasks = context.getTaskInfos().length;
@@ -256,8 +263,8 @@ final class BarrierTraining {
                                 optimizer.steps(), Arrays.copyOf(history, epoch + 1), converged));
                     }
                 }
-                List<State> end = self == 0 ? List.of(new State(epoch, params, optimizer.state(), optimizer.steps(),
-                        Arrays.copyOf(history, epoch), converged)) : List.of();
+                List<Tuple2<Object, State>> end = self == 0 ? List.of(new Tuple2<>(0, new State(epoch, params, optimizer.state(),
+                        optimizer.steps(), Arrays.copyOf(history, epoch), converged))) : List.of();
                 return CollectionConverters.asScala(end.iterator());
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();

@@ -3,12 +3,14 @@ package io.vectorprop.spark;
 import java.util.ArrayList;
 import java.util.List;
 
-import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.rdd.RDD;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
+import org.apache.spark.sql.functions;
+import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.storage.StorageLevel;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -84,16 +86,15 @@ final class DataParallelTraining {
      * that does not fit the executor's storage memory goes to its disk, not back to the DataFrame.
      */
     static JavaRDD<RowBlock> blocks(Dataset<?> data, String featuresCol, String labelCol, int features, int classes) {
-        Dataset<Row> selected = data.select(featuresCol, labelCol);
-        JavaRDD<RowBlock> blocks = selected.toJavaRDD().mapPartitionsWithIndex((partition, rows) ->
-                List.of(RowBlock.read(partition, rows, 0, 1, features, classes, featuresCol, labelCol)).iterator(), true);
-        return blocks.persist(StorageLevel.MEMORY_AND_DISK());
+        Dataset<Row> selected = data.select(functions.col(featuresCol), functions.col(labelCol).cast(DataTypes.DoubleType));
+        RDD<RowBlock> blocks = BlockJobs.readBlocks(selected, features, classes, featuresCol, labelCol);
+        return new JavaRDD<>(blocks, BlockJobs.ROW_BLOCK).persist(StorageLevel.MEMORY_AND_DISK());
     }
 
     /** Rows of every partition, in partition order (this job also reads and caches the blocks). */
     static int[] partitionRows(JavaRDD<RowBlock> blocks) {
         long started = System.nanoTime();
-        List<Integer> counts = blocks.map(RowBlock::rows).collect();
+        List<Integer> counts = BlockJobs.onEveryBlock(blocks, (task, b) -> b.rows());
         int[] rows = new int[counts.size()];
         long total = 0;
         for (int p = 0; p < rows.length; p++) total += rows[p] = counts.get(p);
@@ -104,12 +105,12 @@ final class DataParallelTraining {
 
     /** Per-feature mean and 1/σ over all blocks, two passes as {@link Standardization#fit} does on one machine. */
     static Standardization standardization(JavaSparkContext jsc, JavaRDD<RowBlock> blocks, int features) {
-        List<double[]> sums = blocks.map(b -> {
+        List<double[]> sums = BlockJobs.onEveryBlock(blocks, (task, b) -> {
             double[] s = new double[features + 1];
             for (int r = 0; r < b.rows(); r++) for (int i = 0; i < features; i++) s[i] += b.feature(r, i);
             s[features] = b.rows();
             return s;
-        }).collect();
+        });
         double[] sum = new double[features];
         long n = 0;
         for (double[] s : sums) {
@@ -119,7 +120,7 @@ final class DataParallelTraining {
         double[] mean = new double[features];
         for (int i = 0; i < features; i++) mean[i] = sum[i] / n;
         Broadcast<double[]> bcMean = jsc.broadcast(mean);
-        List<double[]> squares = blocks.map(b -> {
+        List<double[]> squares = BlockJobs.onEveryBlock(blocks, (task, b) -> {
             double[] mu = bcMean.value(), s = new double[features];
             for (int r = 0; r < b.rows(); r++) {
                 for (int i = 0; i < features; i++) {
@@ -128,7 +129,7 @@ final class DataParallelTraining {
                 }
             }
             return s;
-        }).collect();
+        });
         bcMean.destroy();
         double[] sumSq = new double[features];
         for (double[] s : squares) for (int i = 0; i < features; i++) sumSq[i] += s[i];
@@ -269,16 +270,16 @@ final class DataParallelTraining {
                            float[] params, int epoch, int step, long global, float[] total) {
         Broadcast<float[]> bcParams = jsc.broadcast(params);
         try {
-            List<PartitionGradient.Result> results = blocks.map(b -> {
-                if (PartitionGradient.failFirstAttemptAtStep == global && TaskContext.get().attemptNumber() == 0) {
+            List<PartitionGradient.Result> results = BlockJobs.onEveryBlock(blocks, (task, b) -> {
+                if (PartitionGradient.failFirstAttemptAtStep == global && task.attemptNumber() == 0) {
                     PartitionGradient.injectedFailures.incrementAndGet();
                     throw new IllegalStateException("failure injected by a test into the first attempt of step " + global);
                 }
                 return PartitionGradient.compute(b, setup.value(), bcParams.value(), epoch, step);
-            }).collect();
+            });
             java.util.Arrays.fill(total, 0f);
             double loss = 0;
-            for (PartitionGradient.Result r : results) {        // collect() keeps partition order
+            for (PartitionGradient.Result r : results) {        // in partition order
                 loss += r.lossSum();
                 float[] g = r.gradientSum();
                 if (g == null) continue;

@@ -11,7 +11,9 @@ import java.util.Objects;
 import org.apache.spark.ml.linalg.DenseVector;
 import org.apache.spark.ml.linalg.SparseVector;
 import org.apache.spark.ml.linalg.Vector;
+import org.apache.spark.ml.linalg.VectorUDT;
 import org.apache.spark.sql.Row;
+import org.apache.spark.sql.catalyst.InternalRow;
 
 /**
  * One partition's training rows, converted once from the DataFrame: each row's features as
@@ -91,38 +93,63 @@ final class RowBlock implements Serializable {
         RowBlock b = new RowBlock(partition, features, chunkFloats);
         while (it.hasNext()) {
             Row row = it.next();
-            int r = b.rows;
-            if (row.isNullAt(featuresIndex)) throw bad(partition, r, "column '" + featuresCol + "' is null");
-            Vector v = (Vector) row.get(featuresIndex);
-            if (v.size() != features) {
-                throw bad(partition, r, "column '" + featuresCol + "' holds a vector of size " + v.size()
-                        + ", but layers[0] = " + features + " inputs");
-            }
-            if (row.isNullAt(labelIndex)) throw bad(partition, r, "column '" + labelCol + "' is null");
-            double label = ((Number) row.get(labelIndex)).doubleValue();
-            if (label != Math.rint(label) || label < 0 || label >= classes) {
-                throw bad(partition, r, "label " + label + " in column '" + labelCol + "' is not a class index 0.."
-                        + (classes - 1) + " (the last layer has " + classes + " outputs)");
-            }
-            b.ensureRoom();
-            float[] dst = b.chunkOf(r);
-            int at = b.offsetOf(r);
-            // Dense: read the backing array; sparse: zero the row, then the stored entries (no per-row copies).
-            int[] indices = v instanceof SparseVector sv ? sv.indices() : null;
-            double[] values = v instanceof SparseVector sv ? sv.values() : ((DenseVector) v).values();
-            if (indices != null) Arrays.fill(dst, at, at + features, 0f);
-            for (int j = 0; j < values.length; j++) {
-                int i = indices == null ? j : indices[j];
-                if (!Double.isFinite(values[j])) {
-                    throw bad(partition, r, "column '" + featuresCol + "' element " + i + " is " + values[j]);
-                }
-                dst[at + i] = (float) values[j];
-            }
-            b.labels[r] = (int) label;
-            b.rows++;
+            if (row.isNullAt(featuresIndex)) throw bad(partition, b.rows, "column '" + featuresCol + "' is null");
+            if (row.isNullAt(labelIndex)) throw bad(partition, b.rows, "column '" + labelCol + "' is null");
+            b.append((Vector) row.get(featuresIndex), ((Number) row.get(labelIndex)).doubleValue(), classes, featuresCol, labelCol);
         }
         b.trim();
         return b;
+    }
+
+    private static final VectorUDT VECTOR = new VectorUDT();
+
+    /**
+     * {@link #read(int, Iterator, int, int, int, int, String, String)} from Spark SQL's internal rows: the
+     * features, a vector column, at ordinal 0 and the label, cast to a double, at 1. It skips the conversion of
+     * every row to a {@code Row} object that {@code Dataset.rdd()} makes (and the code Spark generates and
+     * compiles for it).
+     */
+    static RowBlock readInternal(int partition, Iterator<InternalRow> it, int features, int classes, String featuresCol,
+                                 String labelCol) {
+        RowBlock b = new RowBlock(partition, features, CHUNK_FLOATS);
+        while (it.hasNext()) {
+            InternalRow row = it.next();
+            if (row.isNullAt(0)) throw bad(partition, b.rows, "column '" + featuresCol + "' is null");
+            if (row.isNullAt(1)) throw bad(partition, b.rows, "column '" + labelCol + "' is null");
+            b.append(VECTOR.deserialize(row.getStruct(0, VECTOR.sqlType().size())), row.getDouble(1), classes, featuresCol,
+                    labelCol);
+        }
+        b.trim();
+        return b;
+    }
+
+    /** Checks one row (see {@link #read}) and appends it. */
+    private void append(Vector v, double label, int classes, String featuresCol, String labelCol) {
+        int r = rows;
+        if (v.size() != features) {
+            throw bad(partition, r, "column '" + featuresCol + "' holds a vector of size " + v.size()
+                    + ", but layers[0] = " + features + " inputs");
+        }
+        if (label != Math.rint(label) || label < 0 || label >= classes) {
+            throw bad(partition, r, "label " + label + " in column '" + labelCol + "' is not a class index 0.."
+                    + (classes - 1) + " (the last layer has " + classes + " outputs)");
+        }
+        ensureRoom();
+        float[] dst = chunkOf(r);
+        int at = offsetOf(r);
+        // Dense: read the backing array; sparse: zero the row, then the stored entries (no per-row copies).
+        int[] indices = v instanceof SparseVector sv ? sv.indices() : null;
+        double[] values = v instanceof SparseVector sv ? sv.values() : ((DenseVector) v).values();
+        if (indices != null) Arrays.fill(dst, at, at + features, 0f);
+        for (int j = 0; j < values.length; j++) {
+            int i = indices == null ? j : indices[j];
+            if (!Double.isFinite(values[j])) {
+                throw bad(partition, r, "column '" + featuresCol + "' element " + i + " is " + values[j]);
+            }
+            dst[at + i] = (float) values[j];
+        }
+        labels[r] = (int) label;
+        rows++;
     }
 
     private static IllegalArgumentException bad(int partition, int row, String what) {

@@ -30,7 +30,9 @@ import org.junit.jupiter.api.Test;
 /**
  * The blocks the fit trains on hold the DataFrame's rows exactly: each row's features as floats, in
  * partition and row order, for dense and sparse vectors, with a double or an integer label, from a
- * cached DataFrame and a plain one.
+ * cached DataFrame and a plain one — read from Spark SQL's internal rows, checked against Spark's own
+ * conversion to {@code Row}s — and from {@code Row} objects (the path of a Dataset that is not Spark's
+ * classic, in-process one).
  */
 class RowBlockTest {
     static final int FEATURES = 7, CLASSES = 3;
