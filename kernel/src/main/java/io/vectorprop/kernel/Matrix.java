@@ -161,6 +161,29 @@ public final class Matrix {
         return this;
     }
 
+    /** Copies rows·cols floats of {@code values}, from index {@code from} on (row-major), into this matrix. */
+    public Matrix copyFrom(float[] values, int from) {
+        if (from < 0 || from > values.length - size()) {
+            throw new IllegalArgumentException("Matrix.copyFrom: " + size() + " values from index " + from + " of an array of "
+                    + values.length + " for a " + shape() + " matrix");
+        }
+        for (int r = 0; r < rows; r++) {
+            MemorySegment.copy(values, from + r * cols, segment, FLOAT, (offset + (long) r * stride) * Float.BYTES, cols);
+        }
+        return this;
+    }
+
+    /** Copies this matrix's elements (row-major) into {@code out} from index {@code at} on. */
+    public void copyTo(float[] out, int at) {
+        if (at < 0 || at > out.length - size()) {
+            throw new IllegalArgumentException("Matrix.copyTo: " + size() + " elements of a " + shape() + " matrix to index "
+                    + at + " of an array of " + out.length);
+        }
+        for (int r = 0; r < rows; r++) {
+            MemorySegment.copy(segment, FLOAT, (offset + (long) r * stride) * Float.BYTES, out, at + r * cols, cols);
+        }
+    }
+
     /** Copies this matrix's elements (row-major) into {@code out}, which must hold exactly rows·cols floats. */
     public void copyTo(float[] out) {
         if (out.length != size()) {

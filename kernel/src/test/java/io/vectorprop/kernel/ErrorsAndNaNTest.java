@@ -1,5 +1,6 @@
 package io.vectorprop.kernel;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -90,6 +91,17 @@ class ErrorsAndNaNTest {
             assertTrue(e.getMessage().contains("3x4"), e.getMessage());
             assertThrows(IllegalArgumentException.class, () -> Matrix.wrap(m.segment(), 10, 1, 4, 4));
             assertThrows(IllegalArgumentException.class, () -> m.copyFrom(new float[5]));
+            // A strided view copied from and to the middle of an array: its rows, in order, no more.
+            Matrix block = m.view(1, 1, 2, 2);
+            float[] out = {-1, -1, -1, -1, -1, -1};
+            block.copyTo(out, 1);
+            assertArrayEquals(new float[] {-1, 5, 6, 9, 10, -1}, out);
+            block.copyFrom(new float[] {0, 0, 50, 60, 90, 100}, 2);
+            assertArrayEquals(new float[] {0, 1, 2, 3, 4, 50, 60, 7, 8, 90, 100, 11}, m.toArray());
+            e = assertThrows(IllegalArgumentException.class, () -> block.copyFrom(new float[6], 3));
+            assertEquals("Matrix.copyFrom: 4 values from index 3 of an array of 6 for a 2x2 (stride 4) matrix", e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> block.copyTo(new float[6], -1));
+            assertEquals("Matrix.copyTo: 4 elements of a 2x2 (stride 4) matrix to index -1 of an array of 6", e.getMessage());
         }
     }
 

@@ -137,20 +137,71 @@ public final class Optimizer implements AutoCloseable {
     /** Applies the gradients of the last backward pass to the parameters. */
     public void step() {
         step++;
+        update(network.parameters(), network.gradients(), network.decayMask(), rule);
+    }
+
+    /**
+     * Applies the gradients to the parameters {@code [from, to)} only, with that slice of the state, and
+     * counts a step: what a data-parallel worker that owns that slice of the parameters does (the others
+     * update theirs and the slices are then exchanged). The other parameters and their state are left as
+     * they are. Each element of the slice gets the update {@link #step()} gives it, bit for bit, when
+     * {@code from} and {@code to} are multiples of 16 or the parameter count: the kernels then handle every
+     * element in the same kind of loop (vector lanes or scalar tail) as over the whole vector. An empty
+     * slice only counts the step.
+     */
+    public void step(int from, int to) {
+        int p = network.parameters().cols();
+        if (from < 0 || from > to || to > p) {
+            throw new IllegalArgumentException("Optimizer.step: slice [" + from + ", " + to + ") is not inside the " + p
+                    + " parameters");
+        }
+        step++;
+        if (from == to) return;
+        if (slice == null || slice.from != from || slice.to != to) slice = new Slice(from, to);
+        update(slice.parameters, slice.gradients, slice.decayMask, slice.rule);
+    }
+
+    /** Views of a slice of the parameters, gradients, decay mask and state, kept for the next step on the same slice. */
+    private Slice slice;
+
+    private final class Slice {
+        final int from, to;
+        final Matrix parameters, gradients, decayMask;
+        final Rule rule;
+
+        Slice(int from, int to) {
+            this.from = from;
+            this.to = to;
+            parameters = part(network.parameters());
+            gradients = part(network.gradients());
+            decayMask = part(network.decayMask());
+            rule = switch (Optimizer.this.rule) {
+                case Sgd(Matrix velocity) -> new Sgd(part(velocity));
+                case Momentum(Matrix velocity, boolean nesterov) -> new Momentum(part(velocity), nesterov);
+                case Adam(Matrix m, Matrix v) -> new Adam(part(m), part(v));
+            };
+        }
+
+        private Matrix part(Matrix whole) {
+            return whole.view(0, from, 1, to - from);
+        }
+    }
+
+    /** One update of {@code theta} from {@code grad} with {@code rule}'s state (the step already counted). */
+    private void update(Matrix theta, Matrix grad, Matrix decayMask, Rule rule) {
         var k = network.kernels();
         switch (rule) {
             case Sgd(Matrix velocity) -> {
                 if (config.weightDecay() == 0f) {
-                    k.axpy(-learningRate, network.gradients(), network.parameters());   // θ ← θ − η∇θ: one pass, no state
+                    k.axpy(-learningRate, grad, theta);   // θ ← θ − η∇θ: one pass, no state
                 } else {
-                    k.momentumStep(network.parameters(), network.gradients(), velocity, network.decayMask(),
-                            learningRate, 0f, config.weightDecay(), false);
+                    k.momentumStep(theta, grad, velocity, decayMask, learningRate, 0f, config.weightDecay(), false);
                 }
             }
-            case Momentum(Matrix velocity, boolean nesterov) -> k.momentumStep(network.parameters(), network.gradients(),
-                    velocity, network.decayMask(), learningRate, config.momentum(), config.weightDecay(), nesterov);
-            case Adam(Matrix m, Matrix v) -> k.adamStep(network.parameters(), network.gradients(), m, v, network.decayMask(),
-                    learningRate, config.beta1(), config.beta2(), config.epsilon(), config.weightDecay(), step);
+            case Momentum(Matrix velocity, boolean nesterov) -> k.momentumStep(theta, grad, velocity, decayMask,
+                    learningRate, config.momentum(), config.weightDecay(), nesterov);
+            case Adam(Matrix m, Matrix v) -> k.adamStep(theta, grad, m, v, decayMask, learningRate, config.beta1(),
+                    config.beta2(), config.epsilon(), config.weightDecay(), step);
         }
     }
 

@@ -20,6 +20,7 @@ import org.apache.spark.rdd.RDD;
 import org.apache.spark.rdd.ShuffledRDD;
 
 import io.vectorprop.kernel.Kernels;
+import io.vectorprop.kernel.Matrix;
 import io.vectorprop.network.Network;
 import io.vectorprop.network.Optimizer;
 
@@ -35,12 +36,15 @@ import scala.runtime.AbstractFunction1;
  * (one per partition, all running at once) meet through the driver's {@link Rendezvous}, which also
  * hands them where to start: the state after the last epoch that completed (at first, the initialized
  * network). Each task then runs the remaining epochs itself: its share of each global batch through
- * {@link PartitionGradient#compute}, the shares all-reduced by {@link GradientExchange} (summed in
- * partition order), the same optimizer update as the driver applies in the job-per-step mode; every
- * task knows every step's loss, so all decide alike when the loss stops falling or stops being finite.
- * After each epoch the task of partition 0 sends the state to the driver, which logs the epoch and keeps
- * the state as the next restart point. So every task computes the same bits as the job-per-step mode,
- * where the driver adds the partitions' results in partition order and updates; a test compares them.
+ * {@link PartitionGradient#compute}; the shares reduce-scattered by {@link GradientExchange} (each task
+ * gets its slice of the parameters summed in partition order); on that slice, and on its slice of the
+ * optimizer's state, the update the driver applies in the job-per-step mode
+ * ({@link Optimizer#step(int, int)}, bit for bit); the updated slices all-gathered. Every task knows every
+ * step's loss, so all decide alike when the loss stops falling or stops being finite. After each epoch
+ * the slices of the optimizer's state are gathered into the task of partition 0, which sends the state to
+ * the driver; the driver logs the epoch and keeps the state as the next restart point. So the tasks
+ * compute the same bits as the job-per-step mode, where the driver adds the partitions' results in
+ * partition order and updates; a test compares them.
  *
  * <p>The barrier stage is followed by a shuffle boundary (to one partition, as {@code repartition(1)}): Spark does not retry a
  * failed barrier stage that is a job's result stage, but it reruns a failed barrier map stage whole.
@@ -219,8 +223,14 @@ final class BarrierTraining {
                 optimizer.restore(from.optimizerState(), from.optimizerSteps());
                 float[] params = from.parameters().clone(), total = new float[exchange.length()];
                 float[] shareSum = new float[params.length];      // reused: the exchange has taken each step's sum before the next
+                // Exact SGD (k = 1): this task's slice of the parameters, which it alone updates.
+                int sliceFrom = exchange.sliceStart(self), sliceTo = exchange.sliceStart(self + 1);
+                boolean ownSlice = k == 1 && sliceTo > sliceFrom;
+                Matrix mySums = ownSlice ? net.gradients().view(0, sliceFrom, 1, sliceTo - sliceFrom) : null;
+                Matrix myParams = ownSlice ? net.parameters().view(0, sliceFrom, 1, sliceTo - sliceFrom) : null;
                 double[] history = Arrays.copyOf(from.lossHistory(), o.maxIter());
                 boolean converged = from.converged(), stop = converged;
+                State last = from;                                  // partition 0: the state after the last epoch run
                 int epoch = from.epochs();
                 for (; epoch < o.maxIter() && !stop; epoch++) {
                     double lossSum = 0, localLoss = 0;
@@ -231,12 +241,17 @@ final class BarrierTraining {
                         }
                         long computeStarted = System.nanoTime();
                         PartitionGradient.Result share = PartitionGradient.compute(block, s, params, epoch, step, shareSum);
-                        if (k == 1) {
-                            lossSum += exchange.allReduce((long) epoch * plan.stepsPerEpoch() + step, share.gradientSum(), share.lossSum(),
+                        if (k == 1) {                                       // the driver's update, on this task's slice
+                            long global = (long) epoch * plan.stepsPerEpoch() + step;
+                            lossSum += exchange.reduceScatter(global, share.gradientSum(), share.lossSum(),
                                     System.nanoTime() - computeStarted, total);
-                            net.gradients().copyFrom(total);                // as the driver does in the job-per-step mode
-                            net.kernels().scale(1f / plan.batchRows(step), net.gradients());
-                            optimizer.step();
+                            if (mySums != null) {
+                                mySums.copyFrom(total, sliceFrom);
+                                net.kernels().scale(1f / plan.batchRows(step), mySums);
+                            }
+                            optimizer.step(sliceFrom, sliceTo);
+                            if (myParams != null) myParams.copyTo(params, sliceFrom);
+                            exchange.allGather(global, params);
                         } else {                                            // periodic averaging: a step on the own share
                             if (share.rows() > 0) {
                                 net.gradients().copyFrom(share.gradientSum());
@@ -251,20 +266,22 @@ final class BarrierTraining {
                                 localLoss = 0;
                                 localNanos = 0;
                             }
+                            net.parameters().copyTo(params);
                         }
-                        net.parameters().copyTo(params);
                     }
                     double loss = lossSum / plan.totalRows();
                     history[epoch] = loss;
                     converged = DataParallelTraining.converged(epoch == 0 ? Double.NaN : history[epoch - 1], loss, o);
                     stop = converged || !Double.isFinite(loss);
+                    float[][] state = optimizer.state();
+                    if (k == 1) exchange.gatherToFirst(epoch, state);      // each task updated its slice of the state
                     if (self == 0) {
-                        exchange.reportEpoch(rendezvousHost, rendezvousPort, new State(epoch + 1, params, optimizer.state(),
-                                optimizer.steps(), Arrays.copyOf(history, epoch + 1), converged));
+                        last = new State(epoch + 1, params.clone(), state, optimizer.steps(), Arrays.copyOf(history, epoch + 1),
+                                converged);
+                        exchange.reportEpoch(rendezvousHost, rendezvousPort, last);
                     }
                 }
-                List<Tuple2<Object, State>> end = self == 0 ? List.of(new Tuple2<>(0, new State(epoch, params, optimizer.state(),
-                        optimizer.steps(), Arrays.copyOf(history, epoch), converged))) : List.of();
+                List<Tuple2<Object, State>> end = self == 0 ? List.of(new Tuple2<>(0, last)) : List.of();
                 return CollectionConverters.asScala(end.iterator());
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();

@@ -28,10 +28,12 @@ import org.apache.spark.network.util.TransportConf;
  *       task j adds the N slices <em>in partition order</em>, starting from zeros and skipping the tasks
  *       that had no rows, exactly as the driver adds the partitions' results in the job-per-step mode,
  *       so both modes give the same bits;</li>
- *   <li><b>all-gather</b>: each task sends its summed slice to every other, so every task holds the
- *       whole sum and applies the same optimizer update to the same parameters.</li>
+ *   <li><b>all-gather</b>: each task sends its slice to every other — in the barrier fit the slice of the
+ *       parameters it has just updated from its summed slice ({@link #reduceScatter}, the optimizer on the
+ *       slice, {@link #allGather}); in periodic averaging the summed slice itself ({@link #allReduce}).</li>
  * </ol>
- * Each task sends {@code 2·(N−1)/N·P} floats per step and receives as many, whatever N.
+ * Each task sends {@code 2·(N−1)/N·P} floats per step and receives as many, whatever N. Once per epoch
+ * {@link #gatherToFirst} brings the slices of the optimizer's state to the first task, which reports it.
  *
  * <p>Tasks that run in the same JVM (an executor with several cores, or {@code local[n]}) hand their
  * messages to each other through memory instead: the sender copies its floats into the receiver's slot
@@ -47,7 +49,7 @@ import org.apache.spark.network.util.TransportConf;
  * barrier stage when one fails) and bounded by the fit's {@code exchangeTimeout}, named in the error.
  */
 final class GradientExchange implements AutoCloseable {
-    private static final int SHARE = 1, SUM = 2;
+    private static final int SHARE = 1, GATHER = 2, STATE = 3;
     /** A message's header: kind, step, sender, float count, loss sum, compute nanoseconds. */
     private static final int HEADER = 4 + 8 + 4 + 4 + 8 + 8;
 
@@ -119,11 +121,10 @@ final class GradientExchange implements AutoCloseable {
         this.parameters = parameters;
         this.timeoutMillis = timeoutMillis;
         this.gone = new boolean[tasks];
-        this.inbox = new Slot[SUM + 1][tasks];
-        this.outbox = new ByteBuffer[SUM + 1][tasks];
+        this.inbox = new Slot[STATE + 1][tasks];
+        this.outbox = new ByteBuffer[STATE + 1][tasks];
         for (int j = 0; j < tasks; j++) {
-            inbox[SHARE][j] = new Slot();
-            inbox[SUM][j] = new Slot();
+            for (int kind = SHARE; kind <= STATE; kind++) inbox[kind][j] = new Slot();
         }
         this.context = new TransportContext(transportConf(), new Receiver(), false);
         this.server = context.createServer(host, 0, TransportAuth.server(auth, context.getConf()));
@@ -170,7 +171,7 @@ final class GradientExchange implements AutoCloseable {
             }
             peers.add(clients.createClient(addresses[j].getHostString(), addresses[j].getPort()));
             outbox[SHARE][j] = ByteBuffer.allocateDirect(HEADER + (sliceStart(j + 1) - sliceStart(j)) * Float.BYTES);
-            outbox[SUM][j] = ByteBuffer.allocateDirect(HEADER + (sliceStart(self + 1) - sliceStart(self)) * Float.BYTES);
+            outbox[GATHER][j] = ByteBuffer.allocateDirect(HEADER + (sliceStart(self + 1) - sliceStart(self)) * Float.BYTES);
         }
         return start;
     }
@@ -196,8 +197,14 @@ final class GradientExchange implements AutoCloseable {
         Rendezvous.report(clients, host, port, state, micros, waiting, timeoutMillis);
     }
 
+    /**
+     * Where task {@code task}'s slice starts (task N: the end). Slices start at multiples of 16 floats, so a
+     * task that updates its slice with {@link io.vectorprop.network.Optimizer#step(int, int)} gives each
+     * element the bits a whole-vector update gives it (see there); a slice may be empty when there are
+     * fewer than 16 elements per task.
+     */
     int sliceStart(int task) {
-        return (int) ((long) parameters * task / tasks);
+        return task == tasks ? parameters : (int) ((long) parameters * task / tasks) & ~15;
     }
 
     /**
@@ -207,6 +214,17 @@ final class GradientExchange implements AutoCloseable {
      * returns the loss sum added in partition order.
      */
     double allReduce(long step, float[] gradientSum, double loss, long computeNanos, float[] total) throws InterruptedException {
+        double lossSum = reduceScatter(step, gradientSum, loss, computeNanos, total);
+        allGather(step, total);
+        return lossSum;
+    }
+
+    /**
+     * The first half of {@link #allReduce}: writes the sum over all tasks of this task's slice only,
+     * {@code total[sliceStart(self) … sliceStart(self+1))}, added in partition order, and returns the loss
+     * sum added in partition order. {@link #allGather} for the same step must follow.
+     */
+    double reduceScatter(long step, float[] gradientSum, double loss, long computeNanos, float[] total) throws InterruptedException {
         long started = System.nanoTime(), slowest = computeNanos;
         for (int j = 0; j < tasks; j++) {
             if (j != self) send(j, SHARE, step, loss, computeNanos, gradientSum, sliceStart(j), sliceStart(j + 1));
@@ -226,19 +244,51 @@ final class GradientExchange implements AutoCloseable {
             if (m.count >= 0) add(m.values, 0, total, from, to - from);   // a partition with no rows in this step sent none
             empty(m);
         }
-        for (int j = 0; j < tasks; j++) {
-            if (j != self) send(j, SUM, step, lossSum, 0, total, from, to);
-        }
-        for (int j = 0; j < tasks; j++) {
-            if (j == self) continue;
-            Slot m = take(SUM, step, j);
-            System.arraycopy(m.values, 0, total, sliceStart(j), m.count);
-            empty(m);
-        }
         exchangeNanos += System.nanoTime() - started;
         imbalanceNanos += slowest - computeNanos;
         exchangedSteps++;
         return lossSum;
+    }
+
+    /**
+     * The second half of {@link #allReduce}: sends this task's slice of {@code values} to every other task
+     * and writes theirs into {@code values}, which then holds every task's slice.
+     */
+    void allGather(long step, float[] values) throws InterruptedException {
+        long started = System.nanoTime();
+        int from = sliceStart(self), to = sliceStart(self + 1);
+        for (int j = 0; j < tasks; j++) {
+            if (j != self) send(j, GATHER, step, 0, 0, values, from, to);
+        }
+        for (int j = 0; j < tasks; j++) {
+            if (j == self) continue;
+            Slot m = take(GATHER, step, j);
+            System.arraycopy(m.values, 0, values, sliceStart(j), m.count);
+            empty(m);
+        }
+        exchangeNanos += System.nanoTime() - started;
+    }
+
+    /**
+     * Gathers the slices of {@code blocks} (each of the exchange's length) into the task of partition 0:
+     * every other task sends its slice of each block, the first task writes them into its own
+     * {@code blocks}, which then hold every task's slice; the other tasks' {@code blocks} are not changed.
+     * {@code tag} (e.g. the epoch) must grow from one gather to the next.
+     */
+    void gatherToFirst(long tag, float[][] blocks) throws InterruptedException {
+        int from = sliceStart(self), n = sliceStart(self + 1) - from;
+        if (self != 0) {
+            float[] mine = new float[blocks.length * n];
+            for (int b = 0; b < blocks.length; b++) System.arraycopy(blocks[b], from, mine, b * n, n);
+            send(0, STATE, tag, 0, 0, mine, 0, mine.length);
+            return;
+        }
+        for (int j = 1; j < tasks; j++) {
+            Slot m = take(STATE, tag, j);
+            int at = sliceStart(j), count = sliceStart(j + 1) - at;
+            for (int b = 0; b < blocks.length; b++) System.arraycopy(m.values, b * count, blocks[b], at, count);
+            empty(m);
+        }
     }
 
     /** {@code total[at … at+n) += share[from … from+n)}, element by element in this order. */
@@ -250,9 +300,11 @@ final class GradientExchange implements AutoCloseable {
      * Sends {@code values[from … end)} (none when null) as a message of {@code kind} for {@code step}.
      * A peer in this JVM gets the floats copied into its slot at once. Otherwise the buffer for (kind, peer)
      * is rewritten, and the transport could still be writing the last message from it, unless that message
-     * has arrived; it has, by the order of the exchange: our share of step s+1 goes out after the peer's sum
-     * of step s came in, which the peer sent after receiving our share of step s; our sum of step s+1 goes
-     * out after the peer's share of step s+1 came in, which it sent after receiving our sum of step s. The
+     * has arrived; it has, by the order of the exchange: our share of step s+1 goes out after the peer's slice
+     * of step s came in, which the peer sent after receiving our share of step s; our slice of step s+1 goes
+     * out after the peer's share of step s+1 came in, which it sent after receiving our slice of step s; our
+     * state of epoch e+1 goes to the first task after its slice of the next epoch's first step came in, which
+     * it sent after taking our state of epoch e. The
      * same order keeps at most one message per (kind, sender) in flight, which {@link #claim} checks.
      */
     private void send(int to, int kind, long step, double loss, long computeNanos, float[] values, int from, int end) {
@@ -261,10 +313,12 @@ final class GradientExchange implements AutoCloseable {
             local[to].deliver(kind, step, self, count, loss, computeNanos, values, from);
             return;
         }
+        int bytes = HEADER + Math.max(0, count) * Float.BYTES;
+        if (outbox[kind][to] == null || outbox[kind][to].capacity() < bytes) outbox[kind][to] = ByteBuffer.allocateDirect(bytes);
         ByteBuffer b = outbox[kind][to].clear().order(ByteOrder.LITTLE_ENDIAN);
         b.putInt(kind).putLong(step).putInt(self).putInt(count).putDouble(loss).putLong(computeNanos);
         if (values != null) b.asFloatBuffer().put(values, from, count);   // a view: b's position stays after the header
-        b.limit(HEADER + Math.max(0, count) * Float.BYTES).position(0);
+        b.limit(bytes).position(0);
         peers.get(to).send(b.duplicate());
     }
 
@@ -278,18 +332,27 @@ final class GradientExchange implements AutoCloseable {
                 if (slot.step == step) return slot;
                 if (gone[from]) {
                     throw new IllegalStateException("VectorpropClassifier: the task of partition " + from
-                            + " stopped before sending its " + (kind == SHARE ? "gradient share" : "summed slice")
+                            + " stopped before sending its " + what(kind)
                             + " of step " + step + " of the fit (its executor failed or it was killed)");
                 }
                 long left = deadline - System.nanoTime();
                 if (left <= 0) {
-                    throw new IllegalStateException("VectorpropClassifier: no " + (kind == SHARE ? "gradient share" : "summed slice")
+                    throw new IllegalStateException("VectorpropClassifier: no " + what(kind)
                             + " from the task of partition " + from + " for step " + step + " of the fit within exchangeTimeout = "
                             + timeoutMillis / 1000 + " s (raise exchangeTimeout if steps are that slow)");
                 }
                 inbox.wait(Math.max(1, left / 1_000_000L));
             }
         }
+    }
+
+    private static String what(int kind) {
+        return switch (kind) {
+            case SHARE -> "gradient share";
+            case GATHER -> "slice for the all-gather";
+            case STATE -> "slice of the optimizer state";
+            default -> throw new IllegalArgumentException("message kind " + kind);
+        };
     }
 
     private void empty(Slot slot) {
@@ -316,7 +379,7 @@ final class GradientExchange implements AutoCloseable {
         Slot slot = inbox[kind][from];
         synchronized (inbox) {
             if (slot.step != -1) {
-                broken = "VectorpropClassifier: the task of partition " + from + " sent its " + (kind == SHARE ? "share" : "sum")
+                broken = "VectorpropClassifier: the task of partition " + from + " sent its " + what(kind)
                         + " of step " + step + " before this task had taken that of step " + slot.step + " (a bug in the exchange)";
                 inbox.notifyAll();
                 return null;
