@@ -65,11 +65,15 @@ final class BlockJobs {
      * through {@code rdd()}.
      */
     static RDD<RowBlock> readBlocks(Dataset<Row> selected, int features, int classes, String featuresCol, String labelCol) {
-        if (selected instanceof org.apache.spark.sql.classic.Dataset<Row> classic) {
-            return classic.queryExecution().toRdd().mapPartitionsWithIndex(
-                    new ReadBlock<>(true, features, classes, featuresCol, labelCol), true, ROW_BLOCK);
-        }
-        return selected.rdd().mapPartitionsWithIndex(new ReadBlock<>(false, features, classes, featuresCol, labelCol), true,
+        return selected instanceof org.apache.spark.sql.classic.Dataset<Row> classic
+                ? read(classic.queryExecution().toRdd(), true, features, classes, featuresCol, labelCol)
+                : read(selected.rdd(), false, features, classes, featuresCol, labelCol);
+    }
+
+    /** Each partition of {@code rows} ({@link InternalRow}s if {@code internalRows}, else {@link Row}s) read into one block. */
+    static <R> RDD<RowBlock> read(RDD<R> rows, boolean internalRows, int features, int classes, String featuresCol,
+                                  String labelCol) {
+        return rows.mapPartitionsWithIndex(new ReadBlock<>(internalRows, features, classes, featuresCol, labelCol), true,
                 ROW_BLOCK);
     }
 

@@ -14,6 +14,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 
+import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.ml.linalg.SQLDataTypes;
 import org.apache.spark.ml.linalg.Vector;
 import org.apache.spark.ml.linalg.Vectors;
@@ -54,20 +55,27 @@ class RowBlockTest {
         Dataset<Row> ints = spark.createDataFrame(rows, intLabels).coalesce(2);
         Dataset<Row> doubles = ints.withColumn("label", ints.col("label").cast(DataTypes.DoubleType));
         for (Dataset<Row> df : List.of(ints, doubles, doubles.cache())) {
-            List<RowBlock> blocks = DataParallelTraining.blocks(df, "features", "label", FEATURES, CLASSES).collect();
-            List<List<Row>> expected = df.javaRDD().glom().collect();
-            assertEquals(expected.size(), blocks.size(), "partitions");
-            for (int p = 0; p < blocks.size(); p++) {
-                RowBlock b = blocks.get(p);
-                List<Row> want = expected.get(p);
-                assertEquals(want.size(), b.rows(), "rows of partition " + p);
-                for (int r = 0; r < b.rows(); r++) {
-                    double[] v = ((Vector) want.get(r).get(0)).toArray();
-                    for (int i = 0; i < FEATURES; i++) {
-                        assertEquals((float) v[i], b.feature(r, i), 0f, "partition " + p + ", row " + r + ", feature " + i);
-                    }
-                    assertEquals(((Number) want.get(r).get(1)).intValue(), b.label(r), "label of partition " + p + ", row " + r);
+            List<RowBlock> internal = DataParallelTraining.blocks(df, "features", "label", FEATURES, CLASSES).collect();
+            List<RowBlock> fromRows = new JavaRDD<>(BlockJobs.read(df.rdd(), false, FEATURES, CLASSES, "features", "label"),
+                    BlockJobs.ROW_BLOCK).collect();
+            checkBlocks(df, internal, "from internal rows");
+            checkBlocks(df, fromRows, "from Row objects");
+        }
+    }
+
+    private static void checkBlocks(Dataset<Row> df, List<RowBlock> blocks, String path) {
+        List<List<Row>> expected = df.javaRDD().glom().collect();
+        assertEquals(expected.size(), blocks.size(), path + ": partitions");
+        for (int p = 0; p < blocks.size(); p++) {
+            RowBlock b = blocks.get(p);
+            List<Row> want = expected.get(p);
+            assertEquals(want.size(), b.rows(), path + ": rows of partition " + p);
+            for (int r = 0; r < b.rows(); r++) {
+                double[] v = ((Vector) want.get(r).get(0)).toArray();
+                for (int i = 0; i < FEATURES; i++) {
+                    assertEquals((float) v[i], b.feature(r, i), 0f, path + ": partition " + p + ", row " + r + ", feature " + i);
                 }
+                assertEquals(((Number) want.get(r).get(1)).intValue(), b.label(r), path + ": label of partition " + p + ", row " + r);
             }
         }
     }
