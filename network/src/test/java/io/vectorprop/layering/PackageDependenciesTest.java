@@ -1,4 +1,4 @@
-package io.vectorprop.design;
+package io.vectorprop.layering;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;

@@ -273,8 +273,9 @@ final class BarrierTraining {
                     history[epoch] = loss;
                     converged = DataParallelTraining.converged(epoch == 0 ? Double.NaN : history[epoch - 1], loss, o);
                     stop = converged || !Double.isFinite(loss);
-                    float[][] state = optimizer.state();
-                    if (k == 1) exchange.gatherToFirst(epoch, state);      // each task updated its slice of the state
+                    // Exact SGD: each task updated its slice of the state, which the first gathers; averaging: all hold the same.
+                    float[][] state = k == 1 || self == 0 ? optimizer.state() : null;
+                    if (k == 1) exchange.gatherToFirst(epoch, state);
                     if (self == 0) {
                         last = new State(epoch + 1, params.clone(), state, optimizer.steps(), Arrays.copyOf(history, epoch + 1),
                                 converged);

@@ -68,10 +68,10 @@ final class GradientExchange implements AutoCloseable {
     /** The peers that run in this JVM, by partition (null for the others and ourselves). */
     private final GradientExchange[] local;
     /**
-     * The messages to each peer reached through the transport, one direct buffer per (kind, peer), written
-     * again every step: direct, so that the transport writes it to the socket without copying it first,
-     * and reused, so that a step allocates nothing. See {@link #send} for why a buffer is free again when
-     * it is rewritten.
+     * The messages to each peer reached through the transport, one direct buffer per (kind, peer), made by
+     * the first {@link #send} of its kind to that peer and written again every step after: direct, so that
+     * the transport writes it to the socket without copying it first, and reused, so that a step allocates
+     * nothing. See {@link #send} for why a buffer is free again when it is rewritten.
      */
     private final ByteBuffer[][] outbox;
     /**
@@ -170,8 +170,6 @@ final class GradientExchange implements AutoCloseable {
                 continue;
             }
             peers.add(clients.createClient(addresses[j].getHostString(), addresses[j].getPort()));
-            outbox[SHARE][j] = ByteBuffer.allocateDirect(HEADER + (sliceStart(j + 1) - sliceStart(j)) * Float.BYTES);
-            outbox[GATHER][j] = ByteBuffer.allocateDirect(HEADER + (sliceStart(self + 1) - sliceStart(self)) * Float.BYTES);
         }
         return start;
     }
