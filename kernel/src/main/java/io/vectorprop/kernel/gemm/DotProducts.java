@@ -126,10 +126,10 @@ final class DotProducts {
         for (; i < i1; i++) {
             int j = j0;
             for (; j + 8 <= j1; j += 8) {
-                dot1x8(a, b, i, j, k, scratch);
                 if (FINISH8 && k % L == 0) {
-                    finish8(alpha, beta, c, i, j, scratch, 0);
+                    dot1x8Sums(alpha, a, b, beta, c, i, j, k);
                 } else {
+                    dot1x8(a, b, i, j, k, scratch);
                     finish(alpha, a, b, beta, c, i, j, k, scratch, 1, 8);
                 }
             }
@@ -210,6 +210,52 @@ final class DotProducts {
         s5.intoMemorySegment(scratch, 5 * v, LE);
         s6.intoMemorySegment(scratch, 6 * v, LE);
         s7.intoMemorySegment(scratch, 7 * v, LE);
+    }
+
+    /**
+     * {@link #dot1x8} where {@link #finish8} would apply (16 lanes, k a multiple of L): the eight lane sums
+     * are formed in registers, in finish8's tree, and C is written here. Batch 1 takes this for every
+     * block but the last n % 8 columns; there the store and reload of eight vectors and a second call per
+     * block weigh most when k is short. A method of its own: with the parking code after the same loop,
+     * C2 kept the vectors as heap objects and the product ran many times slower; and the reduction is
+     * written out rather than calling finish8's helpers, which C2 did not inline here (it judged the
+     * calls after the loop cold), with the same effect.
+     */
+    static void dot1x8Sums(float alpha, Matrix a, Matrix b, float beta, Matrix c, int i, int j, int k) {
+        MemorySegment as = a.segment(), bs = b.segment();
+        long ao = a.offset() + (long) i * a.stride();
+        long b0 = b.offset() + (long) j * b.stride(), bS = b.stride();
+        FloatVector s0 = FloatVector.zero(S), s1 = FloatVector.zero(S), s2 = FloatVector.zero(S), s3 = FloatVector.zero(S);
+        FloatVector s4 = FloatVector.zero(S), s5 = FloatVector.zero(S), s6 = FloatVector.zero(S), s7 = FloatVector.zero(S);
+        for (int p = 0, kv = S.loopBound(k); p < kv; p += L) {
+            FloatVector x = FloatVector.fromMemorySegment(S, as, (ao + p) * Float.BYTES, LE);
+            s0 = x.fma(FloatVector.fromMemorySegment(S, bs, (b0 + p) * Float.BYTES, LE), s0);
+            s1 = x.fma(FloatVector.fromMemorySegment(S, bs, (b0 + 1 * bS + p) * Float.BYTES, LE), s1);
+            s2 = x.fma(FloatVector.fromMemorySegment(S, bs, (b0 + 2 * bS + p) * Float.BYTES, LE), s2);
+            s3 = x.fma(FloatVector.fromMemorySegment(S, bs, (b0 + 3 * bS + p) * Float.BYTES, LE), s3);
+            s4 = x.fma(FloatVector.fromMemorySegment(S, bs, (b0 + 4 * bS + p) * Float.BYTES, LE), s4);
+            s5 = x.fma(FloatVector.fromMemorySegment(S, bs, (b0 + 5 * bS + p) * Float.BYTES, LE), s5);
+            s6 = x.fma(FloatVector.fromMemorySegment(S, bs, (b0 + 6 * bS + p) * Float.BYTES, LE), s6);
+            s7 = x.fma(FloatVector.fromMemorySegment(S, bs, (b0 + 7 * bS + p) * Float.BYTES, LE), s7);
+        }
+        IntVector i0 = s0.reinterpretAsInts(), i1 = s1.reinterpretAsInts(), i2 = s2.reinterpretAsInts(), i3 = s3.reinterpretAsInts();
+        IntVector i4 = s4.reinterpretAsInts(), i5 = s5.reinterpretAsInts(), i6 = s6.reinterpretAsInts(), i7 = s7.reinterpretAsInts();
+        IntVector lo8 = Lanes.LO8, hi8 = Lanes.HI8, lo4 = Lanes.LO4, hi4 = Lanes.HI4;
+        IntVector u01 = lo8.selectFrom(i0, i1).reinterpretAsFloats().add(hi8.selectFrom(i0, i1).reinterpretAsFloats()).reinterpretAsInts();
+        IntVector u23 = lo8.selectFrom(i2, i3).reinterpretAsFloats().add(hi8.selectFrom(i2, i3).reinterpretAsFloats()).reinterpretAsInts();
+        IntVector u45 = lo8.selectFrom(i4, i5).reinterpretAsFloats().add(hi8.selectFrom(i4, i5).reinterpretAsFloats()).reinterpretAsInts();
+        IntVector u67 = lo8.selectFrom(i6, i7).reinterpretAsFloats().add(hi8.selectFrom(i6, i7).reinterpretAsFloats()).reinterpretAsInts();
+        IntVector w0 = lo4.selectFrom(u01, u23).reinterpretAsFloats().add(hi4.selectFrom(u01, u23).reinterpretAsFloats()).reinterpretAsInts();
+        IntVector w1 = lo4.selectFrom(u45, u67).reinterpretAsFloats().add(hi4.selectFrom(u45, u67).reinterpretAsFloats()).reinterpretAsInts();
+        FloatVector x = Lanes.LO2.selectFrom(w0, w1).reinterpretAsFloats().add(Lanes.HI2.selectFrom(w0, w1).reinterpretAsFloats());
+        FloatVector out = x.rearrange(Lanes.PAIR_FIRST).add(x.rearrange(Lanes.PAIR_SECOND)).mul(alpha);
+        MemorySegment cs = c.segment();
+        long co = (c.offset() + (long) i * c.stride() + j) * Float.BYTES;
+        if (beta == 0f) {
+            out.intoMemorySegment(cs, co, LE, FIRST8);
+        } else {
+            out.add(FloatVector.fromMemorySegment(S, cs, co, LE, FIRST8).mul(beta)).intoMemorySegment(cs, co, LE, FIRST8);
+        }
     }
 
     /**

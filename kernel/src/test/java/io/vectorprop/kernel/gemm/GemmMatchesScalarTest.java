@@ -231,6 +231,32 @@ class GemmMatchesScalarTest {
     }
 
     /**
+     * The dot-product path sums every output in the same order whichever block computes it when k is a
+     * multiple of the vector length (no scalar tail): each row of an m-row product (4×4, 2×8 and 1×8
+     * blocks, then 1×4 and single columns for the last n % 8) equals that row computed alone (1×8 blocks
+     * reduced in registers at 16 lanes) bit for bit. A sample's scores do not depend on the batch it
+     * comes in. Fails if a block's lane sums leave the tree of Lanes.sum or land in the wrong column.
+     */
+    @Test
+    void dotPathRowsDoNotDependOnTheRowsBesideThem() {
+        for (int k : new int[] {64, 784}) for (int m = 1; m <= 11; m++) {
+            try (Arena arena = Arena.ofConfined()) {
+                Random rnd = new Random(k * 16L + m);
+                int n = 8 * 3 + 4 + 3;
+                Matrix a = random(arena, rnd, m, k, true), b = random(arena, rnd, n, k, true);
+                Matrix c0 = random(arena, rnd, m, n, true), all = copy(arena, c0, true);
+                GemmPath.DOT_NT.compute(Transpose.N, Transpose.T, 0.5f, a, b, 2f, all, null, 0, m, 0, n);
+                for (int i = 0; i < m; i++) {
+                    Matrix alone = copy(arena, c0.view(i, 0, 1, n), true);
+                    GemmPath.DOT_NT.compute(Transpose.N, Transpose.T, 0.5f, a.view(i, 0, 1, k), b, 2f, alone, null, 0, 1, 0, n);
+                    assertArrayEquals(all.view(i, 0, 1, n).toArray(), alone.toArray(),
+                            "row " + i + " of a " + m + "x" + n + "x" + k + " product against the row alone");
+                }
+            }
+        }
+    }
+
+    /**
      * With β = 0, C is only written (Kernels.gemm's contract): a C full of NaN gives the same result as a
      * C of zeros, on every path, through the dispatcher and each path on its own. Fails if any kernel
      * computes β·C (0·NaN = NaN) instead of ignoring C.
