@@ -92,57 +92,92 @@ final class DotProducts {
         }
     }
 
+    /**
+     * Each group of rows computes its blocks of columns, then the last n % width columns, when at least
+     * a block's width of columns lies to the left, as one more block shifted left to end at j1 that writes
+     * only the columns not yet written (the others get the same bits again, unwritten: every output
+     * is the same arithmetic in every block). Plain dot products for those columns ran k dependent
+     * scalar additions each: at batch 1 the two last of a 10-output layer took most of its time.
+     */
     private static void dotChunk(float alpha, Matrix a, Matrix b, float beta, Matrix c, int i0, int i1, int j0, int j1,
                                  MemorySegment scratch) {
         int k = a.cols();
+        boolean sums8 = FINISH8 && k % L == 0;
         int i = i0;
         for (; i + 4 <= i1; i += 4) {
             int j = j0;
             for (; j + 4 <= j1; j += 4) {
                 dot4x4(a, b, i, j, k, scratch);
-                finish(alpha, a, b, beta, c, i, j, k, scratch, 4, 4);
+                finish(alpha, a, b, beta, c, i, j, k, scratch, 4, 4, 0);
             }
-            for (; j < j1; j++) {                     // the last n % 4 columns: rare, so plain loops (see dot)
+            if (j < j1 && j1 >= 4) {
+                dot4x4(a, b, i, j1 - 4, k, scratch);
+                finish(alpha, a, b, beta, c, i, j1 - 4, k, scratch, 4, 4, 4 - (j1 - j));
+                j = j1;
+            }
+            for (; j < j1; j++) {                     // fewer than 4 columns in all: plain loops (see dot)
                 for (int r = 0; r < 4; r++) put(c, i + r, j, alpha, beta, dot(a, i + r, b, j, k));
             }
         }
         for (; i + 2 <= i1; i += 2) {
             int j = j0;
-            for (; j + 8 <= j1; j += 8) {
-                dot2x8(a, b, i, j, k, scratch);
-                if (FINISH8 && k % L == 0) {
-                    finish8(alpha, beta, c, i, j, scratch, 0);
-                    finish8(alpha, beta, c, i + 1, j, scratch, 8);
-                } else {
-                    finish(alpha, a, b, beta, c, i, j, k, scratch, 2, 8);
-                }
+            for (; j + 8 <= j1; j += 8) dot2x8(alpha, a, b, beta, c, i, j, k, scratch, sums8, 0);
+            if (j < j1 && j1 >= 8) {
+                dot2x8(alpha, a, b, beta, c, i, j1 - 8, k, scratch, sums8, 8 - (j1 - j));
+                j = j1;
             }
-            for (int r = i; r < i + 2; r++) {
-                int jr = j;
-                for (; jr + 4 <= j1; jr += 4) dot1x4(alpha, a, b, beta, c, r, jr, k);
-                for (; jr < j1; jr++) put(c, r, jr, alpha, beta, dot(a, r, b, jr, k));
-            }
+            for (int r = i; r < i + 2; r++) lastColumns(alpha, a, b, beta, c, r, j, j1, k);
         }
         for (; i < i1; i++) {
             int j = j0;
-            for (; j + 8 <= j1; j += 8) {
-                if (FINISH8 && k % L == 0) {
-                    dot1x8Sums(alpha, a, b, beta, c, i, j, k);
-                } else {
-                    dot1x8(a, b, i, j, k, scratch);
-                    finish(alpha, a, b, beta, c, i, j, k, scratch, 1, 8);
-                }
+            for (; j + 8 <= j1; j += 8) dot1x8(alpha, a, b, beta, c, i, j, k, scratch, sums8, 0);
+            if (j < j1 && j1 >= 8) {
+                dot1x8(alpha, a, b, beta, c, i, j1 - 8, k, scratch, sums8, 8 - (j1 - j));
+                j = j1;
             }
-            for (; j + 4 <= j1; j += 4) {
-                dot1x4(alpha, a, b, beta, c, i, j, k);
-            }
-            for (; j < j1; j++) put(c, i, j, alpha, beta, dot(a, i, b, j, k));
+            lastColumns(alpha, a, b, beta, c, i, j, j1, k);
         }
     }
 
     /**
-     * One dot product of row i of A and row j of B, in plain float arithmetic. It only serves the
-     * last n % 4 columns, a few calls per product: too rarely for C2 to compile vector code here in
+     * Row i, columns [j, j1) when fewer than 8 columns lie left of j1: 1×4 blocks, the last columns by
+     * one shifted left when there are 4 or more, plain dot products when fewer (see {@link #dot}).
+     */
+    private static void lastColumns(float alpha, Matrix a, Matrix b, float beta, Matrix c, int i, int j, int j1, int k) {
+        for (; j + 4 <= j1; j += 4) dot1x4(alpha, a, b, beta, c, i, j, k, 0);
+        if (j < j1 && j1 >= 4) {
+            dot1x4(alpha, a, b, beta, c, i, j1 - 4, k, 4 - (j1 - j));
+            return;
+        }
+        for (; j < j1; j++) put(c, i, j, alpha, beta, dot(a, i, b, j, k));
+    }
+
+    /** A 2×8 block from column j, written from its column j + first on ({@link #dot2x8Parked}, then finish8 or finish). */
+    private static void dot2x8(float alpha, Matrix a, Matrix b, float beta, Matrix c, int i, int j, int k, MemorySegment scratch,
+                               boolean sums8, int first) {
+        dot2x8Parked(a, b, i, j, k, scratch);
+        if (sums8) {
+            finish8(alpha, beta, c, i, j, scratch, 0, first);
+            finish8(alpha, beta, c, i + 1, j, scratch, 8, first);
+        } else {
+            finish(alpha, a, b, beta, c, i, j, k, scratch, 2, 8, first);
+        }
+    }
+
+    /** A 1×8 block from column j, written from its column j + first on ({@link #dot1x8Sums}, or parked then finish). */
+    private static void dot1x8(float alpha, Matrix a, Matrix b, float beta, Matrix c, int i, int j, int k, MemorySegment scratch,
+                               boolean sums8, int first) {
+        if (sums8) {
+            dot1x8Sums(alpha, a, b, beta, c, i, j, k, first);
+        } else {
+            dot1x8Parked(a, b, i, j, k, scratch);
+            finish(alpha, a, b, beta, c, i, j, k, scratch, 1, 8, first);
+        }
+    }
+
+    /**
+     * One dot product of row i of A and row j of B, in plain float arithmetic. It only serves products
+     * fewer than 4 columns wide, a few calls per product: too rarely for C2 to compile vector code here in
      * time, and Vector API code not compiled by C2 allocates a heap object per vector (a vectorized
      * version made the batch-1 prediction allocate).
      */
@@ -150,8 +185,11 @@ final class DotProducts {
         return tail(a.segment(), a.offset() + (long) i * a.stride(), b.segment(), b.offset() + (long) j * b.stride(), 0, k);
     }
 
-    /** A 1×4 block: row i of A against rows j … j+3 of B (batch 1: each weight row read once). */
-    static void dot1x4(float alpha, Matrix a, Matrix b, float beta, Matrix c, int i, int j, int k) {
+    /**
+     * A 1×4 block: row i of A against rows j … j+3 of B (batch 1: each weight row read once), written
+     * from column j + first on.
+     */
+    static void dot1x4(float alpha, Matrix a, Matrix b, float beta, Matrix c, int i, int j, int k, int first) {
         MemorySegment as = a.segment(), bs = b.segment();
         long ao = a.offset() + (long) i * a.stride();
         long b0 = b.offset() + (long) j * b.stride(), bStride = b.stride();
@@ -173,9 +211,9 @@ final class DotProducts {
             d2 += av * bs.getAtIndex(FLOAT, b0 + 2 * bStride + p);
             d3 += av * bs.getAtIndex(FLOAT, b0 + 3 * bStride + p);
         }
-        put(c, i, j, alpha, beta, d0);
-        put(c, i, j + 1, alpha, beta, d1);
-        put(c, i, j + 2, alpha, beta, d2);
+        if (first <= 0) put(c, i, j, alpha, beta, d0);
+        if (first <= 1) put(c, i, j + 1, alpha, beta, d1);
+        if (first <= 2) put(c, i, j + 2, alpha, beta, d2);
         put(c, i, j + 3, alpha, beta, d3);
     }
 
@@ -184,7 +222,7 @@ final class DotProducts {
      * each load of the input row serves eight FMAs). Accumulators are parked for {@link #finish},
      * as in dot4x4; each output gets the same additions, in the same order, as in dot1x4.
      */
-    static void dot1x8(Matrix a, Matrix b, int i, int j, int k, MemorySegment scratch) {
+    static void dot1x8Parked(Matrix a, Matrix b, int i, int j, int k, MemorySegment scratch) {
         MemorySegment as = a.segment(), bs = b.segment();
         long ao = a.offset() + (long) i * a.stride();
         long b0 = b.offset() + (long) j * b.stride(), bS = b.stride();
@@ -221,7 +259,7 @@ final class DotProducts {
      * written out rather than calling finish8's helpers, which C2 did not inline here (it judged the
      * calls after the loop cold), with the same effect.
      */
-    static void dot1x8Sums(float alpha, Matrix a, Matrix b, float beta, Matrix c, int i, int j, int k) {
+    static void dot1x8Sums(float alpha, Matrix a, Matrix b, float beta, Matrix c, int i, int j, int k, int first) {
         MemorySegment as = a.segment(), bs = b.segment();
         long ao = a.offset() + (long) i * a.stride();
         long b0 = b.offset() + (long) j * b.stride(), bS = b.stride();
@@ -251,10 +289,11 @@ final class DotProducts {
         FloatVector out = x.rearrange(Lanes.PAIR_FIRST).add(x.rearrange(Lanes.PAIR_SECOND)).mul(alpha);
         MemorySegment cs = c.segment();
         long co = (c.offset() + (long) i * c.stride() + j) * Float.BYTES;
+        VectorMask<Float> lanes = VectorMask.fromLong(S, firstLanes(first));
         if (beta == 0f) {
-            out.intoMemorySegment(cs, co, LE, FIRST8);
+            out.intoMemorySegment(cs, co, LE, lanes);
         } else {
-            out.add(FloatVector.fromMemorySegment(S, cs, co, LE, FIRST8).mul(beta)).intoMemorySegment(cs, co, LE, FIRST8);
+            out.add(FloatVector.fromMemorySegment(S, cs, co, LE, lanes).mul(beta)).intoMemorySegment(cs, co, LE, lanes);
         }
     }
 
@@ -263,7 +302,7 @@ final class DotProducts {
      * of B); 10 loads feed 16 FMAs, so two leftover rows of A (batch 10 = 4 + 4 + 2) read the weights
      * once, not twice. Parked for {@link #finish} like dot4x4.
      */
-    static void dot2x8(Matrix a, Matrix b, int i, int j, int k, MemorySegment scratch) {
+    static void dot2x8Parked(Matrix a, Matrix b, int i, int j, int k, MemorySegment scratch) {
         MemorySegment as = a.segment(), bs = b.segment();
         long a0 = a.offset() + (long) i * a.stride(), a1 = a0 + a.stride();
         long b0 = b.offset() + (long) j * b.stride(), bS = b.stride();
@@ -378,14 +417,15 @@ final class DotProducts {
 
     /**
      * Reduces the rows×cols accumulators parked by dot4x4, dot2x8 or dot1x8 (accumulator r·cols + s is row i+r
-     * of A against row j+s of B), adds the scalar tail past the last full vector and writes C with α, β.
+     * of A against row j+s of B), adds the scalar tail past the last full vector and writes C with α, β,
+     * columns j + first … j + cols − 1 (the others, when first > 0, are another block's).
      */
     private static void finish(float alpha, Matrix a, Matrix b, float beta, Matrix c, int i, int j, int k,
-                               MemorySegment scratch, int rows, int cols) {
+                               MemorySegment scratch, int rows, int cols, int first) {
         int p = k / L * L;
         for (int r = 0; r < rows; r++) {
             long ao = a.offset() + (long) (i + r) * a.stride();
-            for (int s = 0; s < cols; s++) {
+            for (int s = first; s < cols; s++) {
                 float sum = Lanes.sum(FloatVector.fromMemorySegment(S, scratch, (long) (r * cols + s) * L * Float.BYTES, LE));
                 sum += tail(a.segment(), ao, b.segment(), b.offset() + (long) (j + s) * b.stride(), p, k);
                 put(c, i + r, j + s, alpha, beta, sum);
@@ -395,7 +435,11 @@ final class DotProducts {
 
     /** Whether {@link #finish8} can be used: 16 lanes (its permutes are built for 512-bit vectors). */
     private static final boolean FINISH8 = Lanes.SIXTEEN;
-    private static final VectorMask<Float> FIRST8 = VectorMask.fromLong(S, 0xFFL);
+
+    /** The mask bits of lanes first … 7, the outputs an 8-wide block writes (as a long: a mask object held across a call would be boxed). */
+    private static long firstLanes(int first) {
+        return 0xFFL << first & 0xFFL;
+    }
 
     /**
      * {@link #finish} for eight parked accumulators at once (row i of A against rows j … j+7 of B, in
@@ -403,10 +447,11 @@ final class DotProducts {
      * are formed together with two-source permutes (stages d = 8, 4, 2 add lanes l and l ^ d, halving
      * the number of vectors; see {@link Lanes#LO8}), in the same tree of additions as
      * {@link Lanes#sum}, so every output is bit-identical to finish's; then α, β and one masked store
-     * of the eight outputs. 22 permutes and 15 adds instead of 32 and 32, and no scalar stores, which
-     * matter at batch 1, where the finish is a large share of the product.
+     * of the eight outputs (from lane {@code first} on: see {@link #firstLanes}). 22 permutes and 15 adds
+     * instead of 32 and 32, and no scalar stores, which matter at batch 1, where the finish is a large
+     * share of the product.
      */
-    private static void finish8(float alpha, float beta, Matrix c, int i, int j, MemorySegment scratch, int slot) {
+    private static void finish8(float alpha, float beta, Matrix c, int i, int j, MemorySegment scratch, int slot, int first) {
         long v = (long) L * Float.BYTES, at = slot * v;
         FloatVector a0 = FloatVector.fromMemorySegment(S, scratch, at, LE), a1 = FloatVector.fromMemorySegment(S, scratch, at + v, LE);
         FloatVector a2 = FloatVector.fromMemorySegment(S, scratch, at + 2 * v, LE), a3 = FloatVector.fromMemorySegment(S, scratch, at + 3 * v, LE);
@@ -419,10 +464,11 @@ final class DotProducts {
         FloatVector out = x.rearrange(Lanes.PAIR_FIRST).add(x.rearrange(Lanes.PAIR_SECOND)).mul(alpha);
         MemorySegment cs = c.segment();
         long co = (c.offset() + (long) i * c.stride() + j) * Float.BYTES;
+        VectorMask<Float> lanes = VectorMask.fromLong(S, firstLanes(first));
         if (beta == 0f) {             // two stores, not one of a vector a branch may replace (see PackedLoops.writeBack)
-            out.intoMemorySegment(cs, co, LE, FIRST8);
+            out.intoMemorySegment(cs, co, LE, lanes);
         } else {                      // as put: α·dot + β·c
-            out.add(FloatVector.fromMemorySegment(S, cs, co, LE, FIRST8).mul(beta)).intoMemorySegment(cs, co, LE, FIRST8);
+            out.add(FloatVector.fromMemorySegment(S, cs, co, LE, lanes).mul(beta)).intoMemorySegment(cs, co, LE, lanes);
         }
     }
 

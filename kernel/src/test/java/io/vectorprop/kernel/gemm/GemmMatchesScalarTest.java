@@ -210,7 +210,8 @@ class GemmMatchesScalarTest {
     void everyGemmPathOnItsOwn() {
         int[][] shapes = {{1, 1, 1}, {1, 33, 17}, {3, 7, 31}, {4, 64, 784}, {5, 17, 257}, {9, 63, 65}, {70, 100, 129},
                 {256, 784, 1}, {33, 65, 3}, {1, 24, 64}, {10, 40, 48},   // these two: k a multiple of 16 (dotNT's finish8)
-                {9, 33, 5}, {7, 50, 10}, {256, 784, 10}, {3, 17, 15}};   // the row path at small k: odd rows and columns
+                {9, 33, 5}, {7, 50, 10}, {256, 784, 10}, {3, 17, 15},    // the row path at small k: odd rows and columns
+                {1, 10, 128}, {2, 10, 64}, {4, 10, 48}, {2, 13, 20}, {5, 9, 33}};   // dot path: last columns by a shifted block
         for (int[] s : shapes) {
             for (GemmPath path : GemmPath.values()) for (Transpose ta : transposesOfA(path)) {
                 Transpose tb = bLayout(path);
@@ -233,16 +234,15 @@ class GemmMatchesScalarTest {
     /**
      * The dot-product path sums every output in the same order whichever block computes it when k is a
      * multiple of the vector length (no scalar tail): each row of an m-row product (4×4, 2×8 and 1×8
-     * blocks, then 1×4 and single columns for the last n % 8) equals that row computed alone (1×8 blocks
-     * reduced in registers at 16 lanes) bit for bit. A sample's scores do not depend on the batch it
+     * blocks, the last columns by a block shifted left, or 1×4 and single columns when n is below a
+     * block's width) equals that row computed alone (1×8 blocks reduced in registers at 16 lanes) bit for bit. A sample's scores do not depend on the batch it
      * comes in. Fails if a block's lane sums leave the tree of Lanes.sum or land in the wrong column.
      */
     @Test
     void dotPathRowsDoNotDependOnTheRowsBesideThem() {
-        for (int k : new int[] {64, 784}) for (int m = 1; m <= 11; m++) {
+        for (int k : new int[] {64, 784}) for (int n : new int[] {7, 10, 31}) for (int m = 1; m <= 11; m++) {
             try (Arena arena = Arena.ofConfined()) {
-                Random rnd = new Random(k * 16L + m);
-                int n = 8 * 3 + 4 + 3;
+                Random rnd = new Random(k * 16L + m * 64L + n);
                 Matrix a = random(arena, rnd, m, k, true), b = random(arena, rnd, n, k, true);
                 Matrix c0 = random(arena, rnd, m, n, true), all = copy(arena, c0, true);
                 GemmPath.DOT_NT.compute(Transpose.N, Transpose.T, 0.5f, a, b, 2f, all, null, 0, m, 0, n);
