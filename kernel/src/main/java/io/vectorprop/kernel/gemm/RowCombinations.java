@@ -181,13 +181,27 @@ final class RowCombinations {
             int j = j0;
             for (; j + 4 * L <= n; j += 4 * L) {
                 FloatVector s0 = FloatVector.zero(S), s1 = FloatVector.zero(S), s2 = FloatVector.zero(S), s3 = FloatVector.zero(S);
-                for (int p = 0; p < k; p++) {
-                    FloatVector ap = FloatVector.broadcast(S, as.getAtIndex(FLOAT, ao + p * aCol));
-                    long bo = b.offset() + (long) p * b.stride() + j;
-                    s0 = ap.fma(FloatVector.fromMemorySegment(S, bs, (bo) * Float.BYTES, LE), s0);
-                    s1 = ap.fma(FloatVector.fromMemorySegment(S, bs, (bo + L) * Float.BYTES, LE), s1);
-                    s2 = ap.fma(FloatVector.fromMemorySegment(S, bs, (bo + 2 * L) * Float.BYTES, LE), s2);
-                    s3 = ap.fma(FloatVector.fromMemorySegment(S, bs, (bo + 3 * L) * Float.BYTES, LE), s3);
+                if (b.stride() == 4 * L && k <= Integer.MAX_VALUE / (4 * L)) {
+                    // B's rows are this block exactly (a predictor's slivers of Wᵀ): step through it with a
+                    // constant stride, so that C2 checks the loads' bounds once before the loop; with the row
+                    // offset p·stride (stride a variable) it kept a compare and a branch at every load.
+                    long base = b.offset() + j;
+                    for (int q = 0, p = 0, end = k * 4 * L; q < end; q += 4 * L, p++) {
+                        FloatVector ap = FloatVector.broadcast(S, as.getAtIndex(FLOAT, ao + p * aCol));
+                        s0 = ap.fma(FloatVector.fromMemorySegment(S, bs, (base + q) * Float.BYTES, LE), s0);
+                        s1 = ap.fma(FloatVector.fromMemorySegment(S, bs, (base + q + L) * Float.BYTES, LE), s1);
+                        s2 = ap.fma(FloatVector.fromMemorySegment(S, bs, (base + q + 2 * L) * Float.BYTES, LE), s2);
+                        s3 = ap.fma(FloatVector.fromMemorySegment(S, bs, (base + q + 3 * L) * Float.BYTES, LE), s3);
+                    }
+                } else {
+                    for (int p = 0; p < k; p++) {
+                        FloatVector ap = FloatVector.broadcast(S, as.getAtIndex(FLOAT, ao + p * aCol));
+                        long bo = b.offset() + (long) p * b.stride() + j;
+                        s0 = ap.fma(FloatVector.fromMemorySegment(S, bs, (bo) * Float.BYTES, LE), s0);
+                        s1 = ap.fma(FloatVector.fromMemorySegment(S, bs, (bo + L) * Float.BYTES, LE), s1);
+                        s2 = ap.fma(FloatVector.fromMemorySegment(S, bs, (bo + 2 * L) * Float.BYTES, LE), s2);
+                        s3 = ap.fma(FloatVector.fromMemorySegment(S, bs, (bo + 3 * L) * Float.BYTES, LE), s3);
+                    }
                 }
                 s0 = s0.mul(alpha);
                 s1 = s1.mul(alpha);

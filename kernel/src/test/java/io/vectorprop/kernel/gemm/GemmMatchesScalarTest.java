@@ -232,6 +232,29 @@ class GemmMatchesScalarTest {
     }
 
     /**
+     * The row path when B's rows are exactly four vectors (a predictor's slivers of Wᵀ, contiguous): its
+     * loop then steps through B with a constant stride. Against the reference, one row and three (a pair
+     * and a single row), A as stored and transposed, with β ≠ 0.
+     */
+    @Test
+    void rowPathOnBFourVectorsWide() {
+        int n = 4 * SIMD.status().vectorBits() / Float.SIZE;
+        for (int m : new int[] {1, 3}) for (int k : new int[] {1, 33, 200}) for (Transpose ta : Transpose.values()) {
+            try (Arena arena = Arena.ofConfined()) {
+                Random rnd = new Random(m * 1000L + k * 2 + ta.ordinal());
+                Matrix a = ta == Transpose.N ? random(arena, rnd, m, k, true) : random(arena, rnd, k, m, true);
+                Matrix b = random(arena, rnd, k, n, false);
+                Matrix c0 = random(arena, rnd, m, n, true);
+                Matrix expected = copy(arena, c0, true), actual = copy(arena, c0, true);
+                SCALAR.gemm(ta, Transpose.N, 0.5f, a, b, 2f, expected);
+                GemmPath.ROWS_NN.compute(ta, Transpose.N, 0.5f, a, b, 2f, actual, null, 0, m, 0, n);
+                assertClose(expected, actual, 1e-6 * k * maxAbs(a) * maxAbs(b) + 4e-6 * maxAbs(c0) + 1e-7,
+                        "row path " + ta + "N " + m + "x" + n + "x" + k + ", B contiguous");
+            }
+        }
+    }
+
+    /**
      * The dot-product path sums every output in the same order whichever block computes it when k is a
      * multiple of the vector length (no scalar tail): each row of an m-row product (4×4, 2×8 and 1×8
      * blocks, the last columns by a block shifted left, or 1×4 and single columns when n is below a
