@@ -71,6 +71,9 @@ final class RowCombinations {
     /**
      * Rows i … i+3 of C, columns [j0, j1) (multiples of 2L): each step p loads two vectors of B's row p
      * once for four rows (eight accumulators), so B is read from cache half as often as by pairs.
+     * The offsets of B's row p and of op(A)'s column p advance by their strides from step to step
+     * (here and in rowPair): recomputed as p·stride (the stride a variable), C2 kept two multiplications
+     * per step and a bounds check before each load, and the step took longer.
      */
     private static void rowQuad(Transpose ta, float alpha, Matrix a, Matrix b, float beta, Matrix c, int i, int j0, int j1) {
         int k = b.rows();
@@ -78,12 +81,13 @@ final class RowCombinations {
         long aRow = ta == Transpose.N ? a.stride() : 1, aCol = ta == Transpose.N ? 1 : a.stride();
         long a0 = a.offset() + (long) i * aRow, a1 = a0 + aRow, a2 = a1 + aRow, a3 = a2 + aRow;
         long cRow = (long) c.stride() * Float.BYTES, h = (long) L * Float.BYTES;
+        long bStep = (long) b.stride() * Float.BYTES;
         FloatVector betaV = FloatVector.broadcast(S, beta);
         for (int j = j0; j < j1; j += 2 * L) {
             FloatVector s00 = FloatVector.zero(S), s01 = FloatVector.zero(S), s10 = FloatVector.zero(S), s11 = FloatVector.zero(S);
             FloatVector s20 = FloatVector.zero(S), s21 = FloatVector.zero(S), s30 = FloatVector.zero(S), s31 = FloatVector.zero(S);
-            for (int p = 0; p < k; p++) {
-                long bo = (b.offset() + (long) p * b.stride() + j) * Float.BYTES, ap = p * aCol;
+            long bo = (b.offset() + j) * Float.BYTES, ap = 0;
+            for (int p = 0; p < k; p++, bo += bStep, ap += aCol) {
                 FloatVector b0 = FloatVector.fromMemorySegment(S, bs, bo, LE);
                 FloatVector b1 = FloatVector.fromMemorySegment(S, bs, bo + h, LE);
                 FloatVector x = FloatVector.broadcast(S, as.getAtIndex(FLOAT, a0 + ap));
@@ -138,17 +142,18 @@ final class RowCombinations {
         MemorySegment as = a.segment(), bs = b.segment(), cs = c.segment();
         long aRow = ta == Transpose.N ? a.stride() : 1, aCol = ta == Transpose.N ? 1 : a.stride();
         long ao = a.offset() + (long) i * aRow, co = c.offset() + (long) i * c.stride(), cs1 = c.stride();
+        long bStep = (long) b.stride() * Float.BYTES;
         FloatVector betaV = FloatVector.broadcast(S, beta);
         for (int j = j0; j < j1; j += 2 * L) {
             FloatVector s00 = FloatVector.zero(S), s01 = FloatVector.zero(S), s10 = FloatVector.zero(S), s11 = FloatVector.zero(S);
-            for (int p = 0; p < k; p++) {
-                long bo = (b.offset() + (long) p * b.stride() + j) * Float.BYTES;
+            long bo = (b.offset() + j) * Float.BYTES, ap = ao;
+            for (int p = 0; p < k; p++, bo += bStep, ap += aCol) {
                 FloatVector b0 = FloatVector.fromMemorySegment(S, bs, bo, LE);
                 FloatVector b1 = FloatVector.fromMemorySegment(S, bs, bo + (long) L * Float.BYTES, LE);
-                FloatVector x = FloatVector.broadcast(S, as.getAtIndex(FLOAT, ao + p * aCol));
+                FloatVector x = FloatVector.broadcast(S, as.getAtIndex(FLOAT, ap));
                 s00 = x.fma(b0, s00);
                 s01 = x.fma(b1, s01);
-                x = FloatVector.broadcast(S, as.getAtIndex(FLOAT, ao + aRow + p * aCol));
+                x = FloatVector.broadcast(S, as.getAtIndex(FLOAT, ap + aRow));
                 s10 = x.fma(b0, s10);
                 s11 = x.fma(b1, s11);
             }
