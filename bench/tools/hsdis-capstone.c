@@ -1,10 +1,8 @@
 /*
  * A minimal hsdis for HotSpot's PrintAssembly and JMH's perfasm profiler, on Capstone: JDK 25 loads
  * "hsdis-amd64.so" and calls decode_instructions_virtual; Debian's libhsdis0-fcml exports only the old
- * decode_instructions entry, which this JDK does not use. Build and use (see docs/performance.md):
- *   apt-get install libcapstone-dev
- *   mkdir -p /tmp/hsdis && gcc -O2 -shared -fPIC -o /tmp/hsdis/hsdis-amd64.so bench/tools/hsdis-capstone.c -lcapstone
- *   LD_LIBRARY_PATH=/tmp/hsdis java ... -XX:+UnlockDiagnosticVMOptions -XX:CompileCommand=print,Class::method
+ * decode_instructions entry, which this JDK does not use. How to build it and run a profile with it:
+ * docs/performance.md, section "Benchmarks".
  * Capstone 4 (Debian 12) does not decode every EVEX instruction; those come out as ".byte 0x62" lines
  * (CS_OPT_SKIPDATA), and decoding goes on after them.
  */
